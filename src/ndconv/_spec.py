@@ -1,0 +1,259 @@
+"""ConvSpec: every argument of convolve/correlate validated and normalised once.
+
+The spec puts the problem in a canonical layout — batch axes first, convolved
+axes last, kernel already flipped/conjugated for correlation — so that every
+method solves the same thing: a full convolution sampled on an arithmetic
+progression (see :class:`ndconv._shapes.AxisGeometry`).
+"""
+
+from __future__ import annotations
+
+import numbers
+import operator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ._errors import bad_choice, bad_type, bad_value
+from ._memory import available_bytes, format_bytes
+from ._shapes import AxisGeometry, axis_geometry, dilated_length
+from ._typing import BOUNDARY_ALIASES, METHODS, MODES
+
+_SUPPORTED_KINDS = "bool, integer, float16/32/64 or complex64/128"
+
+
+def normalize_mode(mode: object) -> str:
+    if not isinstance(mode, str) or mode not in MODES:
+        raise bad_choice("mode", mode, MODES)
+    return mode
+
+
+def normalize_boundary(boundary: object) -> str:
+    if not isinstance(boundary, str) or boundary not in BOUNDARY_ALIASES:
+        raise bad_choice("boundary", boundary, BOUNDARY_ALIASES)
+    return BOUNDARY_ALIASES[boundary]
+
+
+def normalize_method(method: object) -> str:
+    if not isinstance(method, str) or method not in METHODS:
+        raise bad_choice("method", method, METHODS)
+    return method
+
+
+def as_array(value: Any, name: str) -> np.ndarray:
+    """``np.asarray`` with the dtype check of §2 and errors naming ``name``."""
+    try:
+        arr = np.asarray(value)
+    except (ValueError, TypeError) as exc:
+        raise bad_value(name, value, "an array of numbers") from exc
+    kind, size = arr.dtype.kind, arr.dtype.itemsize
+    if kind not in "biufc" or (kind == "f" and size > 8) or (kind == "c" and size > 16):
+        raise bad_type(name, arr, f"an array of {_SUPPORTED_KINDS} numbers")
+    if kind == "u" and size == 8 and arr.size and int(arr.max()) > np.iinfo(np.int64).max:
+        raise OverflowError(f"{name} holds uint64 values above the int64 range; "
+                            "exact integer results are computed in int64")
+    return arr
+
+
+def result_dtype(x_dtype: np.dtype, k_dtype: np.dtype) -> np.dtype:
+    """§2: exact int64 for bool/integer pairs, float16 → float32, else result_type."""
+    if x_dtype.kind in "biu" and k_dtype.kind in "biu":
+        return np.dtype(np.int64)
+    dtype = np.result_type(x_dtype, k_dtype)
+    if dtype == np.float16:
+        return np.dtype(np.float32)
+    return dtype
+
+
+def per_axis(name: str, value: object, naxes: int, *, minimum: int | None) -> tuple[int, ...]:
+    """An int (same on every axis) or one int per convolved axis."""
+    allowed = f"an int or a sequence of {naxes} ints" + (f" >= {minimum}" if minimum is not None else "")
+    items = [value] if isinstance(value, (numbers.Integral, np.integer)) else value
+    try:
+        values = [operator.index(v) for v in items]  # type: ignore[union-attr]
+    except TypeError as exc:
+        raise bad_value(name, value, allowed) from exc
+    if isinstance(value, (bool, np.bool_)) or any(isinstance(v, (bool, np.bool_)) for v in items):
+        raise bad_value(name, value, allowed)
+    if len(values) == 1:
+        values = values * naxes
+    if len(values) != naxes or (minimum is not None and min(values, default=minimum) < minimum):
+        raise bad_value(name, value, allowed)
+    return tuple(values)
+
+
+def normalize_axes(axes: object, x_ndim: int, k_ndim: int) -> tuple[tuple[int, ...], bool]:
+    """Convolved axes of x, and whether k carries broadcast (per-row) axes."""
+    if axes is None:
+        return tuple(range(x_ndim - k_ndim, x_ndim)), False
+    items = [axes] if isinstance(axes, (numbers.Integral, np.integer)) else axes
+    allowed = f"None, an int or a sequence of distinct ints in [-{x_ndim}, {x_ndim - 1}]"
+    try:
+        values = [operator.index(a) for a in items]  # type: ignore[union-attr]
+    except TypeError as exc:
+        raise bad_value("axes", axes, allowed) from exc
+    if any(not -x_ndim <= a < x_ndim for a in values):
+        raise bad_value("axes", axes, allowed)
+    values = [a % x_ndim for a in values]
+    if len(set(values)) != len(values) or not values:
+        raise bad_value("axes", axes, allowed)
+    if k_ndim == x_ndim:
+        return tuple(values), True
+    if len(values) != k_ndim:
+        raise ValueError(f"axes must name one axis of x per kernel axis ({k_ndim}) when "
+                         f"k.ndim < x.ndim, got {axes!r}")
+    return tuple(values), False
+
+
+def _fill(fill_value: object, dtype: np.dtype) -> Any:
+    if not isinstance(fill_value, (numbers.Number, np.generic)) or isinstance(fill_value, (np.datetime64, np.timedelta64)):
+        raise bad_value("fill_value", fill_value, "a real or complex number")
+    if dtype.kind in "iu":
+        if not (isinstance(fill_value, (numbers.Integral, np.integer, bool, np.bool_))
+                or (isinstance(fill_value, (numbers.Real, np.floating)) and float(fill_value).is_integer())):
+            raise bad_value("fill_value", fill_value, "an integer for bool/integer inputs")
+        return int(fill_value)
+    if dtype.kind == "f" and isinstance(fill_value, (numbers.Complex, np.complexfloating)) \
+            and not isinstance(fill_value, numbers.Real):
+        raise bad_value("fill_value", fill_value, "a real number for real inputs")
+    return dtype.type(fill_value)
+
+
+@dataclass(frozen=True)
+class ConvSpec:
+    """The validated problem, in canonical layout.
+
+    ``x`` has shape ``batch_x + input lengths``, ``kernel`` has shape
+    ``batch_k + kernel lengths`` (same number of batch axes, broadcastable), both
+    in ``compute_dtype``; ``kernel`` is in convolution form (already flipped and
+    conjugated when the user asked for a correlation).
+    """
+
+    x: np.ndarray
+    kernel: np.ndarray
+    geometry: tuple[AxisGeometry, ...]
+    boundary: str
+    fill_value: Any
+    method: str
+    dtype: np.dtype            # result dtype
+    compute_dtype: np.dtype
+    axes: tuple[int, ...]      # convolved axes of the user's x, in kernel order
+    out_ndim: int
+
+    @property
+    def ndim(self) -> int:
+        """Number of convolved axes."""
+        return len(self.geometry)
+
+    @property
+    def batch_shape(self) -> tuple[int, ...]:
+        nb = self.x.ndim - self.ndim
+        return tuple(np.broadcast_shapes(self.x.shape[:nb], self.kernel.shape[:nb]))
+
+    @property
+    def kernel_batched(self) -> bool:
+        nb = self.x.ndim - self.ndim
+        return any(s != 1 for s in self.kernel.shape[:nb])
+
+    @property
+    def output_shape(self) -> tuple[int, ...]:
+        """Canonical output shape: batch, then the convolved axes."""
+        return self.batch_shape + tuple(g.count for g in self.geometry)
+
+    @property
+    def kernel_shape(self) -> tuple[int, ...]:
+        return tuple(g.k for g in self.geometry)
+
+    @property
+    def is_integer(self) -> bool:
+        return self.dtype.kind in "iu"
+
+    @property
+    def is_complex(self) -> bool:
+        return self.compute_dtype.kind == "c"
+
+    def to_user_layout(self, y: np.ndarray) -> np.ndarray:
+        """Move the convolved axes of a canonical result back where the user had them."""
+        nb = y.ndim - self.ndim
+        return np.moveaxis(y, tuple(range(nb, y.ndim)), self.axes)
+
+
+def make_spec(x: Any, k: Any, *, mode: object = "full", boundary: object = "constant",
+              fill_value: object = 0, axes: object = None, origin: object = 0,
+              stride: object = 1, dilation: object = 1, method: object = "auto",
+              correlate: bool = False) -> ConvSpec:
+    """Validate every argument of convolve/correlate and build the canonical spec."""
+    x_arr = as_array(x, "x")
+    k_arr = as_array(k, "k")
+    mode = normalize_mode(mode)
+    boundary = normalize_boundary(boundary)
+    method = normalize_method(method)
+    if x_arr.ndim == 0:
+        raise bad_value("x", x, "an array with at least 1 dimension (0-d arrays have no axis to convolve)")
+    if k_arr.ndim == 0:
+        raise bad_value("k", k, "an array with at least 1 dimension (0-d arrays have no axis to convolve)")
+    if k_arr.ndim > x_arr.ndim:
+        raise ValueError(f"k must not have more dimensions than x, got k.ndim={k_arr.ndim} "
+                         f"and x.ndim={x_arr.ndim}")
+    if x_arr.size == 0 or k_arr.size == 0:
+        raise ValueError(f"x and k must be non-empty, got x.shape={x_arr.shape} and k.shape={k_arr.shape}")
+    conv_axes, broadcast = normalize_axes(axes, x_arr.ndim, k_arr.ndim)
+    naxes = len(conv_axes)
+    origins = per_axis("origin", origin, naxes, minimum=None)
+    strides = per_axis("stride", stride, naxes, minimum=1)
+    dilations = per_axis("dilation", dilation, naxes, minimum=1)
+    if mode != "same" and any(origins):
+        raise ValueError(f"origin is allowed only with mode='same', got origin={origin!r} with mode={mode!r}")
+
+    dtype = result_dtype(x_arr.dtype, k_arr.dtype)
+    compute_dtype = dtype
+    fill = _fill(fill_value, compute_dtype)
+
+    # canonical layout: batch axes first, convolved axes last (in kernel order)
+    nb = x_arr.ndim - naxes
+    x_c = np.moveaxis(x_arr, conv_axes, tuple(range(nb, x_arr.ndim)))
+    if broadcast:
+        k_c = np.moveaxis(k_arr, conv_axes, tuple(range(nb, x_arr.ndim)))
+        try:
+            np.broadcast_shapes(x_c.shape[:nb], k_c.shape[:nb])
+        except ValueError:
+            raise ValueError(f"the axes of x and k that are not convolved must broadcast, got "
+                             f"x.shape={x_arr.shape}, k.shape={k_arr.shape} with axes={axes!r}") from None
+    else:
+        k_c = k_arr.reshape((1,) * nb + k_arr.shape)
+
+    geometry = []
+    for i in range(naxes):
+        n, kk = x_c.shape[nb + i], k_c.shape[nb + i]
+        kd = dilated_length(kk, dilations[i])
+        if mode == "valid" and kd > n:
+            raise ValueError(f"mode='valid' needs the dilated kernel to fit in x on every convolved "
+                             f"axis, got kernel length {kd} (k={kk}, dilation={dilations[i]}) > "
+                             f"input length {n} on axis {conv_axes[i]}")
+        if mode == "same" and not 0 <= (kd - 1) // 2 + origins[i] <= kd - 1:
+            lo, hi = -((kd - 1) // 2), kd - 1 - (kd - 1) // 2
+            raise ValueError(f"origin must keep the window inside the full output: between {lo} and "
+                             f"{hi} for a kernel of length {kd} on axis {conv_axes[i]}, got {origins[i]}")
+        geometry.append(axis_geometry(mode, n, kk, origin=origins[i], stride=strides[i],
+                                      dilation=dilations[i]))
+
+    batch = tuple(np.broadcast_shapes(x_c.shape[:nb], k_c.shape[:nb]))
+    out_elems = int(np.prod(batch + tuple(g.count for g in geometry), dtype=object))
+    ext_elems = int(np.prod(x_c.shape[:nb] + tuple(g.n + g.pad_before + g.pad_after for g in geometry),
+                            dtype=object))
+    need = (out_elems + ext_elems) * compute_dtype.itemsize
+    if need > available_bytes():
+        raise ValueError(f"the result has shape {batch + tuple(g.count for g in geometry)} and needs "
+                         f"{format_bytes(need)} with its working copy, more than the "
+                         f"{format_bytes(available_bytes())} of memory available")
+
+    x_c = x_c.astype(compute_dtype, copy=False)
+    k_c = k_c.astype(compute_dtype, copy=False)
+    if correlate:
+        k_c = np.flip(k_c, axis=tuple(range(nb, k_c.ndim)))
+        if k_c.dtype.kind == "c":
+            k_c = np.conj(k_c)
+    return ConvSpec(x=x_c, kernel=k_c, geometry=tuple(geometry), boundary=boundary,
+                    fill_value=fill, method=method, dtype=dtype, compute_dtype=compute_dtype,
+                    axes=conv_axes, out_ndim=len(batch) + naxes)

@@ -1,0 +1,82 @@
+"""The step-by-step table of a 1-D convolution, as the course notes draw it."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._errors import bad_value
+from ._spec import as_array, normalize_mode
+from ._typing import ArrayLike, Mode
+from .api import convolve, correlate as _correlate
+
+
+def _fmt(value) -> str:
+    if isinstance(value, (complex, np.complexfloating)):
+        return f"{value:g}"
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    return f"{float(value):g}"
+
+
+def _offset(name: str, shift: int) -> str:
+    if shift == 0:
+        return f"{name}[k]"
+    return f"{name}[k{'+' if shift > 0 else '-'}{abs(shift)}]"
+
+
+def explain(x: ArrayLike, h: ArrayLike, mode: Mode = "full", correlate: bool = False) -> str:
+    """Step-by-step table of ``y = x * h`` (zero boundary, 1-D).
+
+    One row per quantity: the index ``k``, the input ``x[k]``, the flipped
+    kernel shifted to each output ``n`` (``h[n-k]``), and the output ``y``
+    written under the index ``n`` it belongs to.  Only the rows of the outputs
+    that ``mode`` keeps are shown.  With ``correlate=True`` the kernel rows are
+    the unflipped, conjugated ``h`` slid along ``x``.
+
+    Examples
+    --------
+    >>> import ndconv
+    >>> print(ndconv.explain([3, 1, 2], [3, 2, 1]))
+    k:      -2  -1   0   1   2   3   4
+    x[k]:            3   1   2
+    h[-k]:   1   2   3
+    h[1-k]:      1   2   3
+    h[2-k]:          1   2   3
+    h[3-k]:              1   2   3
+    h[4-k]:                  1   2   3
+    y:               9   9  11   5   2
+    """
+    x_arr, h_arr = as_array(x, "x"), as_array(h, "h")
+    mode = normalize_mode(mode)
+    for name, arr, value in (("x", x_arr, x), ("h", h_arr, h)):
+        if arr.ndim != 1 or arr.size == 0:
+            raise bad_value(name, value, "a non-empty 1-D sequence of numbers")
+    n_x, n_h = x_arr.size, h_arr.size
+    full = (_correlate if correlate else convolve)(x_arr, h_arr, "full")
+    start = {"full": 0, "same": (n_h - 1) // 2, "valid": n_h - 1}[mode]
+    count = {"full": n_x + n_h - 1, "same": n_x, "valid": max(0, n_x - n_h + 1)}[mode]
+    ks = list(range(-(n_h - 1), n_x + n_h - 1))
+    col = {k: i for i, k in enumerate(ks)}
+    rows: list[tuple[str, dict[int, str]]] = [
+        ("k:", {k: str(k) for k in ks}),
+        ("x[k]:", {k: _fmt(x_arr[k]) for k in range(n_x)}),
+    ]
+    for n in range(start, start + count):
+        if correlate:  # y[n] = Σ_k x[k] conj(h[k + K−1−n])
+            shift = n_h - 1 - n
+            label = _offset("h", shift) + ":"
+            cells = {k: _fmt(np.conj(h_arr[k + shift]) if h_arr.dtype.kind == "c" else h_arr[k + shift])
+                     for k in ks if 0 <= k + shift < n_h}
+        else:  # y[n] = Σ_k x[k] h[n−k]
+            label = (f"h[{n}-k]:" if n else "h[-k]:")
+            cells = {k: _fmt(h_arr[n - k]) for k in ks if 0 <= n - k < n_h}
+        rows.append((label, cells))
+    rows.append(("y:", {n: _fmt(full[n]) for n in range(start, start + count)}))
+    width = max(len(c) for _, cells in rows for c in cells.values()) + 1
+    width = max(width, 3)
+    label_width = max(len(label) for label, _ in rows) + 1
+    lines = []
+    for label, cells in rows:
+        line = label.ljust(label_width) + "".join(cells.get(k, "").rjust(width + 1) for k in ks)
+        lines.append(line.rstrip())
+    return "\n".join(lines)

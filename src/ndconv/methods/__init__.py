@@ -1,0 +1,7 @@
+"""Algorithms behind ``convolve``: a registry, a cost model and a planner."""
+
+from ._problem import Problem, Sampled
+from ._registry import REGISTRY, Method
+from .planner import MethodChoice, choose
+
+__all__ = ["REGISTRY", "Method", "MethodChoice", "Problem", "Sampled", "choose"]

@@ -1,0 +1,79 @@
+"""Constants of the cost model: built-in defaults, or measured by ``ndconv.tune``.
+
+Each constant is seconds per unit of work on this machine:
+
+``direct``       per output × tap, compiled loops, by dtype class
+``opencv``       per output × tap, OpenCV filter2D/sepFilter2D
+``fft``          per ``F·log2 F`` of one transform, by precision
+``copy``         per element copied (padding, casts)
+``call``         fixed overhead of one call
+
+:func:`ndconv.tune` measures them and writes them atomically (temporary file,
+then ``os.replace``) to ``cost_model.json`` in the user cache directory
+(``$NDCONV_CACHE_DIR`` or platformdirs' ``user_cache_dir("ndconv")``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+
+DEFAULTS: dict[str, float] = {
+    "direct_f4": 0.35e-9,
+    "direct_f8": 0.7e-9,
+    "direct_c8": 1.4e-9,
+    "direct_c16": 2.8e-9,
+    "direct_i8": 0.8e-9,
+    "opencv_f4": 0.25e-9,
+    "opencv_f8": 0.5e-9,
+    "fft_f4": 1.2e-9,
+    "fft_f8": 2.0e-9,
+    "copy": 0.5e-9,
+    "call": 20e-6,
+}
+
+
+def cache_dir() -> Path:
+    env = os.environ.get("NDCONV_CACHE_DIR")
+    if env:
+        return Path(env)
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("ndconv"))
+
+
+def cost_file() -> Path:
+    return cache_dir() / "cost_model.json"
+
+
+@lru_cache(maxsize=1)
+def constants() -> dict[str, float]:
+    """The constants in force: measured ones over the defaults."""
+    values = dict(DEFAULTS)
+    try:
+        stored = json.loads(cost_file().read_text(encoding="utf-8"))
+        values.update({k: float(v) for k, v in stored.get("constants", {}).items() if k in DEFAULTS})
+    except (OSError, ValueError, TypeError, AttributeError):
+        pass
+    return values
+
+
+def save(measured: dict[str, float], machine: dict[str, object]) -> Path:
+    """Write measured constants atomically and make them the ones in force."""
+    path = cost_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = json.dumps({"constants": measured, "machine": machine}, indent=2, sort_keys=True)
+    fd, tmp = tempfile.mkstemp(prefix=".cost_model.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(payload)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    constants.cache_clear()
+    return path

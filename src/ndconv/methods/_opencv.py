@@ -1,0 +1,111 @@
+"""Optional dispatch to OpenCV's filter engine for 2-D float images.
+
+OpenCV computes the same correlation sum as the direct method, with the
+boundary rules applied natively (no padded copy), and is the fastest engine
+for small 2-D kernels on this class of machine.  It is used only where its
+result is the definition's, bit for bit in meaning:
+
+* exactly two convolved axes, float32 or float64, one kernel for all rows;
+* a 'same'-sized window with stride 1 on both axes (any origin);
+* boundary constant (fill 0), reflect, symmetric or edge (OpenCV has no
+  periodic rule for filters);
+* kernel sides at most ``MAX_SIDE`` and no larger than the image: beyond
+  that OpenCV switches to a DFT that would spread NaN over the image.
+
+Set ``ndconv.methods._opencv.ENABLED = False`` (or the environment variable
+``NDCONV_OPENCV=0``) to force the Numba loops.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from functools import lru_cache
+
+import numpy as np
+
+from .._spec import ConvSpec
+
+MAX_SIDE = 11
+ENABLED = os.environ.get("NDCONV_OPENCV", "1") != "0"
+
+
+@lru_cache(maxsize=1)
+def _cv2():
+    if importlib.util.find_spec("cv2") is None:
+        return None
+    try:
+        import cv2
+    except ImportError:  # pragma: no cover - broken install
+        return None
+    return cv2
+
+
+def available() -> bool:
+    return ENABLED and _cv2() is not None
+
+
+def _border(spec: ConvSpec):
+    cv2 = _cv2()
+    return {"reflect": cv2.BORDER_REFLECT_101, "symmetric": cv2.BORDER_REFLECT,
+            "edge": cv2.BORDER_REPLICATE, "constant": cv2.BORDER_CONSTANT}.get(spec.boundary)
+
+
+def window_applies(spec: ConvSpec) -> bool:
+    """The geometry/dtype/boundary conditions shared by filter2D and sepFilter2D."""
+    if not available() or spec.ndim != 2 or spec.compute_dtype not in (np.float32, np.float64):
+        return False
+    if spec.kernel_batched or spec.boundary == "wrap":
+        return False
+    if spec.boundary == "constant" and spec.fill_value != 0:
+        return False
+    return all(g.is_same_window and g.dilation == 1 and g.k <= g.n for g in spec.geometry) \
+        and max(spec.x.shape[-2:]) < 2**30
+
+
+def filter2d_applies(spec: ConvSpec) -> bool:
+    return window_applies(spec) and max(g.k for g in spec.geometry) <= MAX_SIDE
+
+
+def _anchor(spec: ConvSpec) -> tuple[int, int]:
+    rows, cols = spec.geometry
+    # y[i] = Σ_j h[j] x̃[i + start − j] = Σ_m g[m] x̃[i + m − (K−1−start)]
+    return (cols.k - 1 - cols.start, rows.k - 1 - rows.start)
+
+
+def _each_image(spec: ConvSpec, apply) -> np.ndarray:
+    x = spec.x
+    out = np.empty(spec.output_shape, dtype=spec.compute_dtype)
+    flat_in = x.reshape((-1,) + x.shape[-2:])
+    flat_out = out.reshape((-1,) + out.shape[-2:])
+    for i in range(flat_in.shape[0]):
+        image = flat_in[i]
+        if not image.flags.c_contiguous:
+            image = np.ascontiguousarray(image)
+        flat_out[i] = apply(image)
+    return out
+
+
+def filter2d(spec: ConvSpec) -> np.ndarray:
+    cv2 = _cv2()
+    g = np.ascontiguousarray(spec.kernel.reshape(spec.kernel.shape[-2:])[::-1, ::-1])
+    anchor, border = _anchor(spec), _border(spec)
+    return _each_image(spec, lambda im: cv2.filter2D(im, -1, g, anchor=anchor, borderType=border))
+
+
+def sep_filter2d(spec: ConvSpec, pairs: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """Σ_r (u_r ⊗ v_r) applied by OpenCV; ``u`` runs along rows (axis −2)."""
+    cv2 = _cv2()
+    anchor, border = _anchor(spec), _border(spec)
+    dtype = spec.compute_dtype
+    flipped = [(np.ascontiguousarray(u[::-1], dtype=dtype), np.ascontiguousarray(v[::-1], dtype=dtype))
+               for u, v in pairs]
+
+    def apply(image):
+        total = None
+        for u, v in flipped:
+            term = cv2.sepFilter2D(image, -1, v, u, anchor=anchor, borderType=border)
+            total = term if total is None else total + term
+        return total
+
+    return _each_image(spec, apply)

@@ -1,0 +1,106 @@
+"""The one problem every method solves.
+
+After the boundary rule has been applied, every convolution of ndconv is a
+*sampled linear convolution*: with ``z`` extended by zeros,
+
+    y[i] = Σ_j h[j] · z[start + i·stride − j·dilation],   i = 0 … count−1
+
+on each convolved axis (a product over axes in nD).  For the zero boundary ``z``
+is the input itself; for the other rules (and a non-zero fill) ``z`` is the input
+extended just as far as the outputs read it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from functools import cached_property
+
+import numpy as np
+
+from .._spec import ConvSpec
+from ..boundary import extend
+
+
+@dataclass(frozen=True)
+class Sampled:
+    """A sampled linear convolution in canonical layout (batch axes first)."""
+
+    z: np.ndarray
+    h: np.ndarray
+    starts: tuple[int, ...]
+    counts: tuple[int, ...]
+    strides: tuple[int, ...]
+    dilations: tuple[int, ...]
+
+    @property
+    def ndim(self) -> int:
+        return len(self.counts)
+
+    @property
+    def batch_shape(self) -> tuple[int, ...]:
+        nb = self.z.ndim - self.ndim
+        return tuple(np.broadcast_shapes(self.z.shape[:nb], self.h.shape[:nb]))
+
+    @property
+    def output_shape(self) -> tuple[int, ...]:
+        return self.batch_shape + self.counts
+
+    @property
+    def kernel_shape(self) -> tuple[int, ...]:
+        return self.h.shape[self.h.ndim - self.ndim:]
+
+    @property
+    def dilated_shape(self) -> tuple[int, ...]:
+        return tuple(d * (k - 1) + 1 for k, d in zip(self.kernel_shape, self.dilations))
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return self.z.shape[self.z.ndim - self.ndim:]
+
+    def padded(self) -> tuple[np.ndarray, tuple[int, ...]]:
+        """``z`` zero-padded so that every read is in range, and the offsets of
+        output 0 in correlation form: ``y[i] = Σ_m g[m] · zp[first + i·s + m·d]``
+        with ``g`` the kernel flipped on the convolved axes."""
+        pads, firsts = [], []
+        for n, kd, start, count, s in zip(self.input_shape, self.dilated_shape, self.starts,
+                                          self.counts, self.strides):
+            first = start - (kd - 1)
+            last = start + (count - 1) * s
+            before, after = max(0, -first), max(0, last - (n - 1))
+            pads.append((before, after))
+            firsts.append(first + before)
+        return extend(self.z, tuple(pads), "constant", 0), tuple(firsts)
+
+    def with_axis(self, axis: int, **changes: int) -> "Sampled":
+        """A copy with one axis' start/count/stride/dilation replaced."""
+        fields = {}
+        for name, value in changes.items():
+            seq = list(getattr(self, name + "s"))
+            seq[axis] = value
+            fields[name + "s"] = tuple(seq)
+        return replace(self, **fields)
+
+
+class Problem:
+    """A validated spec plus its sampled form, built lazily and once."""
+
+    def __init__(self, spec: ConvSpec):
+        self.spec = spec
+
+    @cached_property
+    def sampled(self) -> Sampled:
+        spec = self.spec
+        geometry = spec.geometry
+        strides = tuple(g.stride for g in geometry)
+        dilations = tuple(g.dilation for g in geometry)
+        counts = tuple(g.count for g in geometry)
+        if spec.boundary == "constant" and spec.fill_value == 0:
+            starts = tuple(g.start for g in geometry)
+            return Sampled(spec.x, spec.kernel, starts, counts, strides, dilations)
+        pads = tuple((g.pad_before, g.pad_after) for g in geometry)
+        z = extend(spec.x, pads, spec.boundary, spec.fill_value)
+        # drop samples beyond the last one read (valid mode with a stride)
+        nb = spec.x.ndim - spec.ndim
+        crop = (slice(None),) * nb + tuple(slice(0, g.last_needed - g.first_needed + 1) for g in geometry)
+        starts = tuple(g.kd - 1 for g in geometry)
+        return Sampled(z[crop], spec.kernel, starts, counts, strides, dilations)

@@ -1,0 +1,166 @@
+"""``fft`` and ``overlap_add``: the convolution theorem with scipy.fft.
+
+``fft`` transforms the whole (zero-extended) input once.  Along each axis a
+transform of size ``F ≥ max(last + 1, n + kd − 1 − start)`` suffices: every
+output read sits in ``[start, last]`` of the linear convolution, and the
+circular wrap-around of a shorter transform lands only outside that window.
+Sizes are ``scipy.fft.next_fast_len``; real inputs use ``rfftn``; batch axes and
+per-row kernels broadcast in the spectral product; all cores work
+(``workers``).
+
+``overlap_add`` cuts the longest output axis into blocks of ``b`` outputs; each
+block reads an input segment of ``(b−1)·s + kd`` samples and is convolved by a
+transform of size ``F`` just above that (the overlap-save form of overlap-add:
+each output block is taken from its own segment, so nothing is added twice).
+Blocks are transformed in batches of bounded memory, in parallel.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+import scipy.fft as sfft
+from numpy.lib.stride_tricks import sliding_window_view
+
+from .._memory import available_bytes
+from ._problem import Sampled
+
+#: at most this share of the available memory goes to FFT buffers
+MEMORY_SHARE = 0.5
+#: bytes of segment buffers per batch of overlap-add blocks
+BLOCK_BATCH_BYTES = 64 * 2**20
+
+
+def workers() -> int:
+    return os.cpu_count() or 1
+
+
+def dilate(h: np.ndarray, dilations: tuple[int, ...]) -> np.ndarray:
+    """Insert ``d − 1`` zeros between taps on the last ``len(dilations)`` axes."""
+    if all(d == 1 for d in dilations):
+        return h
+    nd = len(dilations)
+    nb = h.ndim - nd
+    shape = h.shape[:nb] + tuple(d * (k - 1) + 1 for k, d in zip(h.shape[nb:], dilations))
+    out = np.zeros(shape, dtype=h.dtype)
+    out[(Ellipsis,) + tuple(slice(None, None, d) for d in dilations)] = h
+    return out
+
+
+def _transform_sizes(sampled: Sampled, real: bool) -> tuple[int, ...]:
+    sizes = []
+    for n, kd, start, count, s in zip(sampled.input_shape, sampled.dilated_shape, sampled.starts,
+                                      sampled.counts, sampled.strides):
+        last = start + (count - 1) * s
+        sizes.append(sfft.next_fast_len(max(last + 1, n + kd - 1 - start), real=real))
+    return tuple(sizes)
+
+
+def spectral_bytes(sampled: Sampled) -> int:
+    """Bytes of the buffers one whole-array FFT convolution allocates."""
+    real = sampled.z.dtype.kind != "c"
+    sizes = _transform_sizes(sampled, real)
+    spectrum = int(np.prod(sizes[:-1], dtype=np.int64)) * (sizes[-1] // 2 + 1 if real else sizes[-1])
+    batch = int(np.prod(sampled.batch_shape, dtype=np.int64))
+    item = np.dtype(sampled.z.dtype).itemsize * (1 if sampled.z.dtype.kind == "c" else 2)
+    return 3 * batch * spectrum * item + batch * int(np.prod(sizes, dtype=np.int64)) * item
+
+
+def _convolve_spectra(a: np.ndarray, h: np.ndarray, axes: tuple[int, ...], sizes: tuple[int, ...]) -> np.ndarray:
+    real = a.dtype.kind != "c" and h.dtype.kind != "c"
+    if real:
+        spec = sfft.rfftn(a, s=sizes, axes=axes, workers=workers())
+        spec *= sfft.rfftn(h, s=sizes, axes=axes, workers=workers())
+        return sfft.irfftn(spec, s=sizes, axes=axes, workers=workers(), overwrite_x=True)
+    spec = sfft.fftn(a, s=sizes, axes=axes, workers=workers())
+    spec = spec * sfft.fftn(h, s=sizes, axes=axes, workers=workers())
+    return sfft.ifftn(spec, s=sizes, axes=axes, workers=workers(), overwrite_x=True)
+
+
+def fft_sampled(sampled: Sampled) -> np.ndarray:
+    """Whole-array FFT convolution of finite values; result in the input dtype."""
+    real = sampled.z.dtype.kind != "c"
+    sizes = _transform_sizes(sampled, real)
+    nd = sampled.ndim
+    axes = tuple(range(sampled.z.ndim - nd, sampled.z.ndim))
+    full = _convolve_spectra(sampled.z, dilate(sampled.h, sampled.dilations), axes, sizes)
+    take = tuple(slice(st, st + (c - 1) * s + 1, s) for st, c, s in zip(sampled.starts, sampled.counts, sampled.strides))
+    return np.ascontiguousarray(full[(Ellipsis,) + take], dtype=sampled.z.dtype)
+
+
+def block_length(kd: int, count: int, stride: int) -> tuple[int, int]:
+    """``(F, b)``: transform size and outputs per block minimising cost per output."""
+    best = None
+    for shift in range(1, 8):
+        size = sfft.next_fast_len(max(16, kd << shift))
+        b = (size - kd) // stride + 1
+        if b < 1:
+            continue
+        b = min(b, count)
+        size = sfft.next_fast_len((b - 1) * stride + kd)
+        cost = size * math.log2(size) / b
+        if best is None or cost < best[0]:
+            best = (cost, size, b)
+    assert best is not None
+    return best[1], best[2]
+
+
+def blockwise_sampled(sampled: Sampled, axis: int | None = None) -> np.ndarray:
+    """Overlap-add (overlap-save form) along one convolved axis."""
+    nd = sampled.ndim
+    nb = sampled.z.ndim - nd
+    if axis is None:
+        axis = int(np.argmax(sampled.counts))
+    real = sampled.z.dtype.kind != "c"
+    kd, count, s, start = sampled.dilated_shape[axis], sampled.counts[axis], sampled.strides[axis], sampled.starts[axis]
+    size, b = block_length(kd, count, s)
+    nblocks = -(-count // b)
+    seg = (b - 1) * s + kd
+    ax = nb + axis
+    n = sampled.z.shape[ax]
+    before = max(0, kd - 1 - start)
+    first = start + before - (kd - 1)
+    after = max(0, first + (nblocks - 1) * b * s + seg - (n + before))
+    widths = [(0, 0)] * sampled.z.ndim
+    widths[ax] = (before, after)
+    zp = np.pad(sampled.z, widths) if before or after else sampled.z
+    windows = sliding_window_view(zp, seg, axis=ax)  # new last axis: segment samples
+    sel = [slice(None)] * windows.ndim
+    sel[ax] = slice(first, first + (nblocks - 1) * b * s + 1, b * s)
+    windows = windows[tuple(sel)]
+
+    others = [a for a in range(nd) if a != axis]
+    sizes_other = _transform_sizes(sampled, real)
+    axes = tuple(nb + a for a in others) + (windows.ndim - 1,)
+    sizes = tuple(sizes_other[a] for a in others) + (size,)
+    hd = dilate(sampled.h, sampled.dilations)
+    hd = np.expand_dims(np.moveaxis(hd, nb + axis, -1), nb + axis)  # blocks broadcast over it
+
+    take = [slice(None)] * windows.ndim
+    for a in others:
+        take[nb + a] = slice(sampled.starts[a], sampled.starts[a] + (sampled.counts[a] - 1) * sampled.strides[a] + 1,
+                             sampled.strides[a])
+    take[-1] = slice(kd - 1, kd - 1 + (b - 1) * s + 1, s)
+
+    per_block = max(1, windows[tuple([slice(None)] * ax + [slice(0, 1)])].size // seg * size * 16)
+    group = max(1, min(nblocks, BLOCK_BATCH_BYTES // per_block))
+    pieces = []
+    for g0 in range(0, nblocks, group):
+        sel = [slice(None)] * windows.ndim
+        sel[ax] = slice(g0, g0 + group)
+        full = _convolve_spectra(windows[tuple(sel)], hd, axes, sizes)
+        pieces.append(full[tuple(take)])
+    blocks = np.concatenate(pieces, axis=ax) if len(pieces) > 1 else pieces[0]
+    # (…, nblocks, …, b) → (…, nblocks·b, …) → first `count` outputs
+    blocks = np.moveaxis(blocks, -1, ax + 1)
+    shape = blocks.shape[:ax] + (nblocks * b,) + blocks.shape[ax + 2:]
+    out = blocks.reshape(shape)
+    sel = [slice(None)] * out.ndim
+    sel[ax] = slice(0, count)
+    return np.ascontiguousarray(out[tuple(sel)], dtype=sampled.z.dtype)
+
+
+def fits_in_memory(sampled: Sampled) -> bool:
+    return spectral_bytes(sampled) <= MEMORY_SHARE * available_bytes()

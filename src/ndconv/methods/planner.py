@@ -1,0 +1,65 @@
+"""What ``method="auto"`` runs: guards first, then the cheapest predicted cost."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ._problem import Problem
+from ._registry import REGISTRY
+
+#: an approximate method must redo this many convolutions when non-finite values need fixing
+NONFINITE_PENALTY = 4.0
+
+
+class MethodChoice(str):
+    """The chosen method's name, with the predicted cost of every method.
+
+    It *is* the string (``choose_method(...) == "fft"``); ``costs`` maps each
+    method to predicted seconds (``inf`` where it does not apply), ``reasons``
+    says why, and ``report()`` prints the comparison.
+    """
+
+    costs: dict[str, float]
+    reasons: dict[str, str]
+    guard: str
+
+    def __new__(cls, name: str, costs: dict[str, float], reasons: dict[str, str], guard: str = ""):
+        obj = super().__new__(cls, name)
+        obj.costs = costs
+        obj.reasons = reasons
+        obj.guard = guard
+        return obj
+
+    def report(self) -> str:
+        lines = [f"chosen: {str(self)}" + (f"  ({self.guard})" if self.guard else "")]
+        for name, cost in sorted(self.costs.items(), key=lambda item: item[1]):
+            shown = "n/a" if math.isinf(cost) else f"{cost * 1e3:10.3f} ms"
+            lines.append(f"  {name:<12} {shown:>13}  {self.reasons.get(name, '')}")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return f"MethodChoice({str(self)!r})"
+
+
+def choose(problem: Problem) -> MethodChoice:
+    spec = problem.spec
+    costs: dict[str, float] = {}
+    reasons: dict[str, str] = {}
+    for name, method in REGISTRY.items():
+        costs[name], reasons[name] = method.cost(problem)
+    if spec.is_integer:
+        guard = "bool/integer inputs take only the exact direct sum"
+        return MethodChoice("direct", costs, reasons, guard)
+    best = min(costs, key=costs.__getitem__)
+    guard = ""
+    if best != "direct" and not REGISTRY[best].exact and not (
+            np.isfinite(spec.x).all() and np.isfinite(spec.kernel).all()):
+        for name in costs:
+            if name != "direct" and not math.isinf(costs[name]):
+                costs[name] *= NONFINITE_PENALTY
+                reasons[name] += "; non-finite values need extra passes to stay local"
+        best = min(costs, key=costs.__getitem__)
+        guard = "non-finite values present"
+    return MethodChoice(best, costs, reasons, guard)
