@@ -1,11 +1,13 @@
 """Compiled loops of the direct method (Numba, cached on disk).
 
 One loop form serves every dimension: the output is cut into rows along its
-last axis (and rows into blocks of ``_BLOCK`` samples, so two cores share even
+last axis (and rows into blocks of ``BLOCK`` samples, so two cores share even
 a single 1-D row); each block accumulates the kernel taps four at a time over
-zero-based views of the input, which LLVM vectorises.  ``tap_offsets`` and
-``row_offsets`` are flat element offsets into one padded batch item, so the
-same loop runs 1-D, 2-D and nD problems.
+zero-based views of the input, which LLVM vectorises.  ``tap_offsets``,
+``row_offsets`` and ``out_offsets`` are flat element offsets into one batch
+item of the input and of the output, so the same loop runs 1-D, 2-D and nD
+problems, and any box of outputs (an interior or a border strip) can be
+written in place.
 """
 
 from __future__ import annotations
@@ -13,10 +15,10 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-BLOCK = 4096
+BLOCK = 2048
 
 
-def _correlate_rows_py(z, weights, tap_offsets, row_offsets, stride, ncols, out):  # pragma: no cover - compiled
+def _correlate_rows_py(z, weights, tap_offsets, row_offsets, stride, ncols, out, out_offsets):  # pragma: no cover
     nbatch = z.shape[0]
     nrows = row_offsets.size
     ntaps = weights.size
@@ -28,10 +30,11 @@ def _correlate_rows_py(z, weights, tap_offsets, row_offsets, stride, ncols, out)
         c0 = (rest - r * nblocks) * BLOCK
         m = min(ncols, c0 + BLOCK) - c0
         zb = z[b]
-        acc = out[b, r, c0:c0 + m]
+        acc = out[b, out_offsets[r] + c0:out_offsets[r] + c0 + m]
         base = row_offsets[r] + c0 * stride
         span = (m - 1) * stride + 1
         t = 0
+        first = True
         while t + 4 <= ntaps:
             w0 = weights[t]
             w1 = weights[t + 1]
@@ -51,8 +54,13 @@ def _correlate_rows_py(z, weights, tap_offsets, row_offsets, stride, ncols, out)
                 z1 = zb[o1:o1 + span:stride]
                 z2 = zb[o2:o2 + span:stride]
                 z3 = zb[o3:o3 + span:stride]
-            for i in range(m):
-                acc[i] += w0 * z0[i] + w1 * z1[i] + w2 * z2[i] + w3 * z3[i]
+            if first:
+                for i in range(m):
+                    acc[i] = w0 * z0[i] + w1 * z1[i] + w2 * z2[i] + w3 * z3[i]
+                first = False
+            else:
+                for i in range(m):
+                    acc[i] += w0 * z0[i] + w1 * z1[i] + w2 * z2[i] + w3 * z3[i]
             t += 4
         while t < ntaps:
             w0 = weights[t]
@@ -61,8 +69,13 @@ def _correlate_rows_py(z, weights, tap_offsets, row_offsets, stride, ncols, out)
                 z0 = zb[o0:o0 + m]
             else:
                 z0 = zb[o0:o0 + span:stride]
-            for i in range(m):
-                acc[i] += w0 * z0[i]
+            if first:
+                for i in range(m):
+                    acc[i] = w0 * z0[i]
+                first = False
+            else:
+                for i in range(m):
+                    acc[i] += w0 * z0[i]
             t += 1
 
 
@@ -71,10 +84,13 @@ correlate_rows_parallel = numba.njit(parallel=True, **_options)(_correlate_rows_
 correlate_rows_serial = numba.njit(parallel=False, **_options)(_correlate_rows_py)
 
 
-def correlate_rows(z: np.ndarray, weights: np.ndarray, tap_offsets: np.ndarray,
-                   row_offsets: np.ndarray, stride: int, ncols: int, out: np.ndarray) -> None:
-    """Accumulate ``out[b, r, i] += Σ_t w[t] · z[b, row_offsets[r] + i·stride + tap_offsets[t]]``."""
-    work = out.size * max(1, weights.size)
-    jobs = out.shape[0] * out.shape[1] * ((ncols + BLOCK - 1) // BLOCK)
+def correlate_rows(z: np.ndarray, weights: np.ndarray, tap_offsets: np.ndarray, row_offsets: np.ndarray,
+                   stride: int, ncols: int, out: np.ndarray, out_offsets: np.ndarray) -> None:
+    """``out[b, out_offsets[r] + i] = Σ_t w[t] · z[b, row_offsets[r] + i·stride + tap_offsets[t]]``.
+
+    ``z`` and ``out`` are 2-D (batch, flat item), ``i = 0 … ncols−1``.
+    """
+    work = z.shape[0] * row_offsets.size * ncols * max(1, weights.size)
+    jobs = z.shape[0] * row_offsets.size * ((ncols + BLOCK - 1) // BLOCK)
     kernel = correlate_rows_parallel if work >= 200_000 and jobs > 1 else correlate_rows_serial
-    kernel(z, weights, tap_offsets, row_offsets, stride, ncols, out)
+    kernel(z, weights, tap_offsets, row_offsets, stride, ncols, out, out_offsets)

@@ -71,6 +71,18 @@ class Sampled:
             firsts.append(first + before)
         return extend(self.z, tuple(pads), "constant", 0), tuple(firsts)
 
+    def cropped(self) -> "Sampled":
+        """The same problem with ``z`` sliced (a view) to the samples the outputs read."""
+        nb = self.z.ndim - self.ndim
+        index, starts = [slice(None)] * nb, []
+        for n, kd, start, count, s in zip(self.input_shape, self.dilated_shape, self.starts, self.counts,
+                                          self.strides):
+            lo = min(max(0, start - (kd - 1)), n)
+            hi = min(n, max(lo, start + (count - 1) * s + 1))
+            index.append(slice(lo, hi))
+            starts.append(start - lo)
+        return replace(self, z=self.z[tuple(index)], starts=tuple(starts))
+
     def with_axis(self, axis: int, **changes: int) -> "Sampled":
         """A copy with one axis' start/count/stride/dilation replaced."""
         fields = {}

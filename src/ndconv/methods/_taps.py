@@ -1,10 +1,8 @@
-"""Flat offsets of kernel taps and output rows for the row-wise loops."""
+"""Flat element offsets of kernel taps and output rows for the row-wise loops."""
 
 from __future__ import annotations
 
 import numpy as np
-
-from ._problem import Sampled
 
 
 def element_strides(shape: tuple[int, ...]) -> np.ndarray:
@@ -15,22 +13,19 @@ def element_strides(shape: tuple[int, ...]) -> np.ndarray:
     return strides
 
 
-def flat_offsets(sampled: Sampled, padded_shape: tuple[int, ...], firsts: tuple[int, ...]):
-    """``(tap_offsets, row_offsets)`` into one padded item of shape ``padded_shape``.
+def grid_offsets(counts: tuple[int, ...], origin: tuple[int, ...], steps: tuple[int, ...],
+                 strides: np.ndarray) -> np.ndarray:
+    """``Σ_a (origin[a] + i[a]·steps[a]) · strides[a]`` over the C-order grid ``counts``."""
+    total = int(sum(int(o) * int(s) for o, s in zip(origin, strides)))
+    offsets = np.full(int(np.prod(counts, dtype=np.int64)), total, dtype=np.int64)
+    if counts:
+        grid = np.indices(counts, dtype=np.int64).reshape(len(counts), -1)
+        for a in range(len(counts)):
+            offsets += grid[a] * (int(steps[a]) * int(strides[a]))
+    return offsets
 
-    Taps are in C order of the *flipped* kernel (correlation form); rows are the
-    output positions of all convolved axes but the last, in C order.
-    """
-    est = element_strides(padded_shape)
-    ksh = sampled.kernel_shape
-    taps = np.zeros(int(np.prod(ksh)), dtype=np.int64)
-    grids = np.indices(ksh).reshape(len(ksh), -1)
-    for a in range(len(ksh)):
-        taps += grids[a] * (sampled.dilations[a] * est[a])
-    lead = sampled.counts[:-1]
-    rows = np.full(int(np.prod(lead, dtype=np.int64)), firsts[-1] * est[-1], dtype=np.int64)
-    if lead:
-        rgrid = np.indices(lead).reshape(len(lead), -1)
-        for a in range(len(lead)):
-            rows += (firsts[a] + rgrid[a] * sampled.strides[a]) * est[a]
-    return taps, rows
+
+def tap_offsets(kernel_shape: tuple[int, ...], dilations: tuple[int, ...], item_shape: tuple[int, ...]) -> np.ndarray:
+    """Offsets of the taps of the flipped kernel (C order) in an item of ``item_shape``."""
+    est = element_strides(item_shape)
+    return grid_offsets(kernel_shape, (0,) * len(kernel_shape), dilations, est)

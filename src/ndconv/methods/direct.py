@@ -10,11 +10,13 @@ identical sum with the boundary applied natively.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from . import _opencv
+from . import _taps
 from ._problem import Problem, Sampled
-from ._taps import flat_offsets
 
 INT64_MAX = np.iinfo(np.int64).max
 #: float32 sums of more taps than this accumulate in float64
@@ -39,29 +41,60 @@ def integer_bound(sampled: Sampled) -> int:
     return zmax * hsum
 
 
+def _axis_segments(n: int, kd: int, start: int, count: int, stride: int) -> list[tuple[int, int, bool]]:
+    """Output ranges ``[a, b)`` of one axis: before, inside and after the outputs
+    whose window lies wholly in the input (flag True for the inside one)."""
+    lo = min(count, max(0, -(-(kd - 1 - start) // stride)))
+    hi = min(count, max(lo, (n - 1 - start) // stride + 1)) if n - 1 >= start else lo
+    return [(a, b, inside) for a, b, inside in ((0, lo, False), (lo, hi, True), (hi, count, False)) if b > a]
+
+
+def _boxes(sampled: Sampled):
+    """Boxes of outputs: the interior (read straight from z) and the border strips."""
+    per_axis = [_axis_segments(n, kd, st, c, s) for n, kd, st, c, s in zip(
+        sampled.input_shape, sampled.dilated_shape, sampled.starts, sampled.counts, sampled.strides)]
+    return itertools.product(*per_axis)
+
+
 def _run_numba(sampled: Sampled, acc_dtype: np.dtype) -> np.ndarray:
+    """Direct sum by the compiled loops, without padding the bulk of the input:
+    the interior box reads ``z`` in place, only the thin border boxes are
+    padded (small copies)."""
     from ._numba_kernels import correlate_rows
 
-    zp, firsts = sampled.padded()
     nd = sampled.ndim
-    item_shape = zp.shape[zp.ndim - nd:]
-    taps, rows = flat_offsets(sampled, item_shape, firsts)
-    g = np.flip(sampled.h, axis=tuple(range(sampled.h.ndim - nd, sampled.h.ndim)))
-    ncols = sampled.counts[-1]
-    nb = zp.ndim - nd
-    out = np.zeros(sampled.output_shape, dtype=acc_dtype)
-    if not any(s != 1 for s in g.shape[:nb]):  # one kernel for every batch row
-        z2 = np.ascontiguousarray(zp).reshape(-1, int(np.prod(item_shape)))
-        w = np.ascontiguousarray(g, dtype=acc_dtype).ravel()
-        out3 = out.reshape(z2.shape[0], rows.size, ncols)
-        correlate_rows(z2, w, taps, rows, sampled.strides[-1], ncols, out3)
-        return out
-    zb = np.broadcast_to(zp, out.shape[:nb] + item_shape)
-    gb = np.broadcast_to(g, out.shape[:nb] + g.shape[nb:])
-    for index in np.ndindex(out.shape[:nb]):
-        z2 = np.ascontiguousarray(zb[index]).reshape(1, -1)
-        w = np.ascontiguousarray(gb[index], dtype=acc_dtype).ravel()
-        correlate_rows(z2, w, taps, rows, sampled.strides[-1], ncols, out[index].reshape(1, rows.size, ncols))
+    nb = sampled.z.ndim - nd
+    out = np.empty(sampled.output_shape, dtype=acc_dtype)
+    g = np.flip(sampled.h, axis=tuple(range(nb, sampled.h.ndim)))
+    kernel_batched = any(s != 1 for s in g.shape[:nb])
+    z = sampled.z if sampled.z.flags.c_contiguous else np.ascontiguousarray(sampled.z)
+    if kernel_batched:
+        pairs = [(index, z[tuple(i if zs > 1 else 0 for i, zs in zip(index, z.shape[:nb]))],
+                  g[tuple(i if gs > 1 else 0 for i, gs in zip(index, g.shape[:nb]))])
+                 for index in np.ndindex(out.shape[:nb])]
+    else:
+        pairs = [((), z.reshape((-1,) + z.shape[nb:]), g.reshape(g.shape[nb:]))]
+    out_est = _taps.element_strides(sampled.counts)
+    for index, zi, gi in pairs:
+        weights = np.ascontiguousarray(gi, dtype=acc_dtype).ravel()
+        zi = zi.reshape((-1,) + zi.shape[zi.ndim - nd:])
+        oi = out[index].reshape(zi.shape[0], -1)
+        for box in _boxes(sampled):
+            sub = Sampled(zi, gi, tuple(st + a * s for st, (a, _, _), s in zip(sampled.starts, box, sampled.strides)),
+                          tuple(b - a for a, b, _ in box), sampled.strides, sampled.dilations)
+            if all(inside for _, _, inside in box):
+                zp, firsts = zi, tuple(st - (kd - 1) for st, kd in zip(sub.starts, sub.dilated_shape))
+            else:
+                zp, firsts = sub.cropped().padded()
+                zp = np.ascontiguousarray(zp)
+            item = zp.shape[1:]
+            taps = _taps.tap_offsets(sub.kernel_shape, sub.dilations, item)
+            est = _taps.element_strides(item)
+            rows = _taps.grid_offsets(sub.counts[:-1], firsts[:-1], sub.strides[:-1], est[:-1]) + firsts[-1]
+            outs = _taps.grid_offsets(sub.counts[:-1], tuple(a for a, _, _ in box[:-1]), (1,) * (nd - 1),
+                                      out_est[:-1]) + box[-1][0]
+            correlate_rows(zp.reshape(zp.shape[0], -1), weights, taps, rows, sub.strides[-1], sub.counts[-1],
+                           oi, outs)
     return out
 
 
