@@ -3,10 +3,22 @@
 from __future__ import annotations
 
 import os
+import time
+
+_CACHE: list[float] = [-1.0, 0.0]  # [time read, bytes]
+_CACHE_SECONDS = 0.25
 
 
 def available_bytes() -> int:
-    """Memory available to a new allocation now (MemAvailable on Linux)."""
+    """Memory available to a new allocation now (MemAvailable on Linux), re-read
+    at most every quarter second."""
+    now = time.monotonic()
+    if now - _CACHE[0] > _CACHE_SECONDS:
+        _CACHE[0], _CACHE[1] = now, float(_read_available())
+    return int(_CACHE[1])
+
+
+def _read_available() -> int:
     try:
         with open("/proc/meminfo", encoding="ascii") as meminfo:
             for line in meminfo:

@@ -25,45 +25,57 @@ def _best_time(func, repeat: int) -> float:
     return best
 
 
-def _per_unit(x, k, method: str, units: float, repeat: int, **kw) -> float:
-    problem = Problem(make_spec(x, k, method=method, **kw))
-    run = methods.REGISTRY[method].run
-    seconds = _best_time(lambda: run(problem), repeat)
-    return max(seconds - _costs.DEFAULTS["call"], 1e-9) / units
+def _calibration_problems(quick: bool):
+    """``(constant, method, x, k, keywords)``: one problem dominated by each constant."""
+    rng = np.random.default_rng(0)
+    n = 1 << (16 if quick else 18)
+    side = 256 if quick else 768
+    cases = []
+    for key, dtype in (("f4", np.float32), ("f8", np.float64), ("c8", np.complex64),
+                       ("c16", np.complex128), ("i8", np.int64)):
+        x = (rng.standard_normal((side, side)) * 100).astype(dtype)
+        cases.append(("direct_" + key, "direct", x, (rng.standard_normal((5, 5)) * 10).astype(dtype),
+                      {"mode": "same"}))
+    for key, dtype in (("f4", np.float32), ("f8", np.float64)):
+        image = rng.standard_normal((side, side)).astype(dtype)
+        cases.append(("opencv_" + key, "direct", image, rng.standard_normal((5, 5)).astype(dtype),
+                      {"mode": "same"}))
+        cases.append(("fft_" + key, "fft", image, rng.standard_normal((side // 8, side // 8)).astype(dtype),
+                      {"mode": "same"}))
+        signal = rng.standard_normal(n * 4).astype(dtype)
+        cases.append(("overlap_add_" + key, "overlap_add", signal, rng.standard_normal(256).astype(dtype), {}))
+    return cases
 
 
 def measure(quick: bool = False) -> dict[str, float]:
-    """Measure every constant of the cost model (a few seconds; ``quick``: fewer repeats)."""
-    rng = np.random.default_rng(0)
+    """Measure every constant of the cost model (seconds; ``quick``: smaller problems)."""
     repeat = 2 if quick else 5
-    n = 1 << (16 if quick else 18)
-    found: dict[str, float] = {}
-    saved = _opencv.ENABLED
-    try:
-        _opencv.ENABLED = False
-        for key, dtype in (("f4", np.float32), ("f8", np.float64), ("c8", np.complex64),
-                           ("c16", np.complex128), ("i8", np.int64)):
-            x = (rng.standard_normal(n) * 100).astype(dtype)
-            k = (rng.standard_normal(16) * 10).astype(dtype)
-            found["direct_" + key] = _per_unit(x, k, "direct", n * 16.0, repeat, mode="same")
-    finally:
-        _opencv.ENABLED = saved
-    if _opencv.available():
-        side = 256 if quick else 512
-        for key, dtype in (("f4", np.float32), ("f8", np.float64)):
-            x = rng.standard_normal((side, side)).astype(dtype)
-            k = rng.standard_normal((5, 5)).astype(dtype)
-            found["opencv_" + key] = _per_unit(x, k, "direct", side * side * 25.0, repeat, mode="same")
-    for key, dtype in (("f4", np.float32), ("f8", np.float64)):
-        x = rng.standard_normal(n).astype(dtype)
-        k = rng.standard_normal(n // 2).astype(dtype)
-        size = 1.5 * n
-        units = 3 * size * np.log2(size) * 0.5
-        found["fft_" + key] = _per_unit(x, k, "fft", units, repeat, mode="same")
-    big = rng.standard_normal(1 << 22)
+    found = dict(_costs.DEFAULTS)
+    big = np.random.default_rng(1).standard_normal(1 << 22)
     found["copy"] = _best_time(lambda: big.copy(), repeat) / big.size
     tiny = np.ones(4)
-    found["call"] = _best_time(lambda: methods.REGISTRY["direct"].run(Problem(make_spec(tiny, tiny))), repeat)
+    found["call"] = _best_time(lambda: methods.REGISTRY["direct"].run(Problem(make_spec(tiny, tiny))), 20)
+    saved = _opencv.ENABLED
+    try:
+        for key, name, x, k, kw in _calibration_problems(quick):
+            is_opencv = key.startswith("opencv_")
+            _opencv.ENABLED = saved
+            if is_opencv and not _opencv.available():
+                continue
+            _opencv.ENABLED = is_opencv and saved
+            problem = Problem(make_spec(x, k, method=name, **kw))
+            if is_opencv:  # time the engine itself, whatever the constants now say
+                terms = [("call", 1.0), (key, float(problem.spec.x.size * k.size))]
+                run = lambda: _opencv.filter2d(problem.spec)  # noqa: E731
+            else:
+                terms, _ = methods.REGISTRY[name].terms(problem)
+                run = lambda: methods.REGISTRY[name].run(problem)  # noqa: E731
+            units = dict(terms)
+            other = sum(found[c] * u for c, u in terms if c != key)
+            seconds = _best_time(run, repeat)
+            found[key] = max(seconds - other, 0.05 * seconds) / units[key]
+    finally:
+        _opencv.ENABLED = saved
     return found
 
 

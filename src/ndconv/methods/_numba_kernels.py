@@ -18,6 +18,29 @@ import numpy as np
 BLOCK = 2048
 
 
+_options = dict(cache=True, nogil=True, fastmath={"contract"}, boundscheck=False, error_model="numpy")
+
+
+@numba.njit(inline="always", **_options)
+def _taps4(acc, z0, z1, z2, z3, w0, w1, w2, w3, first):  # pragma: no cover - compiled
+    if first:
+        for i in range(acc.size):
+            acc[i] = w0 * z0[i] + w1 * z1[i] + w2 * z2[i] + w3 * z3[i]
+    else:
+        for i in range(acc.size):
+            acc[i] += w0 * z0[i] + w1 * z1[i] + w2 * z2[i] + w3 * z3[i]
+
+
+@numba.njit(inline="always", **_options)
+def _taps1(acc, z0, w0, first):  # pragma: no cover - compiled
+    if first:
+        for i in range(acc.size):
+            acc[i] = w0 * z0[i]
+    else:
+        for i in range(acc.size):
+            acc[i] += w0 * z0[i]
+
+
 def _correlate_rows_py(z, weights, tap_offsets, row_offsets, stride, ncols, out, out_offsets):  # pragma: no cover
     nbatch = z.shape[0]
     nrows = row_offsets.size
@@ -34,52 +57,28 @@ def _correlate_rows_py(z, weights, tap_offsets, row_offsets, stride, ncols, out,
         base = row_offsets[r] + c0 * stride
         span = (m - 1) * stride + 1
         t = 0
-        first = True
         while t + 4 <= ntaps:
-            w0 = weights[t]
-            w1 = weights[t + 1]
-            w2 = weights[t + 2]
-            w3 = weights[t + 3]
             o0 = base + tap_offsets[t]
             o1 = base + tap_offsets[t + 1]
             o2 = base + tap_offsets[t + 2]
             o3 = base + tap_offsets[t + 3]
-            if stride == 1:
-                z0 = zb[o0:o0 + m]
-                z1 = zb[o1:o1 + m]
-                z2 = zb[o2:o2 + m]
-                z3 = zb[o3:o3 + m]
+            if stride == 1:  # contiguous views: the loop vectorises
+                _taps4(acc, zb[o0:o0 + m], zb[o1:o1 + m], zb[o2:o2 + m], zb[o3:o3 + m],
+                       weights[t], weights[t + 1], weights[t + 2], weights[t + 3], t == 0)
             else:
-                z0 = zb[o0:o0 + span:stride]
-                z1 = zb[o1:o1 + span:stride]
-                z2 = zb[o2:o2 + span:stride]
-                z3 = zb[o3:o3 + span:stride]
-            if first:
-                for i in range(m):
-                    acc[i] = w0 * z0[i] + w1 * z1[i] + w2 * z2[i] + w3 * z3[i]
-                first = False
-            else:
-                for i in range(m):
-                    acc[i] += w0 * z0[i] + w1 * z1[i] + w2 * z2[i] + w3 * z3[i]
+                _taps4(acc, zb[o0:o0 + span:stride], zb[o1:o1 + span:stride], zb[o2:o2 + span:stride],
+                       zb[o3:o3 + span:stride], weights[t], weights[t + 1], weights[t + 2], weights[t + 3],
+                       t == 0)
             t += 4
         while t < ntaps:
-            w0 = weights[t]
             o0 = base + tap_offsets[t]
             if stride == 1:
-                z0 = zb[o0:o0 + m]
+                _taps1(acc, zb[o0:o0 + m], weights[t], t == 0)
             else:
-                z0 = zb[o0:o0 + span:stride]
-            if first:
-                for i in range(m):
-                    acc[i] = w0 * z0[i]
-                first = False
-            else:
-                for i in range(m):
-                    acc[i] += w0 * z0[i]
+                _taps1(acc, zb[o0:o0 + span:stride], weights[t], t == 0)
             t += 1
 
 
-_options = dict(cache=True, nogil=True, fastmath=False, boundscheck=False, error_model="numpy")
 correlate_rows_parallel = numba.njit(parallel=True, **_options)(_correlate_rows_py)
 correlate_rows_serial = numba.njit(parallel=False, **_options)(_correlate_rows_py)
 

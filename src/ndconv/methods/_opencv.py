@@ -74,6 +74,7 @@ def _anchor(spec: ConvSpec) -> tuple[int, int]:
 
 
 def _each_image(spec: ConvSpec, apply) -> np.ndarray:
+    """Run ``apply(image, dst)`` on every 2-D image of the batch, writing in place."""
     x = spec.x
     out = np.empty(spec.output_shape, dtype=spec.compute_dtype)
     flat_in = x.reshape((-1,) + x.shape[-2:])
@@ -82,7 +83,9 @@ def _each_image(spec: ConvSpec, apply) -> np.ndarray:
         image = flat_in[i]
         if not image.flags.c_contiguous:
             image = np.ascontiguousarray(image)
-        flat_out[i] = apply(image)
+        result = apply(image, flat_out[i])
+        if result is not flat_out[i] and not np.shares_memory(result, flat_out[i]):
+            flat_out[i] = result  # pragma: no cover - OpenCV reallocated
     return out
 
 
@@ -90,7 +93,7 @@ def filter2d(spec: ConvSpec) -> np.ndarray:
     cv2 = _cv2()
     g = np.ascontiguousarray(spec.kernel.reshape(spec.kernel.shape[-2:])[::-1, ::-1])
     anchor, border = _anchor(spec), _border(spec)
-    return _each_image(spec, lambda im: cv2.filter2D(im, -1, g, anchor=anchor, borderType=border))
+    return _each_image(spec, lambda im, dst: cv2.filter2D(im, -1, g, dst=dst, anchor=anchor, borderType=border))
 
 
 def sep_filter2d(spec: ConvSpec, pairs: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
@@ -101,11 +104,10 @@ def sep_filter2d(spec: ConvSpec, pairs: list[tuple[np.ndarray, np.ndarray]]) -> 
     flipped = [(np.ascontiguousarray(u[::-1], dtype=dtype), np.ascontiguousarray(v[::-1], dtype=dtype))
                for u, v in pairs]
 
-    def apply(image):
-        total = None
-        for u, v in flipped:
-            term = cv2.sepFilter2D(image, -1, v, u, anchor=anchor, borderType=border)
-            total = term if total is None else total + term
-        return total
+    def apply(image, dst):
+        cv2.sepFilter2D(image, -1, flipped[0][1], flipped[0][0], dst=dst, anchor=anchor, borderType=border)
+        for u, v in flipped[1:]:
+            dst += cv2.sepFilter2D(image, -1, v, u, anchor=anchor, borderType=border)
+        return dst
 
     return _each_image(spec, apply)

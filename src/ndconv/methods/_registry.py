@@ -17,18 +17,28 @@ from . import _opencv, direct, separable
 from ._costs import constants
 from ._guards import guarded
 from ._problem import Problem
-from .fft import block_length, blockwise_sampled, fft_sampled, fits_in_memory
+from .fft import block_length, blockwise_sampled, fft_sampled, fits_in_memory, transform_sizes
 
-Cost = tuple[float, str]
+#: a cost: terms ``(constant name, units)`` and a reason; seconds = Σ constant · units
+Terms = list[tuple[str, float]]
+Cost = tuple[Terms | None, str]
 
 
 @dataclass(frozen=True)
 class Method:
     name: str
     run: Callable[[Problem], np.ndarray]
-    cost: Callable[[Problem], Cost]
+    terms: Callable[[Problem], Cost]
     exact: bool
     summary: str
+
+    def cost(self, problem: Problem) -> tuple[float, str]:
+        """Predicted seconds (``inf`` where the method does not apply) and why."""
+        terms, reason = self.terms(problem)
+        if terms is None:
+            return math.inf, reason
+        c = constants()
+        return sum(c[key] * units for key, units in terms), reason
 
 
 def _dtype_key(dtype: np.dtype) -> str:
@@ -39,82 +49,72 @@ def _precision_key(dtype: np.dtype) -> str:
     return "f4" if np.dtype(dtype) in (np.float32, np.complex64) else "f8"
 
 
-def _outputs(problem: Problem) -> int:
-    return int(np.prod(problem.spec.output_shape, dtype=np.int64))
+def _size(shape) -> int:
+    return int(np.prod(shape, dtype=np.int64))
 
 
-def _taps(problem: Problem) -> int:
-    return int(np.prod(problem.spec.kernel_shape, dtype=np.int64))
-
-
-def _direct_cost(problem: Problem) -> Cost:
-    c = constants()
+def _direct_terms(problem: Problem) -> Cost:
     spec = problem.spec
-    work = _outputs(problem) * _taps(problem)
-    if _opencv.filter2d_applies(spec):
-        return c["call"] + c["opencv_" + _precision_key(spec.compute_dtype)] * work, "OpenCV filter2D"
-    padded = int(np.prod(spec.x.shape[:spec.x.ndim - spec.ndim] +
-                         tuple(g.n + g.pad_before + g.pad_after for g in spec.geometry), dtype=np.int64))
-    return (c["call"] + c["direct_" + _dtype_key(spec.compute_dtype)] * work + c["copy"] * padded,
-            "compiled loops")
+    work = _size(spec.output_shape) * _size(spec.kernel_shape)
+    if direct.use_opencv(problem):
+        return [("call", 1), ("opencv_" + _precision_key(spec.compute_dtype), work)], "OpenCV filter2D"
+    border = _size(spec.x.shape[:spec.x.ndim - spec.ndim]) * sum(
+        _size(spec.x.shape[spec.x.ndim - spec.ndim:]) // g.n * (g.pad_before + g.pad_after) for g in spec.geometry)
+    return [("call", 1), ("direct_" + _dtype_key(spec.compute_dtype), work), ("copy", border)], "compiled loops"
 
 
-def _fft_units(shape: tuple[int, ...], batch: int, real: bool) -> float:
+def _fft_units(shape: tuple[int, ...], count: float, real: bool) -> float:
     size = float(np.prod(shape, dtype=np.float64))
-    return batch * size * max(1.0, math.log2(max(size, 2))) * (0.5 if real else 1.0)
+    return count * size * max(1.0, math.log2(max(size, 2))) * (0.5 if real else 1.0)
 
 
-def _fft_cost(problem: Problem) -> Cost:
+def _fft_terms(problem: Problem) -> Cost:
     spec = problem.spec
     if not fits_in_memory(problem.sampled):
-        return math.inf, "its transform buffers would not fit in available memory (overlap_add splits it)"
-    c = constants()
+        return None, "its transform buffers would not fit in available memory (overlap_add splits it)"
     real = spec.compute_dtype.kind != "c"
-    from .fft import _transform_sizes
+    sizes = transform_sizes(problem.sampled, real)
+    batch = _size(spec.batch_shape)
+    kbatch = _size(spec.kernel.shape[:spec.kernel.ndim - spec.ndim])
+    # input and inverse transforms per batch row, the kernel's (pruned: about half) per kernel
+    units = _fft_units(sizes, 2 * batch + 0.5 * kbatch, real)
+    return [("call", 3), ("fft_" + _precision_key(spec.compute_dtype), units)], f"transform sizes {sizes}"
 
-    sizes = _transform_sizes(problem.sampled, real)
-    batch = int(np.prod(spec.batch_shape, dtype=np.int64))
-    kbatch = int(np.prod(spec.kernel.shape[:spec.kernel.ndim - spec.ndim], dtype=np.int64))
-    units = _fft_units(sizes, 2 * batch + kbatch, real)
-    return c["call"] * 3 + c["fft_" + _precision_key(spec.compute_dtype)] * units, f"transform sizes {sizes}"
 
-
-def _overlap_add_cost(problem: Problem) -> Cost:
+def _overlap_add_terms(problem: Problem) -> Cost:
     spec = problem.spec
-    c = constants()
+    if spec.ndim > 1 and fits_in_memory(problem.sampled):
+        return None, "blocks pay off along a single long axis; nD runs fft (which splits itself if memory is short)"
     axis = int(np.argmax([g.count for g in spec.geometry]))
     g = spec.geometry[axis]
     size, b = block_length(g.kd, g.count, g.stride)
     nblocks = -(-g.count // b)
     if nblocks < 2:
-        return math.inf, "a single block: the same as fft"
+        return None, "a single block: the same as fft"
     real = spec.compute_dtype.kind != "c"
-    from .fft import _transform_sizes
-
-    sizes = list(_transform_sizes(problem.sampled, real))
+    sizes = list(transform_sizes(problem.sampled, real))
     sizes[axis] = size
-    batch = int(np.prod(spec.batch_shape, dtype=np.int64))
-    units = _fft_units(tuple(sizes), 2 * batch * nblocks + 1, real)
-    return (c["call"] * (3 + nblocks / 64) + c["fft_" + _precision_key(spec.compute_dtype)] * units,
+    batch = _size(spec.batch_shape)
+    units = _fft_units(tuple(sizes), 2 * batch * nblocks + 0.5, real)
+    return ([("call", 3 + nblocks / 16), ("overlap_add_" + _precision_key(spec.compute_dtype), units)],
             f"{nblocks} blocks of {b} outputs, transform size {size}")
 
 
-def _separable_cost(problem: Problem) -> Cost:
+def _separable_terms(problem: Problem) -> Cost:
     spec = problem.spec
     terms = separable.kernel_factors(spec.kernel, spec.ndim) if spec.compute_dtype.kind not in "iu" else None
     if terms is None:
-        return math.inf, "the kernel is not low-rank (or is batched, integer or a single axis)"
-    c = constants()
+        return None, "the kernel is not low-rank (or is batched, integer or a single axis)"
     rank = len(terms)
-    outputs = _outputs(problem)
+    outputs = _size(spec.output_shape)
     taps = sum(spec.kernel_shape)
     if spec.ndim == 2 and _opencv.window_applies(spec):
-        return c["call"] + rank * c["opencv_" + _precision_key(spec.compute_dtype)] * outputs * taps, \
-            f"rank {rank}, OpenCV sepFilter2D"
-    key = "direct_" + _dtype_key(spec.compute_dtype)
-    inputs = int(np.prod(spec.x.shape, dtype=np.int64))
-    return (c["call"] * spec.ndim * rank + rank * c[key] * max(outputs, inputs) * taps
-            + c["copy"] * inputs * rank * spec.ndim, f"rank {rank}, {spec.ndim} passes per term")
+        return ([("call", 1), ("opencv_" + _precision_key(spec.compute_dtype), rank * outputs * taps)],
+                f"rank {rank}, OpenCV sepFilter2D")
+    inputs = _size(spec.x.shape)
+    return ([("call", spec.ndim * rank), ("direct_" + _dtype_key(spec.compute_dtype),
+                                          rank * max(outputs, inputs) * taps),
+             ("copy", inputs * rank * spec.ndim)], f"rank {rank}, {spec.ndim} passes per term")
 
 
 def _run_fft(problem: Problem) -> np.ndarray:
@@ -127,11 +127,11 @@ _fft = guarded(fft_sampled)
 _blockwise = guarded(blockwise_sampled)
 
 REGISTRY: dict[str, Method] = {
-    "direct": Method("direct", direct.run, _direct_cost, True,
+    "direct": Method("direct", direct.run, _direct_terms, True,
                      "the sum of the definition (Numba loops; OpenCV for small 2-D float kernels)"),
-    "fft": Method("fft", _run_fft, _fft_cost, False, "scipy.fft convolution theorem, whole array"),
-    "overlap_add": Method("overlap_add", lambda p: _blockwise(p.sampled), _overlap_add_cost, False,
+    "fft": Method("fft", _run_fft, _fft_terms, False, "scipy.fft convolution theorem, whole array"),
+    "overlap_add": Method("overlap_add", lambda p: _blockwise(p.sampled), _overlap_add_terms, False,
                           "blockwise FFT along the longest axis, bounded memory"),
-    "separable": Method("separable", separable.run, _separable_cost, False,
+    "separable": Method("separable", separable.run, _separable_terms, False,
                         "SVD of the kernel, rank-r sums of 1-D passes"),
 }

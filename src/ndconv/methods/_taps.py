@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 
@@ -17,7 +19,7 @@ def grid_offsets(counts: tuple[int, ...], origin: tuple[int, ...], steps: tuple[
                  strides: np.ndarray) -> np.ndarray:
     """``Σ_a (origin[a] + i[a]·steps[a]) · strides[a]`` over the C-order grid ``counts``."""
     total = int(sum(int(o) * int(s) for o, s in zip(origin, strides)))
-    offsets = np.full(int(np.prod(counts, dtype=np.int64)), total, dtype=np.int64)
+    offsets = np.full(math.prod(counts), total, dtype=np.int64)
     if counts:
         grid = np.indices(counts, dtype=np.int64).reshape(len(counts), -1)
         for a in range(len(counts)):

@@ -16,6 +16,7 @@ import numpy as np
 
 from . import _opencv
 from . import _taps
+from ._costs import constants
 from ._problem import Problem, Sampled
 
 INT64_MAX = np.iinfo(np.int64).max
@@ -49,8 +50,14 @@ def _axis_segments(n: int, kd: int, start: int, count: int, stride: int) -> list
     return [(a, b, inside) for a, b, inside in ((0, lo, False), (lo, hi, True), (hi, count, False)) if b > a]
 
 
+#: inputs up to this many elements are padded whole (one box, least overhead)
+SMALL_INPUT = 1 << 15
+
+
 def _boxes(sampled: Sampled):
     """Boxes of outputs: the interior (read straight from z) and the border strips."""
+    if sampled.z.size <= SMALL_INPUT:
+        return [tuple((0, c, False) for c in sampled.counts)]
     per_axis = [_axis_segments(n, kd, st, c, s) for n, kd, st, c, s in zip(
         sampled.input_shape, sampled.dilated_shape, sampled.starts, sampled.counts, sampled.strides)]
     return itertools.product(*per_axis)
@@ -134,7 +141,24 @@ def compute_sampled(sampled: Sampled) -> np.ndarray:
     return _run_numba(sampled, accumulator_dtype(dtype, ntaps))
 
 
+def use_opencv(problem: Problem) -> bool:
+    """OpenCV's filter engine applies and the cost model rates it faster than the loops."""
+    spec = problem.spec
+    if not _opencv.filter2d_applies(spec):
+        return False
+    c = constants()
+    key = "f4" if spec.compute_dtype == np.float32 else "f8"
+    return c["opencv_" + key] <= c["direct_" + key]
+
+
+def finite_inputs(problem: Problem) -> bool:
+    """No NaN or Inf in x or k.  OpenCV's filter2D skips zero taps and filters
+    float64 images with 50+ taps by DFT: either would move a NaN or Inf."""
+    spec = problem.spec
+    return bool(np.isfinite(spec.x).all() and np.isfinite(spec.kernel).all())
+
+
 def run(problem: Problem) -> np.ndarray:
-    if _opencv.filter2d_applies(problem.spec):
+    if use_opencv(problem) and finite_inputs(problem):
         return _opencv.filter2d(problem.spec)
     return compute_sampled(problem.sampled)

@@ -49,45 +49,81 @@ def dilate(h: np.ndarray, dilations: tuple[int, ...]) -> np.ndarray:
     return out
 
 
-def _transform_sizes(sampled: Sampled, real: bool) -> tuple[int, ...]:
+def transform_sizes(sampled: Sampled, real: bool) -> tuple[int, ...]:
     sizes = []
     for n, kd, start, count, s in zip(sampled.input_shape, sampled.dilated_shape, sampled.starts,
                                       sampled.counts, sampled.strides):
         last = start + (count - 1) * s
-        sizes.append(sfft.next_fast_len(max(last + 1, n + kd - 1 - start), real=real))
-    return tuple(sizes)
+        sizes.append(max(last + 1, n + kd - 1 - start))
+    return fast_sizes(sizes, real)
+
+
+def fast_sizes(sizes, real: bool) -> tuple[int, ...]:
+    """Fast transform lengths: 2·3·5-smooth on a real transform's axis (the last),
+    2·3·5·7·11-smooth on the complex ones."""
+    sizes = list(sizes)
+    out = [sfft.next_fast_len(n, real=False) for n in sizes[:-1]]
+    return tuple(out) + (sfft.next_fast_len(sizes[-1], real=real),)
 
 
 def spectral_bytes(sampled: Sampled) -> int:
     """Bytes of the buffers one whole-array FFT convolution allocates."""
     real = sampled.z.dtype.kind != "c"
-    sizes = _transform_sizes(sampled, real)
+    sizes = transform_sizes(sampled, real)
     spectrum = int(np.prod(sizes[:-1], dtype=np.int64)) * (sizes[-1] // 2 + 1 if real else sizes[-1])
     batch = int(np.prod(sampled.batch_shape, dtype=np.int64))
     item = np.dtype(sampled.z.dtype).itemsize * (1 if sampled.z.dtype.kind == "c" else 2)
     return 3 * batch * spectrum * item + batch * int(np.prod(sizes, dtype=np.int64)) * item
 
 
-def _convolve_spectra(a: np.ndarray, h: np.ndarray, axes: tuple[int, ...], sizes: tuple[int, ...]) -> np.ndarray:
+def _forward(a: np.ndarray, axes: tuple[int, ...], sizes: tuple[int, ...], real: bool) -> np.ndarray:
+    """N-D transform one axis at a time, last axis first: the zero padding of
+    the other axes is never transformed (a small kernel costs a few rows)."""
+    first = sfft.rfft if real else sfft.fft
+    out = first(a, n=sizes[-1], axis=axes[-1], workers=workers())
+    for axis, size in zip(reversed(axes[:-1]), reversed(sizes[:-1])):
+        out = sfft.fft(out, n=size, axis=axis, workers=workers(), overwrite_x=True)
+    return out
+
+
+def _inverse(spec: np.ndarray, axes: tuple[int, ...], sizes: tuple[int, ...], real: bool,
+             takes: tuple[slice, ...]) -> np.ndarray:
+    """Inverse transform keeping, after each axis, only the samples ``takes`` selects."""
+    for axis, size, take in zip(axes[:-1], sizes[:-1], takes[:-1]):
+        spec = sfft.ifft(spec, n=size, axis=axis, workers=workers(), overwrite_x=True)
+        index = [slice(None)] * spec.ndim
+        index[axis] = take
+        spec = spec[tuple(index)]
+    last = sfft.irfft if real else sfft.ifft
+    out = last(spec, n=sizes[-1], axis=axes[-1], workers=workers())
+    index = [slice(None)] * out.ndim
+    index[axes[-1]] = takes[-1]
+    return out[tuple(index)]
+
+
+def _convolve_spectra(a: np.ndarray, h: np.ndarray, axes: tuple[int, ...], sizes: tuple[int, ...],
+                      takes: tuple[slice, ...]) -> np.ndarray:
+    """Circular convolution of size ``sizes`` on ``axes``, sampled by ``takes``."""
     real = a.dtype.kind != "c" and h.dtype.kind != "c"
-    if real:
-        spec = sfft.rfftn(a, s=sizes, axes=axes, workers=workers())
-        spec *= sfft.rfftn(h, s=sizes, axes=axes, workers=workers())
-        return sfft.irfftn(spec, s=sizes, axes=axes, workers=workers(), overwrite_x=True)
-    spec = sfft.fftn(a, s=sizes, axes=axes, workers=workers())
-    spec = spec * sfft.fftn(h, s=sizes, axes=axes, workers=workers())
-    return sfft.ifftn(spec, s=sizes, axes=axes, workers=workers(), overwrite_x=True)
+    spec = _forward(a, axes, sizes, real)
+    kernel_spec = _forward(h, axes, sizes, real)
+    if np.broadcast_shapes(spec.shape, kernel_spec.shape) == spec.shape:
+        spec *= kernel_spec
+    else:  # per-row kernels broadcast the batch
+        spec = spec * kernel_spec
+    return _inverse(spec, axes, sizes, real, takes)
 
 
 def fft_sampled(sampled: Sampled) -> np.ndarray:
     """Whole-array FFT convolution of finite values; result in the input dtype."""
     real = sampled.z.dtype.kind != "c"
-    sizes = _transform_sizes(sampled, real)
+    sizes = transform_sizes(sampled, real)
     nd = sampled.ndim
     axes = tuple(range(sampled.z.ndim - nd, sampled.z.ndim))
-    full = _convolve_spectra(sampled.z, dilate(sampled.h, sampled.dilations), axes, sizes)
-    take = tuple(slice(st, st + (c - 1) * s + 1, s) for st, c, s in zip(sampled.starts, sampled.counts, sampled.strides))
-    return np.ascontiguousarray(full[(Ellipsis,) + take], dtype=sampled.z.dtype)
+    takes = tuple(slice(st, st + (c - 1) * s + 1, s)
+                  for st, c, s in zip(sampled.starts, sampled.counts, sampled.strides))
+    out = _convolve_spectra(sampled.z, dilate(sampled.h, sampled.dilations), axes, sizes, takes)
+    return np.ascontiguousarray(out, dtype=sampled.z.dtype)
 
 
 def block_length(kd: int, count: int, stride: int) -> tuple[int, int]:
@@ -99,7 +135,7 @@ def block_length(kd: int, count: int, stride: int) -> tuple[int, int]:
         if b < 1:
             continue
         b = min(b, count)
-        size = sfft.next_fast_len((b - 1) * stride + kd)
+        size = sfft.next_fast_len((b - 1) * stride + kd, real=True)
         cost = size * math.log2(size) / b
         if best is None or cost < best[0]:
             best = (cost, size, b)
@@ -132,17 +168,14 @@ def blockwise_sampled(sampled: Sampled, axis: int | None = None) -> np.ndarray:
     windows = windows[tuple(sel)]
 
     others = [a for a in range(nd) if a != axis]
-    sizes_other = _transform_sizes(sampled, real)
+    sizes_other = transform_sizes(sampled, real)
     axes = tuple(nb + a for a in others) + (windows.ndim - 1,)
     sizes = tuple(sizes_other[a] for a in others) + (size,)
     hd = dilate(sampled.h, sampled.dilations)
     hd = np.expand_dims(np.moveaxis(hd, nb + axis, -1), nb + axis)  # blocks broadcast over it
 
-    take = [slice(None)] * windows.ndim
-    for a in others:
-        take[nb + a] = slice(sampled.starts[a], sampled.starts[a] + (sampled.counts[a] - 1) * sampled.strides[a] + 1,
-                             sampled.strides[a])
-    take[-1] = slice(kd - 1, kd - 1 + (b - 1) * s + 1, s)
+    takes = tuple(slice(sampled.starts[a], sampled.starts[a] + (sampled.counts[a] - 1) * sampled.strides[a] + 1,
+                        sampled.strides[a]) for a in others) + (slice(kd - 1, kd - 1 + (b - 1) * s + 1, s),)
 
     per_block = max(1, windows[tuple([slice(None)] * ax + [slice(0, 1)])].size // seg * size * 16)
     group = max(1, min(nblocks, BLOCK_BATCH_BYTES // per_block))
@@ -150,8 +183,7 @@ def blockwise_sampled(sampled: Sampled, axis: int | None = None) -> np.ndarray:
     for g0 in range(0, nblocks, group):
         sel = [slice(None)] * windows.ndim
         sel[ax] = slice(g0, g0 + group)
-        full = _convolve_spectra(windows[tuple(sel)], hd, axes, sizes)
-        pieces.append(full[tuple(take)])
+        pieces.append(_convolve_spectra(windows[tuple(sel)], hd, axes, sizes, takes))
     blocks = np.concatenate(pieces, axis=ax) if len(pieces) > 1 else pieces[0]
     # (…, nblocks, …, b) → (…, nblocks·b, …) → first `count` outputs
     blocks = np.moveaxis(blocks, -1, ax + 1)
