@@ -30,7 +30,7 @@ def _calibration_problems(quick: bool):
     rng = np.random.default_rng(0)
     n = 1 << (16 if quick else 18)
     side = 256 if quick else 768
-    cases = []
+    cases = [("direct_stream", "direct", rng.standard_normal(n * 4), np.ones(1), {"mode": "same"})]
     for key, dtype in (("f4", np.float32), ("f8", np.float64), ("c8", np.complex64),
                        ("c16", np.complex128), ("i8", np.int64)):
         x = (rng.standard_normal((side, side)) * 100).astype(dtype)

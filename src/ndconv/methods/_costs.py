@@ -3,8 +3,9 @@
 Each constant is seconds per unit of work on this machine:
 
 ``direct``       per output × tap, compiled loops, by dtype class
+``direct_stream`` per byte of input and output streamed by the loops
 ``opencv``       per output × tap, OpenCV filter2D/sepFilter2D
-``fft``          per ``F·log2 F`` of one transform, by precision
+``fft``          per ``F·log2 F`` of one transform on one core, by precision
 ``overlap_add``  the same, for the blockwise transforms (strided segments cost more)
 ``copy``         per element copied (padding, casts)
 ``call``         fixed overhead of one call
@@ -28,12 +29,13 @@ DEFAULTS: dict[str, float] = {  # measured on the project's 2-core AVX-512 machi
     "direct_c8": 0.5e-9,
     "direct_c16": 1.0e-9,
     "direct_i8": 1.1e-9,
+    "direct_stream": 0.15e-9,
     "opencv_f4": 0.1e-9,
     "opencv_f8": 0.35e-9,
-    "fft_f4": 1.0e-9,
-    "fft_f8": 2.0e-9,
-    "overlap_add_f4": 0.6e-9,
-    "overlap_add_f8": 1.5e-9,
+    "fft_f4": 2.0e-9,
+    "fft_f8": 4.0e-9,
+    "overlap_add_f4": 1.2e-9,
+    "overlap_add_f8": 3.0e-9,
     "copy": 1.0e-9,
     "call": 50e-6,
 }

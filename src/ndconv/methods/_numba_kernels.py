@@ -21,61 +21,69 @@ BLOCK = 2048
 _options = dict(cache=True, nogil=True, fastmath={"contract"}, boundscheck=False, error_model="numpy")
 
 
-@numba.njit(inline="always", **_options)
-def _taps4(acc, z0, z1, z2, z3, w0, w1, w2, w3, first):  # pragma: no cover - compiled
-    if first:
-        for i in range(acc.size):
-            acc[i] = w0 * z0[i] + w1 * z1[i] + w2 * z2[i] + w3 * z3[i]
-    else:
-        for i in range(acc.size):
-            acc[i] += w0 * z0[i] + w1 * z1[i] + w2 * z2[i] + w3 * z3[i]
-
-
-@numba.njit(inline="always", **_options)
-def _taps1(acc, z0, w0, first):  # pragma: no cover - compiled
-    if first:
-        for i in range(acc.size):
-            acc[i] = w0 * z0[i]
-    else:
-        for i in range(acc.size):
-            acc[i] += w0 * z0[i]
-
-
 def _correlate_rows_py(z, weights, tap_offsets, row_offsets, stride, ncols, out, out_offsets):  # pragma: no cover
+    # Offsets are unsigned so that no negative-index wrap-around test sits in the
+    # inner loops (it blocks vectorisation), and no array view is created per
+    # tap (reference counting would dominate short rows).
     nbatch = z.shape[0]
     nrows = row_offsets.size
     ntaps = weights.size
     nblocks = (ncols + BLOCK - 1) // BLOCK
+    step = numba.uint64(stride)
     for job in numba.prange(nbatch * nrows * nblocks):
         b = job // (nrows * nblocks)
         rest = job - b * nrows * nblocks
         r = rest // nblocks
         c0 = (rest - r * nblocks) * BLOCK
-        m = min(ncols, c0 + BLOCK) - c0
+        m = numba.uint64(min(ncols, c0 + BLOCK) - c0)
         zb = z[b]
-        acc = out[b, out_offsets[r] + c0:out_offsets[r] + c0 + m]
-        base = row_offsets[r] + c0 * stride
-        span = (m - 1) * stride + 1
+        ob = out[b]
+        o = numba.uint64(out_offsets[r] + c0)
+        base = numba.uint64(row_offsets[r] + c0 * stride)
         t = 0
         while t + 4 <= ntaps:
-            o0 = base + tap_offsets[t]
-            o1 = base + tap_offsets[t + 1]
-            o2 = base + tap_offsets[t + 2]
-            o3 = base + tap_offsets[t + 3]
-            if stride == 1:  # contiguous views: the loop vectorises
-                _taps4(acc, zb[o0:o0 + m], zb[o1:o1 + m], zb[o2:o2 + m], zb[o3:o3 + m],
-                       weights[t], weights[t + 1], weights[t + 2], weights[t + 3], t == 0)
+            w0 = weights[t]
+            w1 = weights[t + 1]
+            w2 = weights[t + 2]
+            w3 = weights[t + 3]
+            i0 = base + numba.uint64(tap_offsets[t])
+            i1 = base + numba.uint64(tap_offsets[t + 1])
+            i2 = base + numba.uint64(tap_offsets[t + 2])
+            i3 = base + numba.uint64(tap_offsets[t + 3])
+            if stride == 1:
+                if t == 0:
+                    for i in range(m):
+                        ob[o + i] = w0 * zb[i0 + i] + w1 * zb[i1 + i] + w2 * zb[i2 + i] + w3 * zb[i3 + i]
+                else:
+                    for i in range(m):
+                        ob[o + i] += w0 * zb[i0 + i] + w1 * zb[i1 + i] + w2 * zb[i2 + i] + w3 * zb[i3 + i]
             else:
-                _taps4(acc, zb[o0:o0 + span:stride], zb[o1:o1 + span:stride], zb[o2:o2 + span:stride],
-                       zb[o3:o3 + span:stride], weights[t], weights[t + 1], weights[t + 2], weights[t + 3],
-                       t == 0)
+                if t == 0:
+                    for i in range(m):
+                        j = i * step
+                        ob[o + i] = w0 * zb[i0 + j] + w1 * zb[i1 + j] + w2 * zb[i2 + j] + w3 * zb[i3 + j]
+                else:
+                    for i in range(m):
+                        j = i * step
+                        ob[o + i] += w0 * zb[i0 + j] + w1 * zb[i1 + j] + w2 * zb[i2 + j] + w3 * zb[i3 + j]
             t += 4
         while t < ntaps:
-            o0 = base + tap_offsets[t]
+            w0 = weights[t]
+            i0 = base + numba.uint64(tap_offsets[t])
             if stride == 1:
-                _taps1(acc, zb[o0:o0 + m], weights[t], t == 0)
+                if t == 0:
+                    for i in range(m):
+                        ob[o + i] = w0 * zb[i0 + i]
+                else:
+                    for i in range(m):
+                        ob[o + i] += w0 * zb[i0 + i]
             else:
-                _taps1(acc, zb[o0:o0 + span:stride], weights[t], t == 0)
+                if t == 0:
+                    for i in range(m):
+                        ob[o + i] = w0 * zb[i0 + i * step]
+                else:
+                    for i in range(m):
+                        ob[o + i] += w0 * zb[i0 + i * step]
             t += 1
 
 

@@ -8,6 +8,7 @@ a reason when the method does not apply.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -53,14 +54,26 @@ def _size(shape) -> int:
     return int(np.prod(shape, dtype=np.int64))
 
 
+def _cores() -> int:
+    return os.cpu_count() or 1
+
+
+def _parallel(independent: int) -> float:
+    """How many cores share work made of ``independent`` equal pieces."""
+    return float(max(1, min(_cores(), independent)))
+
+
 def _direct_terms(problem: Problem) -> Cost:
     spec = problem.spec
-    work = _size(spec.output_shape) * _size(spec.kernel_shape)
+    outputs = _size(spec.output_shape)
+    work = outputs * _size(spec.kernel_shape)
     if direct.use_opencv(problem):
         return [("call", 1), ("opencv_" + _precision_key(spec.compute_dtype), work)], "OpenCV filter2D"
     border = _size(spec.x.shape[:spec.x.ndim - spec.ndim]) * sum(
         _size(spec.x.shape[spec.x.ndim - spec.ndim:]) // g.n * (g.pad_before + g.pad_after) for g in spec.geometry)
-    return [("call", 1), ("direct_" + _dtype_key(spec.compute_dtype), work), ("copy", border)], "compiled loops"
+    streamed = outputs * 2 * spec.compute_dtype.itemsize
+    return ([("call", 1), ("direct_" + _dtype_key(spec.compute_dtype), work), ("direct_stream", streamed),
+             ("copy", border)], "compiled loops")
 
 
 def _fft_units(shape: tuple[int, ...], count: float, real: bool) -> float:
@@ -76,8 +89,9 @@ def _fft_terms(problem: Problem) -> Cost:
     sizes = transform_sizes(problem.sampled, real)
     batch = _size(spec.batch_shape)
     kbatch = _size(spec.kernel.shape[:spec.kernel.ndim - spec.ndim])
-    # input and inverse transforms per batch row, the kernel's (pruned: about half) per kernel
-    units = _fft_units(sizes, 2 * batch + 0.5 * kbatch, real)
+    # input and inverse transforms per batch row, the kernel's (pruned: about half) per kernel;
+    # one 1-D transform runs on one core, many rows share all cores
+    units = _fft_units(sizes, 2 * batch + 0.5 * kbatch, real) / _parallel(batch * _size(sizes[:-1]))
     return [("call", 3), ("fft_" + _precision_key(spec.compute_dtype), units)], f"transform sizes {sizes}"
 
 
@@ -87,7 +101,7 @@ def _overlap_add_terms(problem: Problem) -> Cost:
         return None, "blocks pay off along a single long axis; nD runs fft (which splits itself if memory is short)"
     axis = int(np.argmax([g.count for g in spec.geometry]))
     g = spec.geometry[axis]
-    size, b = block_length(g.kd, g.count, g.stride)
+    size, b = block_length(g.kd, g.count, g.stride, _cores())
     nblocks = -(-g.count // b)
     if nblocks < 2:
         return None, "a single block: the same as fft"
@@ -95,7 +109,7 @@ def _overlap_add_terms(problem: Problem) -> Cost:
     sizes = list(transform_sizes(problem.sampled, real))
     sizes[axis] = size
     batch = _size(spec.batch_shape)
-    units = _fft_units(tuple(sizes), 2 * batch * nblocks + 0.5, real)
+    units = _fft_units(tuple(sizes), 2 * batch * nblocks + 0.5, real) / _parallel(batch * nblocks)
     return ([("call", 3 + nblocks / 16), ("overlap_add_" + _precision_key(spec.compute_dtype), units)],
             f"{nblocks} blocks of {b} outputs, transform size {size}")
 

@@ -20,8 +20,9 @@ from ._costs import constants
 from ._problem import Problem, Sampled
 
 INT64_MAX = np.iinfo(np.int64).max
-#: float32 sums of more taps than this accumulate in float64
-FLOAT32_ACC_TAPS = 64
+#: float32 sums of more taps than this accumulate in float64: a recursive sum of
+#: n terms errs by at most (n−1)·2⁻²⁴·Σ|terms|, within §2's 1e-5 for n ≤ 150
+FLOAT32_ACC_TAPS = 150
 
 
 def accumulator_dtype(dtype: np.dtype, ntaps: int) -> np.dtype:

@@ -126,17 +126,21 @@ def fft_sampled(sampled: Sampled) -> np.ndarray:
     return np.ascontiguousarray(out, dtype=sampled.z.dtype)
 
 
-def block_length(kd: int, count: int, stride: int) -> tuple[int, int]:
-    """``(F, b)``: transform size and outputs per block minimising cost per output."""
+def block_length(kd: int, count: int, stride: int, cores: int | None = None) -> tuple[int, int]:
+    """``(F, b)``: transform size and outputs per block with the least predicted
+    time, ``nblocks · F·log2 F / min(nblocks, cores)`` — blocks run in parallel."""
+    cores = cores or workers()
+    candidates = set()
+    for shift in range(1, 8):  # segments a few times the kernel
+        b = max(1, (sfft.next_fast_len(max(16, kd << shift), real=True) - kd) // stride + 1)
+        candidates.add(min(b, count))
+    for parts in range(1, 4 * cores + 1):  # or the outputs cut into equal parts
+        candidates.add(-(-count // parts))
     best = None
-    for shift in range(1, 8):
-        size = sfft.next_fast_len(max(16, kd << shift))
-        b = (size - kd) // stride + 1
-        if b < 1:
-            continue
-        b = min(b, count)
+    for b in sorted(candidates):
         size = sfft.next_fast_len((b - 1) * stride + kd, real=True)
-        cost = size * math.log2(size) / b
+        nblocks = -(-count // b)
+        cost = nblocks * size * math.log2(size) / min(nblocks, cores)
         if best is None or cost < best[0]:
             best = (cost, size, b)
     assert best is not None
