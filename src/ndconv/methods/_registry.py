@@ -58,8 +58,14 @@ def _cores() -> int:
     return os.cpu_count() or 1
 
 
-def _parallel(independent: int) -> float:
-    """How many cores share work made of ``independent`` equal pieces."""
+#: below this many transform units, threads cost more than they save
+PARALLEL_UNITS = 2**20
+
+
+def _parallel(independent: int, units: float) -> float:
+    """How many cores share ``units`` of work made of ``independent`` equal pieces."""
+    if units < PARALLEL_UNITS:
+        return 1.0
     return float(max(1, min(_cores(), independent)))
 
 
@@ -91,7 +97,8 @@ def _fft_terms(problem: Problem) -> Cost:
     kbatch = _size(spec.kernel.shape[:spec.kernel.ndim - spec.ndim])
     # input and inverse transforms per batch row, the kernel's (pruned: about half) per kernel;
     # one 1-D transform runs on one core, many rows share all cores
-    units = _fft_units(sizes, 2 * batch + 0.5 * kbatch, real) / _parallel(batch * _size(sizes[:-1]))
+    units = _fft_units(sizes, 2 * batch + 0.5 * kbatch, real)
+    units /= _parallel(batch * _size(sizes[:-1]), units)
     return [("call", 3), ("fft_" + _precision_key(spec.compute_dtype), units)], f"transform sizes {sizes}"
 
 
@@ -109,7 +116,8 @@ def _overlap_add_terms(problem: Problem) -> Cost:
     sizes = list(transform_sizes(problem.sampled, real))
     sizes[axis] = size
     batch = _size(spec.batch_shape)
-    units = _fft_units(tuple(sizes), 2 * batch * nblocks + 0.5, real) / _parallel(batch * nblocks)
+    units = _fft_units(tuple(sizes), 2 * batch * nblocks + 0.5, real)
+    units /= _parallel(batch * nblocks, units)
     return ([("call", 3 + nblocks / 16), ("overlap_add_" + _precision_key(spec.compute_dtype), units)],
             f"{nblocks} blocks of {b} outputs, transform size {size}")
 

@@ -140,7 +140,9 @@ def block_length(kd: int, count: int, stride: int, cores: int | None = None) -> 
     for b in sorted(candidates):
         size = sfft.next_fast_len((b - 1) * stride + kd, real=True)
         nblocks = -(-count // b)
-        cost = nblocks * size * math.log2(size) / min(nblocks, cores)
+        cost = nblocks * size * math.log2(size)
+        if cost >= 2**20:  # threads pay off only on enough work
+            cost /= min(nblocks, cores)
         if best is None or cost < best[0]:
             best = (cost, size, b)
     assert best is not None
