@@ -549,7 +549,7 @@ def test_tf_reference_against_the_notes():
     out = tf_conv2d(image[None, :, :, None], kernel[:, :, None, None])
     np.testing.assert_array_equal(out[0, :, :, 0], [[60, 70, 50], [60, 70, 50], [20, 30, 20]])
     assert tf_conv2d(np.ones((1, 13, 13, 1)), np.ones((6, 6, 1, 1)), (5, 5), "SAME").shape == (1, 3, 3, 1)
-    assert tf_same_padding(13, 6, 5, 1) == (1, 2)   # the 13-wide, 6-tap, stride-5 picture of tf.nn
+    assert tf_same_padding(13, 6, 5, 1) == (1, 2)   # 13 samples, 6 taps, stride 5: 1 zero before, 2 after
 
 
 TF_CASES = [(n, k, s, 1) for n in (7, 8, 9, 10) for k in (1, 2, 3, 4, 5) for s in (1, 2, 3)]
