@@ -12,16 +12,23 @@ written in place.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numba
 import numpy as np
 
 BLOCK = 2048
+#: output × tap products below which one thread does all
+PARALLEL_WORK = 200_000
 
 
 _options = dict(cache=True, nogil=True, fastmath={"contract"}, boundscheck=False, error_model="numpy")
 
 
-def _correlate_rows_py(z, weights, tap_offsets, row_offsets, stride, ncols, out, out_offsets):  # pragma: no cover
+@numba.njit(**_options)
+def _correlate_rows(z, weights, tap_offsets, row_offsets, stride, ncols, out, out_offsets,
+                    job_lo, job_hi):  # pragma: no cover - compiled
     # Offsets are unsigned so that no negative-index wrap-around test sits in the
     # inner loops (it blocks vectorisation), and no array view is created per
     # tap (reference counting would dominate short rows).
@@ -30,7 +37,7 @@ def _correlate_rows_py(z, weights, tap_offsets, row_offsets, stride, ncols, out,
     ntaps = weights.size
     nblocks = (ncols + BLOCK - 1) // BLOCK
     step = numba.uint64(stride)
-    for job in numba.prange(nbatch * nrows * nblocks):
+    for job in range(job_lo, job_hi):
         b = job // (nrows * nblocks)
         rest = job - b * nrows * nblocks
         r = rest // nblocks
@@ -40,6 +47,8 @@ def _correlate_rows_py(z, weights, tap_offsets, row_offsets, stride, ncols, out,
         ob = out[b]
         o = numba.uint64(out_offsets[r] + c0)
         base = numba.uint64(row_offsets[r] + c0 * stride)
+        for i in range(m):
+            ob[o + i] = 0
         t = 0
         while t + 4 <= ntaps:
             w0 = weights[t]
@@ -51,53 +60,53 @@ def _correlate_rows_py(z, weights, tap_offsets, row_offsets, stride, ncols, out,
             i2 = base + numba.uint64(tap_offsets[t + 2])
             i3 = base + numba.uint64(tap_offsets[t + 3])
             if stride == 1:
-                if t == 0:
-                    for i in range(m):
-                        ob[o + i] = w0 * zb[i0 + i] + w1 * zb[i1 + i] + w2 * zb[i2 + i] + w3 * zb[i3 + i]
-                else:
-                    for i in range(m):
-                        ob[o + i] += w0 * zb[i0 + i] + w1 * zb[i1 + i] + w2 * zb[i2 + i] + w3 * zb[i3 + i]
+                for i in range(m):
+                    ob[o + i] += w0 * zb[i0 + i] + w1 * zb[i1 + i] + w2 * zb[i2 + i] + w3 * zb[i3 + i]
             else:
-                if t == 0:
-                    for i in range(m):
-                        j = i * step
-                        ob[o + i] = w0 * zb[i0 + j] + w1 * zb[i1 + j] + w2 * zb[i2 + j] + w3 * zb[i3 + j]
-                else:
-                    for i in range(m):
-                        j = i * step
-                        ob[o + i] += w0 * zb[i0 + j] + w1 * zb[i1 + j] + w2 * zb[i2 + j] + w3 * zb[i3 + j]
+                for i in range(m):
+                    j = i * step
+                    ob[o + i] += w0 * zb[i0 + j] + w1 * zb[i1 + j] + w2 * zb[i2 + j] + w3 * zb[i3 + j]
             t += 4
         while t < ntaps:
             w0 = weights[t]
             i0 = base + numba.uint64(tap_offsets[t])
             if stride == 1:
-                if t == 0:
-                    for i in range(m):
-                        ob[o + i] = w0 * zb[i0 + i]
-                else:
-                    for i in range(m):
-                        ob[o + i] += w0 * zb[i0 + i]
+                for i in range(m):
+                    ob[o + i] += w0 * zb[i0 + i]
             else:
-                if t == 0:
-                    for i in range(m):
-                        ob[o + i] = w0 * zb[i0 + i * step]
-                else:
-                    for i in range(m):
-                        ob[o + i] += w0 * zb[i0 + i * step]
+                for i in range(m):
+                    ob[o + i] += w0 * zb[i0 + i * step]
             t += 1
 
 
-correlate_rows_parallel = numba.njit(parallel=True, **_options)(_correlate_rows_py)
-correlate_rows_serial = numba.njit(parallel=False, **_options)(_correlate_rows_py)
+_pool: ThreadPoolExecutor | None = None
+
+
+def _threads() -> ThreadPoolExecutor:
+    global _pool
+    if _pool is None:
+        _pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="ndconv")
+    return _pool
 
 
 def correlate_rows(z: np.ndarray, weights: np.ndarray, tap_offsets: np.ndarray, row_offsets: np.ndarray,
                    stride: int, ncols: int, out: np.ndarray, out_offsets: np.ndarray) -> None:
     """``out[b, out_offsets[r] + i] = Σ_t w[t] · z[b, row_offsets[r] + i·stride + tap_offsets[t]]``.
 
-    ``z`` and ``out`` are 2-D (batch, flat item), ``i = 0 … ncols−1``.
+    ``z`` and ``out`` are 2-D (batch, flat item), ``i = 0 … ncols−1``.  Large
+    problems are shared by all cores: the compiled loop releases the GIL and
+    each thread takes an equal range of (row, block) jobs.
     """
-    work = z.shape[0] * row_offsets.size * ncols * max(1, weights.size)
     jobs = z.shape[0] * row_offsets.size * ((ncols + BLOCK - 1) // BLOCK)
-    kernel = correlate_rows_parallel if work >= 200_000 and jobs > 1 else correlate_rows_serial
-    kernel(z, weights, tap_offsets, row_offsets, stride, ncols, out, out_offsets)
+    work = z.shape[0] * row_offsets.size * ncols * max(1, weights.size)
+    cores = os.cpu_count() or 1
+    args = (z, weights, tap_offsets, row_offsets, stride, ncols, out, out_offsets)
+    if work < PARALLEL_WORK or jobs < 2 or cores < 2:
+        _correlate_rows(*args, 0, jobs)
+        return
+    parts = min(cores, jobs)
+    bounds = [jobs * p // parts for p in range(parts + 1)]
+    futures = [_threads().submit(_correlate_rows, *args, lo, hi) for lo, hi in zip(bounds[1:-1], bounds[2:])]
+    _correlate_rows(*args, bounds[0], bounds[1])
+    for future in futures:
+        future.result()
