@@ -37,23 +37,25 @@ def reference_convolve(x, k, mode="full", boundary="constant", *, fill_value=0, 
     boundary = _ALIASES.get(boundary, boundary)
     integer = x.dtype.kind in "biu" and k.dtype.kind in "biu"
     work = object if integer else (np.complex128 if "c" in (x.dtype.kind, k.dtype.kind) else np.float64)
+    naxes = k.ndim if axes is None or k.ndim < x.ndim else \
+        len((axes,) if isinstance(axes, numbers.Integral) else tuple(axes))
+    origin, stride, dilation = (_tuple(v, naxes) for v in (origin, stride, dilation))
     if axes is None:
         axes = tuple(range(x.ndim - k.ndim, x.ndim))
         k = k.reshape((1,) * (x.ndim - k.ndim) + k.shape)
     else:
         axes = tuple(a % x.ndim for a in ((axes,) if isinstance(axes, numbers.Integral) else axes))
-        if k.ndim < x.ndim:  # kernel axis i runs along x axis axes[i]
+        if k.ndim < x.ndim:  # kernel axis i runs along x axis axes[i], with origin[i] etc.
             order = np.argsort(axes)
             k = np.transpose(k, order)
+            origin, stride, dilation = (tuple(v[i] for i in order) for v in (origin, stride, dilation))
             axes = tuple(sorted(axes))
             shape = [1] * x.ndim
             for a, size in zip(axes, k.shape):
                 shape[a] = size
             k = k.reshape(shape)
-    naxes = len(axes)
     if correlate:
         k = np.conj(np.flip(k, axis=axes))
-    origin, stride, dilation = (_tuple(v, naxes) for v in (origin, stride, dilation))
     # output positions in full coordinates, per convolved axis
     extended = x.astype(work)
     positions = []
