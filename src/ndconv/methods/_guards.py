@@ -6,9 +6,11 @@
 * **Non-finite values.** They are replaced by 0 for the spectral computation,
   and the outputs whose window holds one are set afterwards to what the sum of
   the definition gives in IEEE arithmetic: NaN when the window holds a NaN,
-  an ∞ times a zero tap, or ∞ of both signs; ±∞ otherwise.  The windows are
-  found by convolving 0/1 indicators with the kernel's support — exact integer
-  counts, so no NaN leaks beyond its window and none is lost.
+  an ∞ times a zero tap, or ∞ of both signs; ±∞ otherwise (complex values:
+  each of the real and imaginary parts, from the real products ``ac − bd`` and
+  ``ad + bc`` of each tap).  The windows are found by convolving 0/1 indicators
+  with the kernel's support — exact integer counts, so no NaN leaks beyond its
+  window and none is lost.
 """
 
 from __future__ import annotations
@@ -31,24 +33,41 @@ def _counts(sampled: Sampled, compute: Compute, data: np.ndarray, support: np.nd
     return compute(problem) > 0.5
 
 
+def _classify(sampled: Sampled, compute: Compute, nan_in: np.ndarray,
+              terms: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """NaN, +∞ and −∞ outputs of ``Σ_(zp, hp) Σ_j hp[j] · zp[…]`` in IEEE arithmetic.
+
+    A sum of extended reals is NaN when a term is (a NaN input, ∞ times a zero
+    tap) or when ∞ of both signs meet; otherwise ±∞ when an ∞ is in it.
+    """
+    nan_out = _counts(sampled, compute, nan_in, np.ones(sampled.h.shape))
+    plus = np.zeros_like(nan_out)
+    minus = np.zeros_like(nan_out)
+    for zp, hp in terms:
+        pinf, ninf = zp == np.inf, zp == -np.inf
+        if not (pinf.any() or ninf.any()):
+            continue
+        nan_out |= _counts(sampled, compute, pinf | ninf, hp == 0)
+        plus |= _counts(sampled, compute, pinf, hp > 0) | _counts(sampled, compute, ninf, hp < 0)
+        minus |= _counts(sampled, compute, pinf, hp < 0) | _counts(sampled, compute, ninf, hp > 0)
+    return nan_out | (plus & minus), plus, minus
+
+
 def _fix_nonfinite(sampled: Sampled, compute: Compute, bad: np.ndarray) -> np.ndarray:
     z, h = sampled.z, sampled.h
     y = compute(replace(sampled, z=np.where(bad, 0, z)))
-    if z.dtype.kind == "c" or h.dtype.kind == "c":
-        hit = _counts(sampled, compute, bad, np.ones(h.shape))
-        y[hit] = complex(np.nan, np.nan)
-        return y
-    nan_in, pinf, ninf = np.isnan(z), z == np.inf, z == -np.inf
-    anyinf = pinf | ninf
-    nan_out = _counts(sampled, compute, nan_in, np.ones(h.shape))
-    if anyinf.any():
-        nan_out |= _counts(sampled, compute, anyinf, h == 0)
-        plus = _counts(sampled, compute, pinf, h > 0) | _counts(sampled, compute, ninf, h < 0)
-        minus = _counts(sampled, compute, pinf, h < 0) | _counts(sampled, compute, ninf, h > 0)
-        nan_out |= plus & minus
-        y[plus] = np.inf
-        y[minus] = -np.inf
-    y[nan_out] = np.nan
+    if y.dtype.kind == "c":
+        # (a + ib)(c + id) = (ac − bd) + i(ad + bc), tap by tap, as the direct sum does
+        a, b, c, d = z.real, z.imag, h.real, h.imag
+        parts = [(y.real, [(a, c), (b, -d)]), (y.imag, [(a, d), (b, c)])]
+    else:
+        parts = [(y, [(z, h)])]
+    nan_in = np.isnan(z)
+    for out, terms in parts:
+        nan_out, plus, minus = _classify(sampled, compute, nan_in, terms)
+        out[plus] = np.inf
+        out[minus] = -np.inf
+        out[nan_out] = np.nan
     return y
 
 
