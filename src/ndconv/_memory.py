@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from functools import lru_cache
 
 _CACHE: list[float] = [-1.0, 0.0]  # [time read, bytes]
 _CACHE_SECONDS = 0.25
@@ -30,6 +31,15 @@ def _read_available() -> int:
         return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
     except (ValueError, OSError, AttributeError):
         return 8 * 2**30
+
+
+@lru_cache(maxsize=1)
+def cpu_count() -> int:
+    """Cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
 
 
 def format_bytes(n: float) -> str:

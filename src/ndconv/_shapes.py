@@ -97,3 +97,18 @@ def axis_geometry(mode: str, n: int, k: int, *, origin: int = 0, stride: int = 1
 def output_length(mode: str, n: int, k: int, *, stride: int = 1, dilation: int = 1) -> int:
     """Length of one axis of the output."""
     return strided_length(mode_length(mode, n, dilated_length(k, dilation)), stride)
+
+
+def broadcast(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
+    """NumPy broadcasting of two shapes (ValueError when they do not broadcast)."""
+    if a == b:
+        return tuple(a)
+    n = max(len(a), len(b))
+    a = (1,) * (n - len(a)) + tuple(a)
+    b = (1,) * (n - len(b)) + tuple(b)
+    out = []
+    for i, j in zip(a, b):
+        if i != j and i != 1 and j != 1:
+            raise ValueError(f"shapes {a} and {b} do not broadcast")
+        out.append(j if i == 1 else i)
+    return tuple(out)

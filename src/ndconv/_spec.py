@@ -8,6 +8,7 @@ progression (see :class:`ndconv._shapes.AxisGeometry`).
 
 from __future__ import annotations
 
+import math
 import numbers
 import operator
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ import numpy as np
 
 from ._errors import bad_choice, bad_type, bad_value
 from ._memory import available_bytes, format_bytes
-from ._shapes import AxisGeometry, axis_geometry, dilated_length
+from ._shapes import AxisGeometry, axis_geometry, broadcast, dilated_length
 from ._typing import BOUNDARY_ALIASES, METHODS, MODES
 
 _SUPPORTED_KINDS = "bool, integer, float16/32/64 or complex64/128"
@@ -149,7 +150,7 @@ class ConvSpec:
     @property
     def batch_shape(self) -> tuple[int, ...]:
         nb = self.x.ndim - self.ndim
-        return tuple(np.broadcast_shapes(self.x.shape[:nb], self.kernel.shape[:nb]))
+        return broadcast(self.x.shape[:nb], self.kernel.shape[:nb])
 
     @property
     def kernel_batched(self) -> bool:
@@ -198,7 +199,7 @@ def make_spec(x: Any, k: Any, *, mode: object = "full", boundary: object = "cons
                          f"and x.ndim={x_arr.ndim}")
     if x_arr.size == 0 or k_arr.size == 0:
         raise ValueError(f"x and k must be non-empty, got x.shape={x_arr.shape} and k.shape={k_arr.shape}")
-    conv_axes, broadcast = normalize_axes(axes, x_arr.ndim, k_arr.ndim)
+    conv_axes, per_row = normalize_axes(axes, x_arr.ndim, k_arr.ndim)
     naxes = len(conv_axes)
     origins = per_axis("origin", origin, naxes, minimum=None)
     strides = per_axis("stride", stride, naxes, minimum=1)
@@ -213,10 +214,10 @@ def make_spec(x: Any, k: Any, *, mode: object = "full", boundary: object = "cons
     # canonical layout: batch axes first, convolved axes last (in kernel order)
     nb = x_arr.ndim - naxes
     x_c = np.moveaxis(x_arr, conv_axes, tuple(range(nb, x_arr.ndim)))
-    if broadcast:
+    if per_row:
         k_c = np.moveaxis(k_arr, conv_axes, tuple(range(nb, x_arr.ndim)))
         try:
-            np.broadcast_shapes(x_c.shape[:nb], k_c.shape[:nb])
+            broadcast(x_c.shape[:nb], k_c.shape[:nb])
         except ValueError:
             raise ValueError(f"the axes of x and k that are not convolved must broadcast, got "
                              f"x.shape={x_arr.shape}, k.shape={k_arr.shape} with axes={axes!r}") from None
@@ -238,10 +239,9 @@ def make_spec(x: Any, k: Any, *, mode: object = "full", boundary: object = "cons
         geometry.append(axis_geometry(mode, n, kk, origin=origins[i], stride=strides[i],
                                       dilation=dilations[i]))
 
-    batch = tuple(np.broadcast_shapes(x_c.shape[:nb], k_c.shape[:nb]))
-    out_elems = int(np.prod(batch + tuple(g.count for g in geometry), dtype=object))
-    ext_elems = int(np.prod(x_c.shape[:nb] + tuple(g.n + g.pad_before + g.pad_after for g in geometry),
-                            dtype=object))
+    batch = broadcast(x_c.shape[:nb], k_c.shape[:nb])
+    out_elems = math.prod(batch + tuple(g.count for g in geometry))
+    ext_elems = math.prod(x_c.shape[:nb] + tuple(g.n + g.pad_before + g.pad_after for g in geometry))
     need = (out_elems + ext_elems) * compute_dtype.itemsize
     if need > available_bytes():
         raise ValueError(f"the result has shape {batch + tuple(g.count for g in geometry)} and needs "

@@ -12,11 +12,12 @@ written in place.
 
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numba
 import numpy as np
+
+from .._memory import cpu_count
 
 BLOCK = 2048
 #: output × tap products below which one thread does all
@@ -85,7 +86,7 @@ _pool: ThreadPoolExecutor | None = None
 def _threads() -> ThreadPoolExecutor:
     global _pool
     if _pool is None:
-        _pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="ndconv")
+        _pool = ThreadPoolExecutor(max_workers=cpu_count(), thread_name_prefix="ndconv")
     return _pool
 
 
@@ -99,7 +100,7 @@ def correlate_rows(z: np.ndarray, weights: np.ndarray, tap_offsets: np.ndarray, 
     """
     jobs = z.shape[0] * row_offsets.size * ((ncols + BLOCK - 1) // BLOCK)
     work = z.shape[0] * row_offsets.size * ncols * max(1, weights.size)
-    cores = os.cpu_count() or 1
+    cores = cpu_count()
     args = (z, weights, tap_offsets, row_offsets, stride, ncols, out, out_offsets)
     if work < PARALLEL_WORK or jobs < 2 or cores < 2:
         _correlate_rows(*args, 0, jobs)

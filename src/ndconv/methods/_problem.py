@@ -17,6 +17,7 @@ from functools import cached_property
 
 import numpy as np
 
+from .._shapes import broadcast
 from .._spec import ConvSpec
 from ..boundary import extend
 
@@ -39,7 +40,7 @@ class Sampled:
     @property
     def batch_shape(self) -> tuple[int, ...]:
         nb = self.z.ndim - self.ndim
-        return tuple(np.broadcast_shapes(self.z.shape[:nb], self.h.shape[:nb]))
+        return broadcast(self.z.shape[:nb], self.h.shape[:nb])
 
     @property
     def output_shape(self) -> tuple[int, ...]:

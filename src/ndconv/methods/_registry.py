@@ -8,13 +8,13 @@ a reason when the method does not apply.
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from . import _opencv, direct, separable
+from .._memory import cpu_count
 from ._costs import constants
 from ._guards import guarded
 from ._problem import Problem
@@ -51,11 +51,11 @@ def _precision_key(dtype: np.dtype) -> str:
 
 
 def _size(shape) -> int:
-    return int(np.prod(shape, dtype=np.int64))
+    return math.prod(shape)
 
 
 def _cores() -> int:
-    return os.cpu_count() or 1
+    return cpu_count()
 
 
 #: below this many transform units, threads cost more than they save
@@ -83,7 +83,7 @@ def _direct_terms(problem: Problem) -> Cost:
 
 
 def _fft_units(shape: tuple[int, ...], count: float, real: bool) -> float:
-    size = float(np.prod(shape, dtype=np.float64))
+    size = float(math.prod(shape))
     return count * size * max(1.0, math.log2(max(size, 2))) * (0.5 if real else 1.0)
 
 

@@ -11,6 +11,7 @@ identical sum with the boundary applied natively.
 from __future__ import annotations
 
 import itertools
+import math
 
 import numpy as np
 
@@ -138,7 +139,7 @@ def compute_sampled(sampled: Sampled) -> np.ndarray:
     dtype = sampled.z.dtype
     if dtype.kind in "iu":
         return exact_integer(sampled)
-    ntaps = int(np.prod(sampled.kernel_shape))
+    ntaps = math.prod(sampled.kernel_shape)
     return _run_numba(sampled, accumulator_dtype(dtype, ntaps))
 
 

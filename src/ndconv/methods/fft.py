@@ -24,7 +24,7 @@ import numpy as np
 import scipy.fft as sfft
 from numpy.lib.stride_tricks import sliding_window_view
 
-from .._memory import available_bytes
+from .._memory import available_bytes, cpu_count
 from ._problem import Sampled
 
 #: at most this share of the available memory goes to FFT buffers
@@ -34,7 +34,7 @@ BLOCK_BATCH_BYTES = 64 * 2**20
 
 
 def workers() -> int:
-    return os.cpu_count() or 1
+    return cpu_count()
 
 
 def dilate(h: np.ndarray, dilations: tuple[int, ...]) -> np.ndarray:
@@ -70,10 +70,10 @@ def spectral_bytes(sampled: Sampled) -> int:
     """Bytes of the buffers one whole-array FFT convolution allocates."""
     real = sampled.z.dtype.kind != "c"
     sizes = transform_sizes(sampled, real)
-    spectrum = int(np.prod(sizes[:-1], dtype=np.int64)) * (sizes[-1] // 2 + 1 if real else sizes[-1])
-    batch = int(np.prod(sampled.batch_shape, dtype=np.int64))
+    spectrum = math.prod(sizes[:-1]) * (sizes[-1] // 2 + 1 if real else sizes[-1])
+    batch = math.prod(sampled.batch_shape)
     item = np.dtype(sampled.z.dtype).itemsize * (1 if sampled.z.dtype.kind == "c" else 2)
-    return 3 * batch * spectrum * item + batch * int(np.prod(sizes, dtype=np.int64)) * item
+    return 3 * batch * spectrum * item + batch * math.prod(sizes) * item
 
 
 def _forward(a: np.ndarray, axes: tuple[int, ...], sizes: tuple[int, ...], real: bool) -> np.ndarray:
