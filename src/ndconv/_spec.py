@@ -51,10 +51,18 @@ def as_array(value: Any, name: str) -> np.ndarray:
     kind, size = arr.dtype.kind, arr.dtype.itemsize
     if kind not in "biufc" or (kind == "f" and size > 8) or (kind == "c" and size > 16):
         raise bad_type(name, arr, f"an array of {_SUPPORTED_KINDS} numbers")
-    if kind == "u" and size == 8 and arr.size and int(arr.max()) > np.iinfo(np.int64).max:
+    return arr
+
+
+def check_int64_range(arr: np.ndarray, name: str) -> None:
+    """uint64 values above the int64 range cannot be summed exactly in int64.
+
+    Called after the memory check: it reads every value, which must not happen
+    for a huge (broadcast) input that is refused anyway.
+    """
+    if arr.dtype.kind == "u" and arr.dtype.itemsize == 8 and int(arr.max()) > np.iinfo(np.int64).max:
         raise OverflowError(f"{name} holds uint64 values above the int64 range; "
                             "exact integer results are computed in int64")
-    return arr
 
 
 def result_dtype(x_dtype: np.dtype, k_dtype: np.dtype) -> np.dtype:
@@ -247,6 +255,8 @@ def make_spec(x: Any, k: Any, *, mode: object = "full", boundary: object = "cons
         raise ValueError(f"the result has shape {batch + tuple(g.count for g in geometry)} and needs "
                          f"{format_bytes(need)} with its working copy, more than the "
                          f"{format_bytes(available_bytes())} of memory available")
+    check_int64_range(x_arr, "x")
+    check_int64_range(k_arr, "k")
 
     x_c = x_c.astype(compute_dtype, copy=False)
     k_c = k_c.astype(compute_dtype, copy=False)
