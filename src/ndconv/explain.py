@@ -56,7 +56,6 @@ def explain(x: ArrayLike, h: ArrayLike, mode: Mode = "full", correlate: bool = F
     start = {"full": 0, "same": (n_h - 1) // 2, "valid": n_h - 1}[mode]
     count = {"full": n_x + n_h - 1, "same": n_x, "valid": max(0, n_x - n_h + 1)}[mode]
     ks = list(range(-(n_h - 1), n_x + n_h - 1))
-    col = {k: i for i, k in enumerate(ks)}
     rows: list[tuple[str, dict[int, str]]] = [
         ("k:", {k: str(k) for k in ks}),
         ("x[k]:", {k: _fmt(x_arr[k]) for k in range(n_x)}),

@@ -21,6 +21,7 @@ from dataclasses import replace
 import numpy as np
 
 from . import direct
+from ._finite import all_finite
 from ._problem import Sampled
 
 EXACT_FLOAT_BOUND = 2**40
@@ -80,11 +81,10 @@ def guarded(compute: Compute) -> Compute:
                 return direct.exact_integer(sampled)
             as_float = replace(sampled, z=sampled.z.astype(np.float64), h=sampled.h.astype(np.float64))
             return np.rint(compute(as_float)).astype(np.int64)
-        if not np.isfinite(sampled.h).all():
+        if not all_finite(sampled.h):
             return direct.compute_sampled(sampled)  # every window holds the bad tap
-        bad = ~np.isfinite(sampled.z)
-        if bad.any():
-            return _fix_nonfinite(sampled, compute, bad)
+        if not all_finite(sampled.z):
+            return _fix_nonfinite(sampled, compute, ~np.isfinite(sampled.z))
         return compute(sampled)
 
     run.__name__ = getattr(compute, "__name__", "run")

@@ -33,7 +33,6 @@ def _correlate_rows(z, weights, tap_offsets, row_offsets, stride, ncols, out, ou
     # Offsets are unsigned so that no negative-index wrap-around test sits in the
     # inner loops (it blocks vectorisation), and no array view is created per
     # tap (reference counting would dominate short rows).
-    nbatch = z.shape[0]
     nrows = row_offsets.size
     ntaps = weights.size
     nblocks = (ncols + BLOCK - 1) // BLOCK

@@ -18,6 +18,7 @@ import numpy as np
 from . import _opencv
 from . import _taps
 from ._costs import constants
+from ._finite import all_finite
 from ._problem import Problem, Sampled
 
 INT64_MAX = np.iinfo(np.int64).max
@@ -157,7 +158,7 @@ def finite_inputs(problem: Problem) -> bool:
     """No NaN or Inf in x or k.  OpenCV's filter2D skips zero taps and filters
     float64 images with 50+ taps by DFT: either would move a NaN or Inf."""
     spec = problem.spec
-    return bool(np.isfinite(spec.x).all() and np.isfinite(spec.kernel).all())
+    return all_finite(spec.x) and all_finite(spec.kernel)
 
 
 def run(problem: Problem) -> np.ndarray:

@@ -18,7 +18,6 @@ Blocks are transformed in batches of bounded memory, in parallel.
 from __future__ import annotations
 
 import math
-import os
 
 import numpy as np
 import scipy.fft as sfft

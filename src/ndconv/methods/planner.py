@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 
+from ._finite import all_finite
 from ._problem import Problem
 from ._registry import REGISTRY
 
@@ -55,7 +55,7 @@ def choose(problem: Problem) -> MethodChoice:
     best = min(costs, key=costs.__getitem__)
     guard = ""
     if best != "direct" and not REGISTRY[best].exact and not (
-            np.isfinite(spec.x).all() and np.isfinite(spec.kernel).all()):
+            all_finite(spec.x) and all_finite(spec.kernel)):
         for name in costs:
             if name != "direct" and not math.isinf(costs[name]):
                 costs[name] *= NONFINITE_PENALTY

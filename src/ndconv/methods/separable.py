@@ -18,6 +18,7 @@ from functools import lru_cache
 import numpy as np
 
 from . import _opencv, direct
+from ._finite import all_finite
 from ._guards import guarded
 from ._problem import Problem, Sampled
 
@@ -127,7 +128,7 @@ _guarded = guarded(separable_sampled)
 
 def run(problem: Problem) -> np.ndarray:
     spec = problem.spec
-    if spec.ndim == 2 and _opencv.window_applies(spec) and np.isfinite(spec.x).all():
+    if spec.ndim == 2 and _opencv.window_applies(spec) and all_finite(spec.x):
         terms = kernel_factors(spec.kernel, 2)
         if terms is not None:
             return _opencv.sep_filter2d(spec, [tuple(t) for t in terms])
