@@ -1,0 +1,58 @@
+#!/usr/bin/env python3
+"""Run ndconv's benchmark against the installed peers and write docs/benchmarks.md.
+
+The harness lives in ``ndconv.bench`` (so that ``ndconv bench`` works from an
+installed package); this script runs its full case list, measures the
+first-call latencies and writes the page.  See benchmarks/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ndconv import bench
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGE = ROOT / "docs" / "benchmarks.md"
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="the small sizes of `ndconv bench --quick`")
+    parser.add_argument("--cases", help="comma-separated parts of case ids or titles, e.g. 2d-3x3,1d")
+    parser.add_argument("--repeat", type=int, help="timed rounds (default: 7, quick 5)")
+    parser.add_argument("--no-latency", action="store_true", help="skip the first-call latencies")
+    parser.add_argument("--output", help=f"file to write, '-' for stdout (default: {PAGE.relative_to(ROOT)} "
+                                         "for a full run of every case, stdout otherwise)")
+    parser.add_argument("--list", action="store_true", help="list the cases and exit")
+    args = parser.parse_args(argv)
+    if args.repeat is not None and args.repeat < 1:
+        parser.error(f"--repeat must be at least 1, got {args.repeat}")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse(argv)
+    scale = "quick" if args.quick else "full"
+    if args.list:
+        for case in bench.select(bench.cases(scale), args.cases):
+            print(f"{case.id:<16} {case.title}")
+        return 0
+    bench.passive_openmp()
+    report = bench.run(scale, args.cases, args.repeat, latency=not args.no_latency,
+                       progress=lambda message: print(message, file=sys.stderr, flush=True))
+    command = " ".join(["python benchmarks/run_benchmarks.py", *argv])
+    output = args.output or ("-" if args.quick or args.cases else str(PAGE))
+    if output == "-":
+        print(bench.render_summary(report))
+    else:
+        Path(output).write_text(bench.render_markdown(report, command), encoding="utf-8")
+        print(f"wrote {output}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
