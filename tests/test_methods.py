@@ -1,0 +1,456 @@
+"""Every method against the oracle: modes, boundaries, dtypes, nD, batch axes,
+per-row kernels, long kernels, origin, stride, dilation, fill value, correlate;
+the OpenCV dispatch of the direct method on and off; ``choose_method``."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+
+import ndconv
+from ndconv.methods import REGISTRY, _opencv
+from ndconv.methods import fft as fft_module
+
+from conftest import (ALIASES, BOUNDARIES, DTYPES, ENGINE_IDS, ENGINES, METHODS, MIXED, MODES, check,
+                      expected_dtype, make_array, rng_for)
+
+SHAPES = {  # (x shape, k shape) per dimension: odd/even, square/not, kernel longer than x
+    1: [((9,), (3,)), ((8,), (4,)), ((5,), (1,)), ((3,), (7,)), ((2,), (9,)), ((1,), (4,))],
+    2: [((7, 8), (3, 3)), ((9, 6), (2, 4)), ((6, 7), (5, 1)), ((3, 2), (5, 6)), ((1, 4), (3, 2))],
+    3: [((4, 5, 6), (3, 2, 3)), ((3, 4, 2), (2, 5, 3)), ((2, 3, 4), (1, 1, 2))],
+}
+
+
+def _fits(mode, xs, ks, dilation=1):
+    return mode != "valid" or all(dilation * (k - 1) + 1 <= n for n, k in zip(xs, ks))
+
+
+@pytest.mark.parametrize("ndim", [1, 2, 3])
+@pytest.mark.parametrize("boundary", BOUNDARIES)
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("engine", ENGINES, ids=ENGINE_IDS)
+def test_float64_grid(engine, mode, boundary, ndim, set_opencv):
+    method, cv = engine
+    set_opencv(cv)
+    rng = rng_for("grid", mode, boundary, ndim)
+    for xs, ks in SHAPES[ndim]:
+        if _fits(mode, xs, ks):
+            check(rng.standard_normal(xs), rng.standard_normal(ks), method, mode=mode, boundary=boundary)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("boundary", BOUNDARIES)
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("engine", ENGINES, ids=ENGINE_IDS)
+def test_dtypes(engine, mode, boundary, dtype, set_opencv):
+    method, cv = engine
+    set_opencv(cv)
+    rng = rng_for("dtypes", mode, boundary, dtype)
+    for xs, ks in [((10,), (3,)), ((8, 9), (3, 3)), ((7, 6), (2, 4)), ((4, 3, 5), (2, 2, 3))]:
+        x, k = make_array(rng, xs, dtype), make_array(rng, ks, dtype)
+        y = check(x, k, method, mode=mode, boundary=boundary)
+        assert y.dtype == expected_dtype(dtype, dtype)
+
+
+@pytest.mark.parametrize("pair", MIXED, ids=["-".join(p) for p in MIXED])
+@pytest.mark.parametrize("engine", ENGINES, ids=ENGINE_IDS)
+def test_mixed_dtypes(engine, pair, set_opencv):
+    method, cv = engine
+    set_opencv(cv)
+    rng = rng_for("mixed", pair)
+    for (xs, ks), mode, boundary in [(((11,), (4,)), "full", "constant"), (((9, 8), (3, 3)), "same", "reflect"),
+                                     (((6, 7), (2, 3)), "valid", "wrap")]:
+        for dx, dk in (pair, pair[::-1]):
+            check(make_array(rng, xs, dx), make_array(rng, ks, dk), method, mode=mode, boundary=boundary)
+
+
+@pytest.mark.parametrize(("x_dtype", "k_dtype", "result"), [
+    ("float32", "float32", "float32"), ("float64", "float64", "float64"), ("float16", "float16", "float32"),
+    ("float16", "float32", "float32"), ("float16", "float64", "float64"), ("bool", "bool", "int64"),
+    ("int8", "int8", "int64"), ("uint8", "int16", "int64"), ("uint32", "int8", "int64"),
+    ("bool", "float32", "float32"), ("int8", "float16", "float32"), ("int64", "float32", "float64"),
+    ("complex64", "complex64", "complex64"), ("complex64", "float64", "complex128"),
+    ("float32", "complex128", "complex128"), ("complex64", "float16", "complex64"),
+    ("int16", "complex64", "complex64"), ("float16", "bool", "float32"),
+])
+@pytest.mark.parametrize("method", METHODS)
+def test_result_dtype_table(method, x_dtype, k_dtype, result):
+    """§2, spelled out case by case (not through the helper the other tests use)."""
+    x = np.ones((6, 5), dtype=x_dtype)
+    k = np.ones((2, 3), dtype=k_dtype)
+    for func in (ndconv.convolve, ndconv.correlate):
+        y = func(x, k, "same", method=method)
+        assert y.dtype == np.dtype(result)
+        assert abs(y[2, 2] - 6) <= 6 * 1e-5  # all-ones: each output sums the 6 taps
+
+
+@pytest.mark.parametrize("alias", sorted(ALIASES))
+@pytest.mark.parametrize("method", METHODS)
+def test_boundary_aliases(method, alias):
+    """Each alias gives exactly the rule it names, and agrees with the oracle."""
+    rng = rng_for("alias", alias)
+    x, k = rng.standard_normal((6, 7)), rng.standard_normal((3, 4))
+    kw = dict(fill_value=0.5) if ALIASES[alias] == "constant" else {}
+    for mode in ("full", "same"):
+        y = check(x, k, method, mode=mode, boundary=alias, **kw)
+        np.testing.assert_array_equal(y, ndconv.convolve(x, k, mode, ALIASES[alias], method=method, **kw))
+
+
+@pytest.mark.parametrize("boundary", BOUNDARIES)
+@pytest.mark.parametrize("engine", ENGINES, ids=ENGINE_IDS)
+def test_kernel_longer_than_input(engine, boundary, set_opencv):
+    """The extension repeats as often as needed: K up to 4N + 3, N down to 1."""
+    method, cv = engine
+    set_opencv(cv)
+    rng = rng_for("long", boundary)
+    for n in (1, 2, 3, 5):
+        for kk in (n + 1, 2 * n + 1, 4 * n + 3):
+            x, k = rng.standard_normal(n), rng.standard_normal(kk)
+            for mode in ("full", "same"):
+                check(x, k, method, mode=mode, boundary=boundary)
+            check(x, k, method, mode="same", boundary=boundary, dilation=2, stride=2)
+    x, k = rng.standard_normal((2, 3)), rng.standard_normal((7, 9))
+    check(x, k, method, mode="same", boundary=boundary)
+    check(x, k, method, mode="full", boundary=boundary, correlate=True)
+
+
+@pytest.mark.parametrize("boundary", BOUNDARIES)
+@pytest.mark.parametrize("engine", ENGINES, ids=ENGINE_IDS)
+def test_every_origin(engine, boundary, set_opencv):
+    """Every origin the contract allows, odd and even kernels, per axis."""
+    method, cv = engine
+    set_opencv(cv)
+    rng = rng_for("origin", boundary)
+    x1 = rng.standard_normal(9)
+    for kk, d in ((1, 1), (2, 1), (3, 1), (4, 1), (3, 2), (2, 3)):
+        kd = d * (kk - 1) + 1
+        k = rng.standard_normal(kk)
+        for origin in range(-((kd - 1) // 2), kd - 1 - (kd - 1) // 2 + 1):
+            check(x1, k, method, mode="same", boundary=boundary, origin=origin, dilation=d)
+            check(x1, k, method, mode="same", boundary=boundary, origin=origin, dilation=d, correlate=True)
+    x2, k2 = rng.standard_normal((8, 9)), rng.standard_normal((4, 3))
+    for origin in [(0, 0), (1, 0), (-1, 1), (2, -1), (1, 1), [-1, -1]]:
+        check(x2, k2, method, mode="same", boundary=boundary, origin=origin)
+    check(rng.standard_normal((5, 6, 4)), rng.standard_normal((2, 3, 4)), method, mode="same",
+          boundary=boundary, origin=(1, -1, 2))
+
+
+@pytest.mark.parametrize("boundary", BOUNDARIES)
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("engine", ENGINES, ids=ENGINE_IDS)
+def test_stride_and_dilation(engine, mode, boundary, set_opencv):
+    method, cv = engine
+    set_opencv(cv)
+    rng = rng_for("stride", mode, boundary)
+    x1 = rng.standard_normal(17)
+    for kk in (1, 2, 3, 4):
+        k = rng.standard_normal(kk)
+        for stride in (1, 2, 3, 5):
+            for dilation in (1, 2, 3):
+                if _fits(mode, (17,), (kk,), dilation):
+                    check(x1, k, method, mode=mode, boundary=boundary, stride=stride, dilation=dilation)
+    x2, k2 = rng.standard_normal((11, 10)), rng.standard_normal((3, 2))
+    for stride, dilation in [((2, 1), (1, 3)), ((1, 3), (2, 1)), (2, 2), ((3, 2), (2, 4))]:
+        check(x2, k2, method, mode=mode, boundary=boundary, stride=stride, dilation=dilation)
+    x3, k3 = rng.standard_normal((7, 6, 9)), rng.standard_normal((2, 3, 2))
+    check(x3, k3, method, mode=mode, boundary=boundary, stride=(2, 1, 3), dilation=(1, 2, 3))
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("engine", ENGINES, ids=ENGINE_IDS)
+def test_fill_value(engine, mode, set_opencv):
+    method, cv = engine
+    set_opencv(cv)
+    rng = rng_for("fill", mode)
+    for fill in (1.5, -3.0, 1e3):
+        for xs, ks in [((9,), (4,)), ((7, 8), (3, 3)), ((3, 4, 5), (2, 3, 2)), ((2,), (7,))]:
+            if _fits(mode, xs, ks):
+                for boundary in ("constant", "fill", "zero"):
+                    check(rng.standard_normal(xs), rng.standard_normal(ks), method, mode=mode,
+                          boundary=boundary, fill_value=fill, stride=2 if len(xs) == 1 else 1)
+    check(make_array(rng, (6, 5), "complex128"), make_array(rng, (2, 3), "complex128"), method,
+          mode=mode, fill_value=2 - 1j)
+    check(make_array(rng, (9,), "int8"), make_array(rng, (3,), "int8"), method, mode=mode, fill_value=-7)
+    check(make_array(rng, (9,), "bool"), make_array(rng, (3,), "bool"), method, mode=mode, fill_value=True)
+    check(make_array(rng, (6, 7), "float32"), make_array(rng, (3, 3), "float32"), method, mode=mode,
+          fill_value=np.float64(2.5))
+
+
+def test_fill_value_is_ignored_by_other_boundaries():
+    x, k = np.arange(6.0), np.array([1.0, 2.0, 3.0])
+    for boundary in ("wrap", "reflect", "symmetric", "edge"):
+        np.testing.assert_array_equal(ndconv.convolve(x, k, boundary=boundary, fill_value=9.0),
+                                      ndconv.convolve(x, k, boundary=boundary))
+    assert not np.array_equal(ndconv.convolve(x, k, fill_value=9.0), ndconv.convolve(x, k))
+
+
+@pytest.mark.parametrize("dtype", ["float64", "complex128", "int64", "float32", "complex64"])
+@pytest.mark.parametrize("boundary", BOUNDARIES)
+@pytest.mark.parametrize("engine", ENGINES, ids=ENGINE_IDS)
+def test_correlate(engine, boundary, dtype, set_opencv):
+    method, cv = engine
+    set_opencv(cv)
+    rng = rng_for("correlate", boundary, dtype)
+    for (xs, ks), mode in [(((10,), (3,)), "full"), (((10,), (4,)), "same"), (((8, 9), (3, 2)), "same"),
+                           (((8, 9), (3, 3)), "valid"), (((4, 5, 3), (2, 2, 3)), "full")]:
+        x, k = make_array(rng, xs, dtype), make_array(rng, ks, dtype)
+        check(x, k, method, mode=mode, boundary=boundary, correlate=True)
+        check(x, k, method, mode=mode, boundary=boundary, correlate=True, stride=2, dilation=1)
+
+
+@pytest.mark.parametrize("boundary", BOUNDARIES)
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("engine", ENGINES, ids=ENGINE_IDS)
+def test_batch_axes(engine, mode, boundary, set_opencv):
+    """k.ndim < x.ndim: the leading axes of x are batch axes (explicit axes too)."""
+    method, cv = engine
+    set_opencv(cv)
+    rng = rng_for("batch", mode, boundary)
+    x = rng.standard_normal((3, 7, 8))
+    check(x, rng.standard_normal((3, 2)), method, mode=mode, boundary=boundary)
+    check(x, rng.standard_normal(4), method, mode=mode, boundary=boundary, stride=2)
+    check(x, rng.standard_normal((2, 3)), method, mode=mode, boundary=boundary, axes=(0, 2))
+    # kernel axis i runs along x axis axes[i], with origin/stride/dilation[i]
+    check(x, rng.standard_normal((3, 2)), method, mode=mode, boundary=boundary, axes=(2, 1),
+          stride=(1, 2), dilation=(2, 1))
+    check(x, rng.standard_normal(3), method, mode=mode, boundary=boundary, axes=-3)
+    x4 = rng.standard_normal((2, 3, 6, 7)).astype(np.float32)
+    check(x4, rng.standard_normal((3, 3)).astype(np.float32), method, mode=mode, boundary=boundary,
+          correlate=True)
+    if mode == "same":
+        check(x, rng.standard_normal((3, 4)), method, mode=mode, boundary=boundary, axes=(2, 1),
+              origin=(1, -1))
+
+
+def test_batch_axes_equal_loop_over_rows():
+    """Batch rows are independent: the same as convolving each row alone."""
+    rng = rng_for("rows")
+    x, k = rng.standard_normal((4, 3, 9, 8)), rng.standard_normal((3, 2))
+    for method in METHODS:
+        y = ndconv.convolve(x, k, "same", "reflect", method=method, origin=(1, 0))
+        for index in np.ndindex(4, 3):
+            np.testing.assert_allclose(y[index], ndconv.convolve(x[index], k, "same", "reflect",
+                                                                 method="direct", origin=(1, 0)),
+                                       rtol=0, atol=1e-12 * np.abs(k).sum() * np.abs(x).max())
+
+
+@pytest.mark.parametrize("boundary", BOUNDARIES)
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("engine", ENGINES, ids=ENGINE_IDS)
+def test_per_row_kernels(engine, mode, boundary, set_opencv):
+    """k.ndim == x.ndim with a subset of axes: the other axes broadcast as in NumPy."""
+    method, cv = engine
+    set_opencv(cv)
+    rng = rng_for("perrow", mode, boundary)
+    x = rng.standard_normal((4, 9))
+    check(x, rng.standard_normal((4, 3)), method, mode=mode, boundary=boundary, axes=1)
+    check(x, rng.standard_normal((1, 3)), method, mode=mode, boundary=boundary, axes=(-1,))
+    check(rng.standard_normal((1, 9)), rng.standard_normal((4, 3)), method, mode=mode, boundary=boundary,
+          axes=-1)  # one input row, four kernels
+    check(x.T, rng.standard_normal((2, 4)), method, mode=mode, boundary=boundary, axes=0, stride=2)
+    x3 = rng.standard_normal((2, 5, 6))
+    check(x3, rng.standard_normal((2, 1, 3)), method, mode=mode, boundary=boundary, axes=2)
+    check(x3, rng.standard_normal((2, 3, 1)), method, mode=mode, boundary=boundary, axes=(1,))
+    check(x3, rng.standard_normal((1, 3, 2)), method, mode=mode, boundary=boundary, axes=(2, 1))
+    check(x3, rng.standard_normal((2, 2, 3)), method, mode=mode, boundary=boundary, axes=(1, 2),
+          correlate=True)
+    check(x3.astype(np.complex64), make_array(rng, (2, 1, 3), "complex64"), method, mode=mode,
+          boundary=boundary, axes=2)
+
+
+def test_per_row_kernels_equal_loop_over_rows():
+    rng = rng_for("perrow-loop")
+    x, k = rng.standard_normal((5, 12)), rng.standard_normal((5, 4))
+    for method in METHODS:
+        y = ndconv.convolve(x, k, "same", "wrap", axes=1, method=method)
+        for r in range(5):
+            np.testing.assert_allclose(y[r], ndconv.convolve(x[r], k[r], "same", "wrap", method="direct"),
+                                       rtol=0, atol=1e-12 * np.abs(k).sum() * np.abs(x).max())
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_non_contiguous_and_read_only_inputs(method):
+    rng = rng_for("layout")
+    base = rng.standard_normal((12, 14))
+    x = base[::2, 1::2]                         # strided view
+    k = np.asfortranarray(rng.standard_normal((3, 3)))
+    x_ro = base.copy()
+    x_ro.flags.writeable = False
+    for xx in (x, x.T, x_ro, np.broadcast_to(rng.standard_normal(7), (5, 7))):
+        check(xx, k, method, mode="same", boundary="reflect")
+    before = base.copy()
+    ndconv.convolve(base, k, "same", "wrap", method=method)
+    np.testing.assert_array_equal(base, before)  # the input is never modified
+
+
+@pytest.mark.parametrize("engine", ENGINES, ids=ENGINE_IDS)
+def test_lists_and_scalars_of_python_types(engine, set_opencv):
+    method, cv = engine
+    set_opencv(cv)
+    check([3, 1, 2], [3, 2, 1], method)
+    check([[1.5, 2], [3, 4]], [[1, 0], [0, 1j]], method, mode="same")
+    check([True, False, True], [True, True], method, mode="full")
+    np.testing.assert_array_equal(ndconv.convolve([3, 1, 2], [3, 2, 1], method=method), [9, 9, 11, 5, 2])
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_longer_problems(method):
+    """Sizes where overlap_add cuts several blocks and accumulators switch precision."""
+    rng = rng_for("longer", method)
+    x, k = rng.standard_normal(3000), rng.standard_normal(37)
+    for mode in MODES:
+        check(x, k, method, mode=mode, boundary="reflect", stride=3)
+    check(x.astype(np.float32), rng.standard_normal(100).astype(np.float32), method, mode="same")
+    check(rng.standard_normal((70, 64)), rng.standard_normal((9, 13)), method, mode="valid", boundary="edge")
+    check(make_array(rng, (400,), "complex128"), make_array(rng, (21,), "complex128"), method, mode="full",
+          dilation=3)
+
+
+def test_overlap_add_really_cuts_blocks():
+    """The premise of test_longer_problems: several blocks for the 1-D case."""
+    size, b = fft_module.block_length(37, 3000 + 36, 1)[:2]
+    assert b < 3000 + 36
+    size, b = fft_module.block_length(37, 1000, 3)[:2]
+    assert math.ceil(1000 / b) > 1
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_fft_falls_back_to_blocks_when_memory_is_short(mode, monkeypatch):
+    rng = rng_for("fft-memory", mode)
+    monkeypatch.setattr(fft_module, "MEMORY_SHARE", 1e-12)
+    assert ndconv.choose_method(rng.standard_normal(500), rng.standard_normal(9)).costs["fft"] == math.inf
+    check(rng.standard_normal(500), rng.standard_normal(9), "fft", mode=mode, boundary="symmetric")
+    check(rng.standard_normal((40, 30)), rng.standard_normal((5, 4)), "fft", mode=mode)
+
+
+# --------------------------------------------------------------------- OpenCV dispatch
+
+needs_cv2 = pytest.mark.skipif(_opencv._cv2() is None, reason="OpenCV is not installed")
+
+
+@needs_cv2
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("boundary", ["constant", "reflect", "symmetric", "edge"])
+def test_opencv_branch_is_taken_and_exact(dtype, boundary, monkeypatch):
+    """2-D float 'same' stride 1, kernel side ≤ 11: the direct method hands it to
+    OpenCV (checked by a spy) and the result is still the definition's."""
+    calls = []
+    real = _opencv.filter2d
+    monkeypatch.setattr(_opencv, "filter2d", lambda spec: calls.append(spec) or real(spec))
+    monkeypatch.setattr(_opencv, "ENABLED", True)
+    rng = rng_for("cv-spy", dtype, boundary)
+    for ks in [(1, 1), (3, 3), (2, 4), (5, 5), (7, 6), (11, 11), (11, 3)]:
+        x = rng.standard_normal((3, 15, 14)).astype(dtype)
+        k = rng.standard_normal(ks).astype(dtype)
+        before = len(calls)
+        check(x, k, "direct", mode="same", boundary=boundary)
+        origin = (ks[0] - 1 - (ks[0] - 1) // 2, -((ks[1] - 1) // 2))
+        check(x, k, "direct", mode="same", boundary=boundary, origin=origin, correlate=True)
+        assert len(calls) == before + 2, ks
+    monkeypatch.setattr(_opencv, "ENABLED", False)
+    before = len(calls)
+    check(rng.standard_normal((9, 9)).astype(dtype), rng.standard_normal((3, 3)).astype(dtype), "direct",
+          mode="same", boundary=boundary)
+    assert len(calls) == before
+
+
+@needs_cv2
+def test_opencv_not_used_outside_its_domain(monkeypatch):
+    """wrap, fill ≠ 0, stride, dilation, big kernels, 1-D/3-D, per-row kernels, ints, complex."""
+    calls = []
+    real = _opencv.filter2d
+    monkeypatch.setattr(_opencv, "filter2d", lambda spec: calls.append(spec) or real(spec))
+    monkeypatch.setattr(_opencv, "ENABLED", True)
+    rng = rng_for("cv-domain")
+    x, k = rng.standard_normal((16, 15)), rng.standard_normal((3, 3))
+    cases = [dict(mode="same", boundary="wrap"), dict(mode="same", fill_value=1.0), dict(mode="same", stride=2),
+             dict(mode="same", dilation=2), dict(mode="full"), dict(mode="valid")]
+    for kw in cases:
+        check(x, k, "direct", **kw)
+    check(x, rng.standard_normal((13, 12)), "direct", mode="same")
+    check(x[:2, :2], k, "direct", mode="same")             # kernel larger than the image
+    check(x.astype(np.int64), k.astype(np.int64), "direct", mode="same")
+    check(x.astype(complex), k, "direct", mode="same")
+    check(rng.standard_normal((3, 16)), rng.standard_normal((3, 3)), "direct", mode="same", axes=1)
+    check(rng.standard_normal(30), rng.standard_normal(3), "direct", mode="same")
+    check(rng.standard_normal((5, 6, 7)), rng.standard_normal((3, 3, 3)), "direct", mode="same")
+    assert calls == []
+
+
+# --------------------------------------------------------------------- choose_method
+
+
+def test_choose_method_is_a_str_with_costs_and_report():
+    rng = rng_for("choose")
+    x, k = rng.standard_normal(64), rng.standard_normal(5)
+    choice = ndconv.choose_method(x, k)
+    assert isinstance(choice, str)
+    assert choice in METHODS
+    assert set(choice.costs) == set(REGISTRY)
+    assert all(isinstance(c, float) and c > 0 for c in choice.costs.values())
+    assert choice.costs[str(choice)] == min(choice.costs.values())
+    report = choice.report()
+    assert isinstance(report, str) and f"chosen: {choice}" in report
+    for name in REGISTRY:
+        assert name in report
+    assert repr(choice) == f"MethodChoice({str(choice)!r})"
+
+
+def test_choose_method_marks_inapplicable_methods():
+    rng = rng_for("choose-na")
+    choice = ndconv.choose_method(rng.standard_normal((20, 20)), rng.standard_normal((4, 4)))
+    assert choice.costs["separable"] == math.inf  # a random 4x4 is not low-rank
+    assert choice != "separable"
+    sep = ndconv.choose_method(rng.standard_normal((20, 20)), np.outer([1.0, 2, 1], [1.0, 0, -1]))
+    assert math.isfinite(sep.costs["separable"])
+
+
+@pytest.mark.parametrize("dtype", ["bool", "int8", "uint8", "int32", "int64"])
+def test_choose_method_integers_take_direct(dtype):
+    big = np.ones(4096, dtype=dtype)
+    assert ndconv.choose_method(big, big) == "direct"
+    assert ndconv.choose_method(np.ones((64, 64), dtype), np.ones((31, 31), dtype), "same") == "direct"
+
+
+def test_choose_method_prefers_fft_for_long_kernels():
+    assert ndconv.choose_method(np.ones(4096), np.ones(4096)) in ("fft", "overlap_add")
+    assert ndconv.choose_method(np.ones(64), np.ones(3)) == "direct"
+
+
+def test_choose_method_accepts_every_keyword_and_validates():
+    rng = rng_for("choose-kw")
+    x, k = rng.standard_normal((10, 12)), rng.standard_normal((3, 3))
+    choice = ndconv.choose_method(x, k, "same", "wrap", fill_value=0, axes=(0, 1), origin=(1, 0),
+                                  stride=(1, 2), dilation=1, method="auto", correlate=True)
+    assert choice in METHODS
+    with pytest.raises(ValueError, match="mode must be"):
+        ndconv.choose_method(x, k, "sam")
+
+
+@pytest.mark.parametrize("case", range(8))
+def test_auto_runs_what_choose_method_says(case, monkeypatch):
+    """'auto' executes exactly the method choose_method names, for several problem kinds."""
+    rng = rng_for("auto", case)
+    problems = [
+        (rng.standard_normal(50), rng.standard_normal(3), {}),
+        (rng.standard_normal(5000), rng.standard_normal(700), {}),
+        (rng.standard_normal((64, 64)), np.outer(rng.standard_normal(9), rng.standard_normal(9)), {"mode": "same"}),
+        (rng.standard_normal((40, 40)), rng.standard_normal((5, 5)), {"mode": "same", "boundary": "reflect"}),
+        (np.arange(100), np.arange(5), {}),
+        (rng.standard_normal((3, 2000)), rng.standard_normal(300), {"mode": "valid", "stride": 2}),
+        (rng.standard_normal((30, 30, 30)), rng.standard_normal((7, 7, 7)), {"mode": "same"}),
+        (np.where(np.arange(4000) == 7, np.nan, 1.0), rng.standard_normal(500), {}),
+    ]
+    x, k, kw = problems[case]
+    ran = []
+    for name, method in REGISTRY.items():
+        spy = lambda p, _run=method.run, _name=name: ran.append(_name) or _run(p)  # noqa: E731
+        monkeypatch.setitem(REGISTRY, name, dataclasses.replace(method, run=spy))
+    choice = ndconv.choose_method(x, k, **kw)
+    y = ndconv.convolve(x, k, **kw)
+    assert ran == [str(choice)]
+    check(x, k, **kw)
+    np.testing.assert_array_equal(y, ndconv.convolve(x, k, method=str(choice), **kw))
