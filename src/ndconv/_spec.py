@@ -122,6 +122,8 @@ def _fill(fill_value: object, dtype: np.dtype) -> Any:
         if not (isinstance(fill_value, (numbers.Integral, np.integer, bool, np.bool_))
                 or (isinstance(fill_value, (numbers.Real, np.floating)) and float(fill_value).is_integer())):
             raise bad_value("fill_value", fill_value, "an integer for bool/integer inputs")
+        if not -2**63 <= int(fill_value) < 2**63:
+            raise bad_value("fill_value", fill_value, "an integer in the int64 range for bool/integer inputs")
         return int(fill_value)
     if dtype.kind == "f" and isinstance(fill_value, (numbers.Complex, np.complexfloating)) \
             and not isinstance(fill_value, numbers.Real):
