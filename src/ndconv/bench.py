@@ -41,6 +41,7 @@ from datetime import datetime, timezone
 import numpy as np
 
 from . import _info
+from ._memory import cpu_count
 from .api import choose_method, convolve
 
 Call = Callable[[], np.ndarray]
@@ -218,10 +219,8 @@ class Peer:
 
 
 def threads() -> int:
-    """The threads ndconv uses (Numba's pool); peers are given as many."""
-    import numba
-
-    return int(numba.config.NUMBA_NUM_THREADS)
+    """The threads ndconv uses (its direct loops and FFT workers); peers get as many."""
+    return cpu_count()
 
 
 def _pad_widths(case: Case) -> list[tuple[int, int]]:
@@ -627,33 +626,41 @@ def _numba_layer() -> str:
     return "not started (no parallel Numba loop ran)"
 
 
+def _native_pools() -> str:
+    """The native thread pools loaded (OpenBLAS, OpenMP, MKL …) and their sizes."""
+    if importlib.util.find_spec("threadpoolctl") is None:
+        return "unknown (threadpoolctl not installed)"
+    from threadpoolctl import threadpool_info
+
+    return ", ".join(f"{pool['internal_api']} {pool['num_threads']} ({os.path.basename(pool['filepath'])})"
+                     for pool in threadpool_info()) or "none loaded"
+
+
 def machine() -> dict[str, str]:
     """The machine, the versions and the thread settings in force (call it during a run)."""
     import numba
 
     from . import __version__
-    from .methods import _costs, fft
+    from .methods import _costs
 
     versions = {"ndconv": __version__, "python": platform.python_version(), **_info.engines()}
-    thread_settings = [f"Numba {numba.config.NUMBA_NUM_THREADS} (layer: {_numba_layer()})",
-                       f"ndconv FFT workers {fft.workers()}"]
+    thread_settings = [f"ndconv {threads()}",
+                       f"Numba pool {numba.config.NUMBA_NUM_THREADS} (layer: {_numba_layer()})"]
     if "torch" in sys.modules:
         thread_settings.append(f"torch {sys.modules['torch'].get_num_threads()}")
     if "cv2" in sys.modules:
         thread_settings.append(f"OpenCV {sys.modules['cv2'].getNumThreads()}")
     env = [f"{name}={os.environ[name]}" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                                                      "NUMBA_NUM_THREADS", "OMP_WAIT_POLICY") if name in os.environ]
-    try:
-        cores = f"{os.cpu_count()} ({len(os.sched_getaffinity(0))} usable)"
-    except AttributeError:  # pragma: no cover - not on Linux
-        cores = str(os.cpu_count())
     return {
         "CPU": _cpu_model(),
-        "cores": cores,
+        "cores": f"{os.cpu_count()} ({cpu_count()} usable)",
+        "load average": "{:.2f}, {:.2f}, {:.2f} (1, 5, 15 min, at the end of the run)".format(*os.getloadavg()),
         "memory": _memory(),
         "platform": platform.platform(),
         "versions": ", ".join(f"{name} {v}" for name, v in versions.items() if v),
         "threads": ", ".join(thread_settings),
+        "native thread pools": _native_pools(),
         "thread environment": ", ".join(env) or "none set",
         "cost model": "measured (" + str(_costs.cost_file()) + ")" if _costs.cost_file().exists()
         else "built-in defaults",
