@@ -12,10 +12,10 @@ from .api import convolve, correlate as _correlate
 
 def _fmt(value) -> str:
     if isinstance(value, (complex, np.complexfloating)):
-        return f"{value:g}"
+        return f"{complex(value) + 0j:g}"  # + 0j: no "-0j" for a conjugated real
     if isinstance(value, (int, np.integer)):
         return str(int(value))
-    return f"{float(value):g}"
+    return f"{float(value) + 0.0:g}"
 
 
 def _offset(name: str, shift: int) -> str:
@@ -52,9 +52,9 @@ def explain(x: ArrayLike, h: ArrayLike, mode: Mode = "full", correlate: bool = F
         if arr.ndim != 1 or arr.size == 0:
             raise bad_value(name, value, "a non-empty 1-D sequence of numbers")
     n_x, n_h = x_arr.size, h_arr.size
-    full = (_correlate if correlate else convolve)(x_arr, h_arr, "full")
+    y = (_correlate if correlate else convolve)(x_arr, h_arr, mode)  # validates as convolve does
     start = {"full": 0, "same": (n_h - 1) // 2, "valid": n_h - 1}[mode]
-    count = {"full": n_x + n_h - 1, "same": n_x, "valid": max(0, n_x - n_h + 1)}[mode]
+    count = y.size
     ks = list(range(-(n_h - 1), n_x + n_h - 1))
     rows: list[tuple[str, dict[int, str]]] = [
         ("k:", {k: str(k) for k in ks}),
@@ -70,7 +70,7 @@ def explain(x: ArrayLike, h: ArrayLike, mode: Mode = "full", correlate: bool = F
             label = (f"h[{n}-k]:" if n else "h[-k]:")
             cells = {k: _fmt(h_arr[n - k]) for k in ks if 0 <= n - k < n_h}
         rows.append((label, cells))
-    rows.append(("y:", {n: _fmt(full[n]) for n in range(start, start + count)}))
+    rows.append(("y:", {n: _fmt(y[n - start]) for n in range(start, start + count)}))
     width = max(len(c) for _, cells in rows for c in cells.values()) + 1
     width = max(width, 3)
     label_width = max(len(label) for label, _ in rows) + 1
