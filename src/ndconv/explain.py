@@ -37,14 +37,14 @@ def explain(x: ArrayLike, h: ArrayLike, mode: Mode = "full", correlate: bool = F
     --------
     >>> import ndconv
     >>> print(ndconv.explain([3, 1, 2], [3, 2, 1]))
-    k:      -2  -1   0   1   2   3   4
-    x[k]:            3   1   2
-    h[-k]:   1   2   3
-    h[1-k]:      1   2   3
-    h[2-k]:          1   2   3
-    h[3-k]:              1   2   3
-    h[4-k]:                  1   2   3
-    y:               9   9  11   5   2
+    k:        -2  -1   0   1   2   3   4
+    x[k]:              3   1   2
+    h[-k]:     1   2   3
+    h[1-k]:        1   2   3
+    h[2-k]:            1   2   3
+    h[3-k]:                1   2   3
+    h[4-k]:                    1   2   3
+    y:                 9   9  11   5   2
     """
     x_arr, h_arr = as_array(x, "x"), as_array(h, "h")
     mode = normalize_mode(mode)
