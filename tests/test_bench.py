@@ -107,7 +107,7 @@ def test_import_loads_no_peer():
 def test_cli_bench_quick():
     env = dict(os.environ, NDCONV_BENCH_SCALE="tiny", NDCONV_BENCH_CASES="2d-5x5,1d-k8")
     done = subprocess.run([sys.executable, "-m", "ndconv", "bench", "--quick"], env=env,
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stderr
     rows = [line for line in done.stdout.splitlines() if line.startswith("| ")]
     assert "ratio" in rows[0] and len(rows) == 3  # the header and one row per case

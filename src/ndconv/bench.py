@@ -36,13 +36,14 @@ import zlib
 from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 
 from . import _info
 from ._memory import cpu_count
 from .api import choose_method, convolve
+from .methods import REGISTRY
 
 Call = Callable[[], np.ndarray]
 
@@ -339,7 +340,7 @@ def _torch_conv(case, x, k):
         return None
     taps = math.prod(case.k_shape)
     if taps > TORCH_MAX_TAPS:
-        return f"{taps} taps: torch's CPU convolution is far off its pace beyond {TORCH_MAX_TAPS}"
+        return f"{taps} taps: torch's CPU convolution slows down by orders of magnitude beyond {TORCH_MAX_TAPS}"
     unrolled = case.work * x.dtype.itemsize
     if x.dtype != np.float32 and unrolled > TORCH_MAX_UNROLL_BYTES:
         return f"torch would unroll {unrolled / 2**30:.0f} GiB (im2col outside float32)"
@@ -481,6 +482,15 @@ def _ndconv_call(case: Case, x: np.ndarray, k: np.ndarray, method: str = "auto")
     return lambda: convolve(x, k, case.mode, case.boundary, method=method)
 
 
+def _forced(method: str) -> str:
+    """The contender name of ndconv with ``method=`` forced."""
+    return f"ndconv[{method}]"
+
+
+def _failed(exc: Exception) -> str:
+    return f"failed: {type(exc).__name__}: {exc}"[:160]
+
+
 def _contenders(case, x, k, scale: Scale, peers: Sequence[Peer]) -> tuple[str, dict[str, Call], dict[str, str]]:
     """ndconv's auto choice, every contender's call, and notes on those left out."""
     choice = choose_method(x, k, case.mode, case.boundary)
@@ -490,14 +500,14 @@ def _contenders(case, x, k, scale: Scale, peers: Sequence[Peer]) -> tuple[str, d
         if name == choice or math.isinf(cost):
             continue
         if cost > scale.max_seconds:
-            notes[f"ndconv[{name}]"] = f"predicted {cost:.3g} s per call, not run"
+            notes[_forced(name)] = f"predicted {cost:.3g} s per call, not run"
         else:
-            calls[f"ndconv[{name}]"] = _ndconv_call(case, x, k, name)
+            calls[_forced(name)] = _ndconv_call(case, x, k, name)
     for peer in peers:
         try:
             call = peer.adapter(case, x, k)
-        except Exception as exc:  # a peer's quirk must not stop the benchmark
-            notes[peer.name] = f"failed: {type(exc).__name__}: {exc}"[:160]
+        except Exception as exc:  # noqa: BLE001 - a peer's quirk must not stop the benchmark
+            notes[peer.name] = _failed(exc)
             continue
         if isinstance(call, str):
             notes[peer.name] = call
@@ -517,8 +527,8 @@ def _agreeing(calls: dict[str, Call], x, k, notes: dict[str, str]) -> dict[str, 
             continue
         try:
             why = disagreement(reference, call(), x, k)
-        except Exception as exc:  # a peer's quirk must not stop the benchmark
-            why = f"failed: {type(exc).__name__}: {exc}"[:160]
+        except Exception as exc:  # noqa: BLE001 - a peer's quirk must not stop the benchmark
+            why = _failed(exc)
         if why is None:
             kept[name] = call
         else:
@@ -534,9 +544,10 @@ def run_case(case: Case, scale: Scale, peers: Sequence[Peer] | None = None,
     calls = _agreeing(calls, x, k, notes)
     times = time_interleaved(calls, repeat or scale.repeat, scale.budget)
     result = CaseResult(case, method, times.pop("ndconv"), notes=notes)
+    forced = {_forced(name): name for name in REGISTRY}
     for name, seconds in times.items():
-        if name.startswith("ndconv["):
-            result.methods[name[7:-1]] = seconds
+        if name in forced:
+            result.methods[forced[name]] = seconds
         else:
             result.peers[name] = seconds
     return result
@@ -664,7 +675,7 @@ def machine() -> dict[str, str]:
         "thread environment": ", ".join(env) or "none set",
         "cost model": "measured (" + str(_costs.cost_file()) + ")" if _costs.cost_file().exists()
         else "built-in defaults",
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
     }
 
 
@@ -711,8 +722,9 @@ SLOW_RATIO = 1.25
 
 def render_table(results: Sequence[CaseResult]) -> str:
     """The Markdown table: case, auto's method, ndconv, best peer, ratio, the rest."""
-    lines = ["| case | auto method | ndconv ms | best peer | peer ms | ratio | ndconv's methods, ms | all peers, ms |",
-             "|---|---|---:|---|---:|---:|---|---|"]
+    columns = ("case", "auto method", "ndconv ms", "best peer", "peer ms", "ratio", "ndconv's methods, ms",
+               "all peers, ms")
+    lines = ["| " + " | ".join(columns) + " |", "|---|---|---:|---|---:|---:|---|---|"]
     for r in results:
         best = r.best_peer()
         ratio = r.ratio
@@ -751,45 +763,52 @@ def render_machine(info: dict[str, str]) -> str:
 
 def render_summary(report: Report) -> str:
     """What ``ndconv bench`` prints: the table, the notes and the machine."""
-    parts = [f"ndconv bench ({report.scale} sizes); ratio = ndconv / fastest agreeing peer, "
-             f"bold above {SLOW_RATIO}", "", render_table(report.results), "",
-             "Not timed:", render_notes(report.results), "", "Machine:", render_machine(report.machine)]
+    heading = f"ndconv bench ({report.scale} sizes); ratio = ndconv / fastest agreeing peer, bold above {SLOW_RATIO}"
+    parts = [heading, "", render_table(report.results), "", "Not timed:", render_notes(report.results), "",
+             "Machine:", render_machine(report.machine)]
     if report.latencies:
         parts += ["", "First call in a fresh process (empty Numba cache):", render_latencies(report)]
     return "\n".join(parts)
 
 
+_METHOD = """\
+ndconv (`method='auto'`) against every installed peer, in one process. Each contender is first
+called once and its answer checked against ndconv's (max |diff| ≤ tol · Σ|h| · max|x|, tol 1e-4
+for float32, 1e-10 for float64, exact for integers); then all are timed interleaved, the order
+rotating each round, and the median is shown. **ratio = ndconv / fastest agreeing peer** (below 1:
+ndconv is faster; bold above {slow}). "ndconv's methods" are the other methods forced with
+`method=`. Peers get as many threads as ndconv. The machine's speed drifts, so compare ratios,
+not milliseconds across runs."""
+
+_NOT_TIMED = "Too slow for the time limit, not expressible, or (✗) a different answer from ndconv's:"
+
+_LATENCY = """\
+ndconv's first call of each case in a fresh interpreter with an empty Numba cache
+(`NUMBA_CACHE_DIR` set to a new directory), minus a steady call: what compiling a new signature
+(and the imports ndconv defers to its first call) costs. Target: below 2 s (bold above)."""
+
+_REPRODUCE = """\
+```bash
+python benchmarks/run_benchmarks.py                 # all cases, writes docs/benchmarks.md
+python benchmarks/run_benchmarks.py --cases 2d-3x3,1d --repeat 11 --output -
+ndconv bench --quick                                # small sizes, table on stdout
+```"""
+
+
 def render_markdown(report: Report, command: str) -> str:
     """docs/benchmarks.md: the table, how it was measured, first-call latency, machine."""
-    sections = [
-        "# Benchmarks",
-        f"Generated by `{command}` (do not edit by hand; re-run it).",
-        "ndconv (`method='auto'`) against every installed peer, in one process. Each "
-        "contender is first called once and its answer checked against ndconv's "
-        "(max |diff| ≤ tol · Σ|h| · max|x|, tol 1e-4 for float32, 1e-10 for float64, exact for "
-        "integers); then all are timed interleaved, the order rotating each round, and the "
-        "median is shown. **ratio = ndconv / fastest agreeing peer** (below 1: ndconv is "
-        f"faster; bold above {SLOW_RATIO}). \"ndconv's methods\" are the other methods forced "
-        "with `method=`. Peers get as many threads as ndconv. The machine's speed drifts, "
-        "so compare ratios, not milliseconds across runs.",
-        "## Results", render_table(report.results),
-        "## Not timed", "Too slow for the time limit, not expressible, or (✗) a different "
-        "answer from ndconv's:", render_notes(report.results),
-    ]
+    sections = ["# Benchmarks", f"Generated by `{command}` (do not edit by hand; re-run it).",
+                _METHOD.format(slow=SLOW_RATIO),
+                "## Results", render_table(report.results),
+                "## Not timed", _NOT_TIMED, render_notes(report.results)]
     if report.latencies:
-        sections += ["## First-call latency",
-                     "ndconv's first call of each case in a fresh interpreter with an empty Numba "
-                     "cache (`NUMBA_CACHE_DIR` set to a new directory), minus a steady call: the "
-                     "compilation a new signature costs. Target: below 2 s (bold above).",
-                     render_latencies(report)]
-    sections += ["## Machine", render_machine(report.machine),
-                 "## How to reproduce",
-                 "```bash\n"
-                 "python benchmarks/run_benchmarks.py                 # all cases, writes docs/benchmarks.md\n"
-                 "python benchmarks/run_benchmarks.py --cases 2d-3x3,1d --repeat 11 --output -\n"
-                 "ndconv bench --quick                                # small sizes, table on stdout\n"
-                 "```"]
+        sections += ["## First-call latency", _LATENCY, render_latencies(report)]
+    sections += ["## Machine", render_machine(report.machine), "## How to reproduce", _REPRODUCE]
     return "\n\n".join(sections) + "\n"
+
+
+def _to_stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
 
 
 def passive_openmp() -> None:
@@ -821,6 +840,6 @@ def main(quick: bool = False, calibrate: bool = False) -> int:
         quick = True
     scale = os.environ.get("NDCONV_BENCH_SCALE") or ("quick" if quick else "full")
     passive_openmp()
-    report = run(scale, os.environ.get("NDCONV_BENCH_CASES"), latency=not quick, progress=lambda message: print(message, file=sys.stderr, flush=True))
+    report = run(scale, os.environ.get("NDCONV_BENCH_CASES"), latency=not quick, progress=_to_stderr)
     print(render_summary(report))
     return 0
