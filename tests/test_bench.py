@@ -127,4 +127,4 @@ def test_cli_bench_calibrate_prints_the_constants(monkeypatch, tmp_path, capsys)
     assert bench.main(calibrate=True) == 0
     out = capsys.readouterr().out
     assert f"cost model written to {path}" in out
-    assert "call       2.000e-05" in out and "| 1-D float64 2^11 'full' K=8 |" in out
+    assert "  call  2.000e-05\n  copy  5.000e-10\n" in out and "| 1-D float64 2^11 'full' K=8 |" in out

@@ -835,8 +835,10 @@ def main(quick: bool = False, calibrate: bool = False) -> int:
 
         path = tune(quick=quick)
         print(f"cost model written to {path}")
-        for name, value in sorted(json.loads(path.read_text(encoding="utf-8"))["constants"].items()):
-            print(f"  {name:<10} {value:.3e}")
+        measured = json.loads(path.read_text(encoding="utf-8"))["constants"]
+        width = max(map(len, measured), default=0)
+        for name, value in sorted(measured.items()):
+            print(f"  {name:<{width}}  {value:.3e}")
         quick = True
     scale = os.environ.get("NDCONV_BENCH_SCALE") or ("quick" if quick else "full")
     passive_openmp()
