@@ -6,6 +6,7 @@ Every user error prints one line on stderr and exits with status 2.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Sequence
 
@@ -15,6 +16,11 @@ class UsageError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # "-1,2" and "-.5,3" are lists of numbers, not options
+        self._negative_number_matcher = re.compile(r"^-\.?\d")
+
     def error(self, message: str):  # one line, exit 2
         raise UsageError(f"{self.prog}: {message}")
 
