@@ -2,27 +2,36 @@
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
-#: row length of the matrix-vector product that checks large arrays for non-finite values
-_ROW = 4096
+#: arrays below this many elements are checked by ``isfinite(a).all()``
+SMALL = 1 << 16
+
+
+# Reassociation lets LLVM vectorise the sum; it cannot hide a NaN (NaN + anything
+# is NaN in any order), and no-NaN/no-Inf assumptions are not enabled.
+@numba.njit(cache=True, nogil=True, boundscheck=False, error_model="numpy", fastmath={"reassoc", "nsz"})
+def _nonfinite_sum(flat, zero):  # pragma: no cover - compiled
+    # x·0 is 0 for a finite x and NaN for NaN/±∞: the sum is NaN iff one is present.
+    # (The zero comes in as an argument so that the compiler cannot fold x·0 away.)
+    total = zero
+    for i in range(numba.uint64(flat.size)):
+        total += flat[i] * zero
+    return total
 
 
 def all_finite(a: np.ndarray) -> bool:
     """True when ``a`` holds no NaN or ±∞ (bool/integer arrays always do).
 
-    Large arrays are checked by a BLAS matrix-vector product with ones —
-    multithreaded and about five times faster than ``isfinite(a).all()``: a
-    NaN or ∞ makes its row sum non-finite.  (A row sum can also overflow to ∞
-    for huge finite values; that only sends the call down the careful path.)
+    One vectorised pass on one core, several times faster than
+    ``isfinite(a).all()`` on large arrays and free of thread wake-ups.
     """
     if a.dtype.kind not in "fc":
         return True
-    if a.size < 4 * _ROW or not a.flags.c_contiguous:
+    if a.size < SMALL or not a.flags.c_contiguous:
         return bool(np.isfinite(a).all())
     flat = a.reshape(-1)
     if a.dtype.kind == "c":
         flat = flat.view(flat.real.dtype)
-    bulk = flat.size - flat.size % _ROW
-    sums = flat[:bulk].reshape(-1, _ROW) @ np.ones(_ROW, dtype=flat.dtype)
-    return bool(np.isfinite(sums).all() and np.isfinite(flat[bulk:]).all())
+    return bool(np.isfinite(_nonfinite_sum(flat, flat.dtype.type(0))))

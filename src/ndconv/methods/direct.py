@@ -154,14 +154,26 @@ def use_opencv(problem: Problem) -> bool:
     return c["opencv_" + key] <= c["direct_" + key]
 
 
-def finite_inputs(problem: Problem) -> bool:
-    """No NaN or Inf in x or k.  OpenCV's filter2D skips zero taps and filters
-    float64 images with 50+ taps by DFT: either would move a NaN or Inf."""
+def opencv_keeps_nonfinite(problem: Problem) -> bool:
+    """Whether OpenCV's sum treats NaN/±∞ in x exactly as the definition does.
+
+    filter2D drops zero taps (so ``0·∞`` and a NaN under a zero tap vanish) and
+    filters float64 images with 50 or more taps by DFT (which spreads them).
+    With no zero tap and a direct sum the IEEE result does not depend on the
+    order of the terms, so only then may non-finite inputs go to OpenCV.
+    """
     spec = problem.spec
-    return all_finite(spec.x) and all_finite(spec.kernel)
+    if spec.compute_dtype == np.float64 and math.prod(spec.kernel_shape) >= OPENCV_F8_DFT_TAPS:
+        return False
+    return bool(np.all(spec.kernel != 0))
+
+
+#: OpenCV filters float64 images by DFT from this many taps on
+OPENCV_F8_DFT_TAPS = 50
 
 
 def run(problem: Problem) -> np.ndarray:
-    if use_opencv(problem) and finite_inputs(problem):
+    spec = problem.spec
+    if use_opencv(problem) and all_finite(spec.kernel) and (opencv_keeps_nonfinite(problem) or all_finite(spec.x)):
         return _opencv.filter2d(problem.spec)
     return compute_sampled(problem.sampled)
