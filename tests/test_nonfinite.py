@@ -224,3 +224,26 @@ def test_nonfinite_with_batches_and_per_row_kernels(method):
         assert (~np.isfinite(y)).sum() == (~np.isfinite(oracle(x, k, **kw))).sum() > 0
     y = compute(x, k[0, 0], method, mode="same", boundary="symmetric", correlate=True)
     assert_ieee_equal(y, oracle(x, k[0, 0], mode="same", boundary="symmetric", correlate=True), x, k)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("engine", ENGINES, ids=ENGINE_IDS)
+def test_nonfinite_with_separable_kernels(engine, dtype, set_opencv):
+    """Low-rank kernels (the separable method's and OpenCV sepFilter2D's domain):
+    a Gaussian, a Sobel (zero taps), signed outer products, a rank-2 sum."""
+    method, cv = engine
+    set_opencv(cv)
+    rng = rng_for("separable-nan", dtype)
+    g = np.exp(-0.5 * np.arange(-3, 4) ** 2)
+    kernels = [np.outer(g, g), np.outer([1.0, 2.0, 1.0], [1.0, 0.0, -1.0]),
+               np.outer(rng.standard_normal(5), rng.standard_normal(4)),
+               np.outer([1.0, -2.0, 1.0], [-1.0, 3.0, 2.0]) + np.outer([0.5, 1.0, -1.0], [2.0, -1.0, 1.0])]
+    for boundary in ("constant", "reflect", "symmetric", "edge", "wrap"):
+        for kernel in kernels:
+            x = rng.standard_normal((16, 17))
+            x[4, 5], x[4, 9], x[11, 11], x[0, 16] = np.inf, -np.inf, np.nan, np.inf
+            x, k = x.astype(dtype), kernel.astype(dtype)
+            y = compute(x, k, method, mode="same", boundary=boundary)
+            np.testing.assert_array_equal(~np.isfinite(y),
+                                          window_mask(~np.isfinite(x), k.shape, mode="same", boundary=boundary))
+            assert_ieee_equal(y, oracle(x, k, mode="same", boundary=boundary), x, k)
