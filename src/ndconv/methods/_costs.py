@@ -5,6 +5,7 @@ Each constant is seconds per unit of work on this machine:
 ``direct``       per output × tap, compiled loops, by dtype class
 ``direct_stream`` per byte of input and output streamed by the loops
 ``opencv``       per output × tap, OpenCV filter2D/sepFilter2D
+``opencv_dft``   per output × log2(taps), OpenCV filter2D on large kernels (DFT)
 ``fft``          per ``F·log2 F`` of one transform on one core, by precision
 ``overlap_add``  the same, for the blockwise transforms (strided segments cost more)
 ``copy``         per element copied (padding, casts)
@@ -32,6 +33,8 @@ DEFAULTS: dict[str, float] = {  # measured on the project's 2-core AVX-512 machi
     "direct_stream": 0.15e-9,
     "opencv_f4": 0.1e-9,
     "opencv_f8": 0.35e-9,
+    "opencv_dft_f4": 1.2e-9,
+    "opencv_dft_f8": 2.4e-9,
     "fft_f4": 2.0e-9,
     "fft_f8": 4.0e-9,
     "overlap_add_f4": 1.2e-9,

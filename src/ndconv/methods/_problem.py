@@ -100,8 +100,7 @@ class Problem:
     def __init__(self, spec: ConvSpec):
         self.spec = spec
 
-    @cached_property
-    def sampled(self) -> Sampled:
+    def _build(self, materialize: bool) -> Sampled:
         spec = self.spec
         geometry = spec.geometry
         strides = tuple(g.stride for g in geometry)
@@ -110,10 +109,25 @@ class Problem:
         if spec.boundary == "constant" and spec.fill_value == 0:
             starts = tuple(g.start for g in geometry)
             return Sampled(spec.x, spec.kernel, starts, counts, strides, dilations)
+        nb = spec.x.ndim - spec.ndim
+        starts = tuple(g.kd - 1 for g in geometry)
+        # only the samples read, up to the last one (valid mode with a stride stops early)
+        lengths = tuple(g.last_needed - g.first_needed + 1 for g in geometry)
+        if not materialize:
+            z = np.broadcast_to(np.zeros((), spec.x.dtype), spec.x.shape[:nb] + lengths)
+            return Sampled(z, spec.kernel, starts, counts, strides, dilations)
         pads = tuple((g.pad_before, g.pad_after) for g in geometry)
         z = extend(spec.x, pads, spec.boundary, spec.fill_value)
-        # drop samples beyond the last one read (valid mode with a stride)
-        nb = spec.x.ndim - spec.ndim
-        crop = (slice(None),) * nb + tuple(slice(0, g.last_needed - g.first_needed + 1) for g in geometry)
-        starts = tuple(g.kd - 1 for g in geometry)
+        crop = (slice(None),) * nb + tuple(slice(0, n) for n in lengths)
         return Sampled(z[crop], spec.kernel, starts, counts, strides, dilations)
+
+    @cached_property
+    def sampled(self) -> Sampled:
+        """The sampled problem, with the boundary extension materialised."""
+        return self._build(materialize=True)
+
+    @cached_property
+    def layout(self) -> Sampled:
+        """The sampled problem's shapes and dtypes only: ``z`` is a zero-stride
+        stand-in, so cost predictions never copy the input."""
+        return self._build(materialize=False)

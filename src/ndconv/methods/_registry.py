@@ -16,6 +16,7 @@ import numpy as np
 from . import _opencv, direct, separable
 from .._memory import cpu_count
 from ._costs import constants
+from ._finite import all_finite
 from ._guards import guarded
 from ._problem import Problem
 from .fft import block_length, blockwise_sampled, fft_sampled, fits_in_memory, transform_sizes
@@ -38,8 +39,7 @@ class Method:
         terms, reason = self.terms(problem)
         if terms is None:
             return math.inf, reason
-        c = constants()
-        return sum(c[key] * units for key, units in terms), reason
+        return _seconds(terms), reason
 
 
 def _dtype_key(dtype: np.dtype) -> str:
@@ -87,12 +87,10 @@ def _fft_units(shape: tuple[int, ...], count: float, real: bool) -> float:
     return count * size * max(1.0, math.log2(max(size, 2))) * (0.5 if real else 1.0)
 
 
-def _fft_terms(problem: Problem) -> Cost:
+def _scipy_fft_terms(problem: Problem) -> Cost:
     spec = problem.spec
-    if not fits_in_memory(problem.sampled):
-        return None, "its transform buffers would not fit in available memory (overlap_add splits it)"
     real = spec.compute_dtype.kind != "c"
-    sizes = transform_sizes(problem.sampled, real)
+    sizes = transform_sizes(problem.layout, real)
     batch = _size(spec.batch_shape)
     kbatch = _size(spec.kernel.shape[:spec.kernel.ndim - spec.ndim])
     # input and inverse transforms per batch row, the kernel's (pruned: about half) per kernel;
@@ -102,9 +100,39 @@ def _fft_terms(problem: Problem) -> Cost:
     return [("call", 3), ("fft_" + _precision_key(spec.compute_dtype), units)], f"transform sizes {sizes}"
 
 
+def _opencv_dft_terms(problem: Problem) -> Cost:
+    """OpenCV's filter2D filters large kernels by blockwise DFT: a cost per output
+    growing with the log of the kernel size.  Used only for finite inputs."""
+    spec = problem.spec
+    if not _opencv.window_applies(spec) or max(spec.kernel_shape) <= _opencv.MAX_SIDE:
+        return None, ""
+    units = _size(spec.output_shape) * math.log2(_size(spec.kernel_shape))
+    return [("call", 1), ("opencv_dft_" + _precision_key(spec.compute_dtype), units)], "OpenCV filter2D (DFT)"
+
+
+def _fft_engine(problem: Problem) -> tuple[str, Cost]:
+    """``('scipy' | 'opencv', cost)``: the cheaper engine of the fft method."""
+    own = _scipy_fft_terms(problem)
+    other = _opencv_dft_terms(problem)
+    if other[0] is not None and _seconds(other[0]) < _seconds(own[0]):
+        return "opencv", other
+    return "scipy", own
+
+
+def _seconds(terms: Terms) -> float:
+    c = constants()
+    return sum(c[key] * units for key, units in terms)
+
+
+def _fft_terms(problem: Problem) -> Cost:
+    if not fits_in_memory(problem.layout):
+        return None, "its transform buffers would not fit in available memory (overlap_add splits it)"
+    return _fft_engine(problem)[1]
+
+
 def _overlap_add_terms(problem: Problem) -> Cost:
     spec = problem.spec
-    if spec.ndim > 1 and fits_in_memory(problem.sampled):
+    if spec.ndim > 1 and fits_in_memory(problem.layout):
         return None, "blocks pay off along a single long axis; nD runs fft (which splits itself if memory is short)"
     axis = int(np.argmax([g.count for g in spec.geometry]))
     g = spec.geometry[axis]
@@ -113,12 +141,12 @@ def _overlap_add_terms(problem: Problem) -> Cost:
     if nblocks < 2:
         return None, "a single block: the same as fft"
     real = spec.compute_dtype.kind != "c"
-    sizes = list(transform_sizes(problem.sampled, real))
+    sizes = list(transform_sizes(problem.layout, real))
     sizes[axis] = size
     batch = _size(spec.batch_shape)
     units = _fft_units(tuple(sizes), 2 * batch * nblocks + 0.5, real)
     units /= _parallel(batch * nblocks, units)
-    return ([("call", 3 + nblocks / 16), ("overlap_add_" + _precision_key(spec.compute_dtype), units)],
+    return ([("call", 3), ("overlap_add_" + _precision_key(spec.compute_dtype), units)],
             f"{nblocks} blocks of {b} outputs, transform size {size}")
 
 
@@ -140,8 +168,11 @@ def _separable_terms(problem: Problem) -> Cost:
 
 
 def _run_fft(problem: Problem) -> np.ndarray:
-    if not fits_in_memory(problem.sampled):
+    if not fits_in_memory(problem.layout):
         return _blockwise(problem.sampled)
+    spec = problem.spec
+    if _fft_engine(problem)[0] == "opencv" and all_finite(spec.kernel) and all_finite(spec.x):
+        return _opencv.filter2d(spec)  # its DFT would spread NaN/Inf: finite inputs only
     return _fft(problem.sampled)
 
 
