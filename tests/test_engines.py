@@ -1,0 +1,147 @@
+"""Engines behind the methods: OpenCV's DFT inside ``fft``, the non-finite
+check, the cost layout that copies nothing, and the calibration file."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+import ndconv
+from ndconv.methods import REGISTRY, Problem, _costs, _opencv
+from ndconv.methods import _registry
+from ndconv.methods._finite import all_finite
+from ndconv._spec import make_spec
+from ndconv.testing import assert_conv_close, reference_convolve
+
+needs_cv2 = pytest.mark.skipif(not _opencv.available(), reason="OpenCV not installed")
+
+
+@needs_cv2
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("boundary", ["constant", "reflect", "symmetric", "edge"])
+@pytest.mark.parametrize("ksize", [(13, 13), (16, 21)])
+def test_fft_through_opencv_dft_matches_the_oracle(dtype, boundary, ksize, monkeypatch):
+    monkeypatch.setitem(_costs.constants(), "opencv_dft_f4", 1e-15)
+    monkeypatch.setitem(_costs.constants(), "opencv_dft_f8", 1e-15)
+    rng = np.random.default_rng(sum(ksize))
+    x = rng.standard_normal((40, 37)).astype(dtype)
+    k = rng.standard_normal(ksize).astype(dtype)
+    problem = Problem(make_spec(x, k, mode="same", boundary=boundary, method="fft"))
+    assert _registry._fft_engine(problem)[0] == "opencv"
+    calls = []
+    real = _opencv.filter2d
+    monkeypatch.setattr(_opencv, "filter2d", lambda spec: calls.append(1) or real(spec))
+    for origin in [0, (1, -1)]:
+        y = ndconv.convolve(x, k, "same", boundary, origin=origin, method="fft")
+        assert y.dtype == dtype
+        assert_conv_close(y, reference_convolve(x, k, "same", boundary, origin=origin), x, k)
+    assert calls, "the OpenCV engine was not used"
+
+
+@needs_cv2
+def test_fft_through_opencv_keeps_nonfinite_local(monkeypatch):
+    monkeypatch.setitem(_costs.constants(), "opencv_dft_f8", 1e-15)
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((50, 50))
+    k = rng.standard_normal((15, 15))
+    x[10, 20] = np.nan
+    x[40, 5] = np.inf
+    y = ndconv.convolve(x, k, "same", method="fft")
+    want = reference_convolve(x, k, "same")
+    np.testing.assert_array_equal(np.isnan(y), np.isnan(want))
+    np.testing.assert_array_equal(np.isinf(y), np.isinf(want))
+    assert np.isfinite(y).sum() == np.isfinite(want).sum() > 0
+
+
+def test_opencv_dft_is_not_offered_outside_its_domain():
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((40, 40))
+    for k, kw in [(rng.standard_normal((5, 5)), {"mode": "same"}),        # direct territory
+                  (rng.standard_normal((15, 15)), {"mode": "full"}),      # not a 'same' window
+                  (rng.standard_normal((15, 15)), {"mode": "same", "boundary": "wrap"}),
+                  (rng.standard_normal((15, 15)), {"mode": "same", "stride": 2})]:
+        terms, _ = _registry._opencv_dft_terms(Problem(make_spec(x, k, **kw)))
+        assert terms is None
+
+
+def test_cost_layout_copies_nothing():
+    x = np.random.default_rng(7).standard_normal((300, 200))
+    problem = Problem(make_spec(x, np.ones((9, 9)), mode="same", boundary="reflect"))
+    for method in REGISTRY.values():
+        method.cost(problem)
+    assert "sampled" not in problem.__dict__, "predicting costs materialised the boundary extension"
+    layout = problem.layout
+    assert layout.z.shape == (308, 208) and layout.z.strides == (0, 0)
+    assert problem.sampled.z.shape == layout.z.shape
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.complex64, np.complex128])
+@pytest.mark.parametrize("n", [7, 70_000, 70_003])
+def test_all_finite_finds_every_kind_of_bad_value(dtype, n):
+    x = np.ones(n, dtype)
+    assert all_finite(x)
+    for bad in [np.nan, np.inf, -np.inf]:
+        for where in [0, n // 2, n - 1]:
+            y = x.copy()
+            y[where] = bad
+            assert not all_finite(y)
+            if np.dtype(dtype).kind == "c":
+                y = x.copy()
+                y[where] = complex(0, bad)
+                assert not all_finite(y)
+    assert all_finite(np.full(n, np.finfo(dtype).max, dtype))  # huge but finite
+    assert all_finite(np.arange(5)) and all_finite(np.zeros(3, bool))
+
+
+def test_every_cost_is_named_constants_times_units():
+    x = np.random.default_rng(8).standard_normal((64, 64)).astype(np.float32)
+    problem = Problem(make_spec(x, np.ones((5, 5), np.float32), mode="same"))
+    c = _costs.constants()
+    for name, method in REGISTRY.items():
+        terms, reason = method.terms(problem)
+        seconds, why = method.cost(problem)
+        assert why == reason
+        if terms is None:
+            assert math.isinf(seconds)
+        else:
+            assert all(key in c and units >= 0 for key, units in terms), name
+            assert seconds == pytest.approx(sum(c[key] * units for key, units in terms))
+
+
+def test_tune_writes_constants_atomically_and_auto_reads_them(tmp_path, monkeypatch):
+    monkeypatch.setenv("NDCONV_CACHE_DIR", str(tmp_path))
+    _costs.constants.cache_clear()
+    try:
+        path = ndconv.tune(quick=True)
+        assert path == tmp_path / "cost_model.json"
+        stored = json.loads(path.read_text())
+        assert set(stored["constants"]) == set(_costs.DEFAULTS)
+        assert all(v > 0 and math.isfinite(v) for v in stored["constants"].values())
+        assert stored["machine"]["cpus"] >= 1
+        assert [p.name for p in tmp_path.iterdir()] == ["cost_model.json"]  # no temporary left
+        assert _costs.constants() == pytest.approx(stored["constants"])
+        # a damaged file falls back to the defaults instead of failing
+        path.write_text("{not json")
+        _costs.constants.cache_clear()
+        assert _costs.constants() == _costs.DEFAULTS
+    finally:
+        _costs.constants.cache_clear()
+
+
+def test_save_leaves_no_partial_file_when_writing_fails(tmp_path, monkeypatch):
+    monkeypatch.setenv("NDCONV_CACHE_DIR", str(tmp_path))
+    target = tmp_path / "cost_model.json"
+    target.write_text(json.dumps({"constants": {"call": 1.0}}))
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(_costs.os, "replace", broken)
+    with pytest.raises(OSError, match="disk full"):
+        _costs.save({"call": 2.0}, {})
+    assert json.loads(target.read_text()) == {"constants": {"call": 1.0}}
+    assert [p.name for p in tmp_path.iterdir()] == ["cost_model.json"]
+    _costs.constants.cache_clear()
