@@ -24,9 +24,9 @@ _CACHE = tempfile.mkdtemp(prefix="ndconv-tests-")
 atexit.register(shutil.rmtree, _CACHE, ignore_errors=True)
 os.environ["NDCONV_CACHE_DIR"] = _CACHE
 
-import ndconv  # noqa: E402
-from ndconv.methods import REGISTRY, _opencv  # noqa: E402
-from ndconv.testing import assert_conv_close, reference_convolve  # noqa: E402
+import ndconv
+from ndconv.methods import REGISTRY, _opencv
+from ndconv.testing import assert_conv_close, reference_convolve
 
 settings.register_profile(
     "ndconv", deadline=None, max_examples=40, derandomize=True, print_blob=True,

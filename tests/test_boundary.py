@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import ALIASES, BOUNDARIES, METHODS
 
 import ndconv
 from ndconv.boundary import extend, extension_index
-
-from conftest import ALIASES, BOUNDARIES, METHODS
 
 NUMPY_PAD = {"constant": "constant", "wrap": "wrap", "reflect": "reflect", "symmetric": "symmetric",
              "edge": "edge"}
@@ -45,7 +44,7 @@ def test_drawings_of_the_module():
 def test_extension_index_is_numpy_pad_for_any_width(boundary):
     for n in range(1, 8):
         x = np.arange(n)
-        for before in range(0, 4 * n + 3):
+        for before in range(4 * n + 3):
             after = (3 * before + 1) % (4 * n + 3)
             idx, inside = extension_index(n, -before, n - 1 + after, boundary)
             padded = np.pad(x, (before, after), mode=NUMPY_PAD[boundary],

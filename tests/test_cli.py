@@ -14,7 +14,7 @@ from ndconv import cli
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "ndconv", *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, "-m", "ndconv", *args], capture_output=True, text=True, timeout=120, check=False)
 
 
 # ------------------------------------------------------------------ subprocess

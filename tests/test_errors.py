@@ -289,8 +289,8 @@ def test_first_error_wins_before_any_work(func):
 
 
 def test_errors_are_one_line_and_name_their_argument():
-    cases = [dict(mode="x"), dict(boundary="x"), dict(method="x"), dict(axes=5), dict(origin=1),
-             dict(stride=0), dict(dilation=0), dict(fill_value="x")]
+    cases = [{"mode": "x"}, {"boundary": "x"}, {"method": "x"}, {"axes": 5}, {"origin": 1},
+             {"stride": 0}, {"dilation": 0}, {"fill_value": "x"}]
     for kw in cases:
         with pytest.raises(ValueError) as info:
             ndconv.convolve(X1, K1, **kw)

@@ -7,12 +7,11 @@ from unittest import mock
 
 import numpy as np
 import pytest
+from conftest import ALIASES, BOUNDARIES, DTYPES, METHODS, MODES, check, make_array
 from hypothesis import given, note, settings
 from hypothesis import strategies as st
 
 from ndconv.methods import _opencv
-
-from conftest import ALIASES, BOUNDARIES, DTYPES, METHODS, MODES, check, make_array
 
 SPELLINGS = BOUNDARIES + tuple(sorted(ALIASES))
 
@@ -37,9 +36,9 @@ def problems(draw, per_row: bool = False):
         top = 6 if mode != "valid" else min(6, (ni - 1) // di + 1)  # valid: K_d ≤ N
         k.append(draw(st.integers(1, top)))
     stride = draw(st.lists(st.integers(1, 3), min_size=ndim, max_size=ndim))
-    kw = dict(mode=mode, boundary=draw(st.sampled_from(SPELLINGS)),
-              stride=stride if draw(st.booleans()) else stride[0],
-              dilation=dilation if len(set(dilation)) > 1 else dilation[0])
+    kw = {"mode": mode, "boundary": draw(st.sampled_from(SPELLINGS)),
+              "stride": stride if draw(st.booleans()) else stride[0],
+              "dilation": dilation if len(set(dilation)) > 1 else dilation[0]}
     if mode == "same":
         kds = [di * (ki - 1) + 1 for ki, di in zip(k, dilation)]
         kw["origin"] = [draw(st.integers(-((kd - 1) // 2), kd - 1 - (kd - 1) // 2)) for kd in kds]

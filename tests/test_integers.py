@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import BOUNDARIES, METHODS, MODES, rng_for
 
 import ndconv
 from ndconv.testing import reference_convolve
-
-from conftest import BOUNDARIES, METHODS, MODES, rng_for
 
 INT64_MAX = 2**63 - 1
 INT_DTYPES = ("bool", "int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64")

@@ -9,13 +9,25 @@ import math
 
 import numpy as np
 import pytest
+from conftest import (
+    ALIASES,
+    BOUNDARIES,
+    DTYPES,
+    ENGINE_IDS,
+    ENGINES,
+    METHODS,
+    MIXED,
+    MODES,
+    check,
+    expected_dtype,
+    make_array,
+    rng_for,
+)
 
 import ndconv
 from ndconv.methods import REGISTRY, _opencv
 from ndconv.methods import fft as fft_module
-
-from conftest import (ALIASES, BOUNDARIES, DTYPES, ENGINE_IDS, ENGINES, METHODS, MIXED, MODES, check,
-                      expected_dtype, make_array, rng_for)
+from ndconv.testing import assert_conv_close, reference_convolve
 
 SHAPES = {  # (x shape, k shape) per dimension: odd/even, square/not, kernel longer than x
     1: [((9,), (3,)), ((8,), (4,)), ((5,), (1,)), ((3,), (7,)), ((2,), (9,)), ((1,), (4,))],
@@ -93,7 +105,7 @@ def test_boundary_aliases(method, alias):
     """Each alias gives exactly the rule it names, and agrees with the oracle."""
     rng = rng_for("alias", alias)
     x, k = rng.standard_normal((6, 7)), rng.standard_normal((3, 4))
-    kw = dict(fill_value=0.5) if ALIASES[alias] == "constant" else {}
+    kw = {"fill_value": 0.5} if ALIASES[alias] == "constant" else {}
     for mode in ("full", "same"):
         y = check(x, k, method, mode=mode, boundary=alias, **kw)
         np.testing.assert_array_equal(y, ndconv.convolve(x, k, mode, ALIASES[alias], method=method, **kw))
@@ -311,9 +323,9 @@ def test_longer_problems(method):
 
 def test_overlap_add_really_cuts_blocks():
     """The premise of test_longer_problems: several blocks for the 1-D case."""
-    size, b = fft_module.block_length(37, 3000 + 36, 1)[:2]
+    _size, b = fft_module.block_length(37, 3000 + 36, 1)[:2]
     assert b < 3000 + 36
-    size, b = fft_module.block_length(37, 1000, 3)[:2]
+    _size, b = fft_module.block_length(37, 1000, 3)[:2]
     assert math.ceil(1000 / b) > 1
 
 
@@ -366,8 +378,8 @@ def test_opencv_not_used_outside_its_domain(monkeypatch):
     monkeypatch.setattr(_opencv, "ENABLED", True)
     rng = rng_for("cv-domain")
     x, k = rng.standard_normal((16, 15)), rng.standard_normal((3, 3))
-    cases = [dict(mode="same", boundary="wrap"), dict(mode="same", fill_value=1.0), dict(mode="same", stride=2),
-             dict(mode="same", dilation=2), dict(mode="full"), dict(mode="valid")]
+    cases = [{"mode": "same", "boundary": "wrap"}, {"mode": "same", "fill_value": 1.0}, {"mode": "same", "stride": 2},
+             {"mode": "same", "dilation": 2}, {"mode": "full"}, {"mode": "valid"}]
     for kw in cases:
         check(x, k, "direct", **kw)
     check(x, rng.standard_normal((13, 12)), "direct", mode="same")
@@ -447,10 +459,45 @@ def test_auto_runs_what_choose_method_says(case, monkeypatch):
     x, k, kw = problems[case]
     ran = []
     for name, method in REGISTRY.items():
-        spy = lambda p, _run=method.run, _name=name: ran.append(_name) or _run(p)  # noqa: E731
+        spy = lambda p, _run=method.run, _name=name: ran.append(_name) or _run(p)
         monkeypatch.setitem(REGISTRY, name, dataclasses.replace(method, run=spy))
     choice = ndconv.choose_method(x, k, **kw)
     y = ndconv.convolve(x, k, **kw)
     assert ran == [str(choice)]
     check(x, k, **kw)
     np.testing.assert_array_equal(y, ndconv.convolve(x, k, method=str(choice), **kw))
+
+
+# --------------------------------------------------------------------- the oracle itself
+
+
+def test_oracle_agrees_with_numpy_and_scipy():
+    """The reference every test leans on, anchored to independent implementations."""
+    import scipy.signal
+
+    rng = rng_for("oracle")
+    x, k = rng.standard_normal(11), rng.standard_normal(5)
+    for mode in MODES:
+        np.testing.assert_allclose(reference_convolve(x, k, mode), np.convolve(x, k, mode), atol=1e-12)
+    np.testing.assert_allclose(reference_convolve(x, k, correlate=True), np.correlate(x, k, "full"), atol=1e-12)
+    x2, k2 = rng.standard_normal((7, 8)), rng.standard_normal((3, 5))
+    for ours, theirs in (("constant", "fill"), ("wrap", "wrap"), ("symmetric", "symm")):
+        for mode in MODES:
+            np.testing.assert_allclose(reference_convolve(x2, k2, mode, ours),
+                                       scipy.signal.convolve2d(x2, k2, mode, boundary=theirs), atol=1e-12)
+    xi, ki = np.arange(-4, 5), np.array([3, -2, 7])
+    assert reference_convolve(xi, ki).tolist() == np.convolve(xi, ki).tolist()
+
+
+def test_assert_conv_close_can_fail():
+    x, k = np.arange(5.0), np.array([1.0, 2.0])
+    y = reference_convolve(x, k)
+    assert_conv_close(y, y, x, k)
+    with pytest.raises(AssertionError, match="max error"):
+        assert_conv_close(y + 1e-9 * np.arange(y.size), y, x, k)
+    with pytest.raises(AssertionError, match="shape"):
+        assert_conv_close(y[:-1], y, x, k)
+    with pytest.raises(AssertionError, match="non-finite"):
+        assert_conv_close(np.where(np.arange(y.size) == 2, np.nan, y), y, x, k)
+    with pytest.raises(AssertionError):
+        assert_conv_close(y.astype(np.int64) + 1, y.astype(np.int64), x, k)

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import BOUNDARIES, ENGINE_IDS, ENGINES, METHODS, MODES, compute, rng_for
 
 import ndconv
 from ndconv.testing import reference_convolve, tolerance
-
-from conftest import BOUNDARIES, ENGINE_IDS, ENGINES, METHODS, MODES, compute, rng_for
 
 FLOAT_DTYPES = ("float16", "float32", "float64", "complex64", "complex128")
 BAD_VALUES = (np.nan, np.inf, -np.inf)
@@ -87,7 +86,7 @@ def test_nonfinite_inputs_stay_in_their_windows(engine, mode, boundary, dtype, s
         k = _data(rng, ks, dtype)
         if case % 2:
             k.flat[rng.integers(k.size)] = 0  # a zero tap still puts its sample in the window
-        kw = dict(mode=mode, boundary=boundary)
+        kw = {"mode": mode, "boundary": boundary}
         if case == 3:
             kw.update(stride=2, dilation=2 if mode != "valid" else 1)
         if case == 4 and mode == "same":
@@ -218,7 +217,7 @@ def test_nonfinite_with_batches_and_per_row_kernels(method):
     x[2, 0, 19] = np.inf
     k = rng.standard_normal((3, 1, 4))
     k[0, 0, 1] = 0.0
-    for kw in [dict(axes=2), dict(axes=(2,), mode="same", boundary="wrap")]:
+    for kw in [{"axes": 2}, {"axes": (2,), "mode": "same", "boundary": "wrap"}]:
         y = compute(x, k, method, **kw)
         assert_ieee_equal(y, oracle(x, k, **kw), x, k)
         assert (~np.isfinite(y)).sum() == (~np.isfinite(oracle(x, k, **kw))).sum() > 0

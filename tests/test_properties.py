@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import BOUNDARIES, METHODS, MODES, make_array, rng_for
 
 import ndconv
-
-from conftest import BOUNDARIES, METHODS, MODES, make_array, rng_for
 
 NUMPY_PAD = {"constant": "constant", "wrap": "wrap", "reflect": "reflect", "symmetric": "symmetric",
              "edge": "edge"}
@@ -61,8 +60,8 @@ def test_distributive_over_kernels_any_boundary(method, boundary):
     rng = rng_for("distrib-k", boundary)
     x = rng.standard_normal((9, 8))
     a, b = rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
-    for kw in [dict(mode="full"), dict(mode="same", origin=(1, -1)), dict(mode="valid", stride=2),
-               dict(mode="same", dilation=(2, 1), stride=(1, 3))]:
+    for kw in [{"mode": "full"}, {"mode": "same", "origin": (1, -1)}, {"mode": "valid", "stride": 2},
+               {"mode": "same", "dilation": (2, 1), "stride": (1, 3)}]:
         lhs = ndconv.convolve(x, a + b, boundary=boundary, method=method, **kw)
         rhs = ndconv.convolve(x, a, boundary=boundary, method=method, **kw) + \
             ndconv.convolve(x, b, boundary=boundary, method=method, **kw)
@@ -136,8 +135,8 @@ def test_correlate_is_convolve_with_flipped_conjugate(method, boundary, dtype):
     tol = 1e-5 if dtype == "float32" else 1e-12
     x, k = make_array(rng, (8, 9), dtype), make_array(rng, (3, 4), dtype)
     flipped = np.conj(k[::-1, ::-1]) if k.dtype.kind == "c" else k[::-1, ::-1]
-    for kw in [dict(mode="full"), dict(mode="same"), dict(mode="same", origin=(-1, 2)),
-               dict(mode="valid", stride=(2, 1)), dict(mode="same", dilation=2, stride=2)]:
+    for kw in [{"mode": "full"}, {"mode": "same"}, {"mode": "same", "origin": (-1, 2)},
+               {"mode": "valid", "stride": (2, 1)}, {"mode": "same", "dilation": 2, "stride": 2}]:
         assert_close(ndconv.correlate(x, k, boundary=boundary, method=method, **kw),
                      ndconv.convolve(x, flipped, boundary=boundary, method=method, **kw), _scale(k) * 8, tol)
     # batch axes and per-row kernels: only the convolved axes are flipped
@@ -189,7 +188,7 @@ def test_full_equals_valid_of_numpy_padded_input(method, boundary):
         x, k = rng.standard_normal(xs), rng.standard_normal(ks)
         pad = [(kk - 1, kk - 1) for kk in ks]
         fill = 0.75 if boundary == "constant" else 0
-        extra = dict(constant_values=fill) if boundary == "constant" else {}
+        extra = {"constant_values": fill} if boundary == "constant" else {}
         padded = np.pad(x, pad, mode=NUMPY_PAD[boundary], **extra)
         got = ndconv.convolve(x, k, "full", boundary, fill_value=fill, method=method)
         assert_close(got, ndconv.convolve(padded, k, "valid", method=method), _scale(k) * 4)

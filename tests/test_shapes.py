@@ -10,8 +10,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import ndconv
-from ndconv._shapes import (axis_geometry, broadcast, dilated_length, mode_length, mode_start, output_length,
-                            strided_length)
+from ndconv._shapes import (
+    axis_geometry,
+    broadcast,
+    dilated_length,
+    mode_length,
+    mode_start,
+    output_length,
+    strided_length,
+)
 
 
 def brute_force(mode, n, k, origin, stride, dilation):

@@ -6,10 +6,15 @@ import itertools
 
 import numpy as np
 import pytest
-
-from ndconv._spec import make_spec, normalize_axes, normalize_boundary, per_axis, result_dtype
-
 from conftest import ALIASES, BOUNDARIES, expected_dtype
+
+from ndconv._spec import (
+    make_spec,
+    normalize_axes,
+    normalize_boundary,
+    per_axis,
+    result_dtype,
+)
 
 ALL_DTYPES = ("bool", "int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64", "float16",
               "float32", "float64", "complex64", "complex128")
