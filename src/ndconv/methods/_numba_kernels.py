@@ -50,7 +50,7 @@ def _correlate_rows(z, weights, tap_offsets, row_offsets, stride, ncols, out, ou
         for i in range(m):
             ob[o + i] = 0
         t = 0
-        while t + 4 <= ntaps:
+        while stride == 1 and t + 4 <= ntaps:  # four taps fused per pass over the block
             w0 = weights[t]
             w1 = weights[t + 1]
             w2 = weights[t + 2]
@@ -59,13 +59,8 @@ def _correlate_rows(z, weights, tap_offsets, row_offsets, stride, ncols, out, ou
             i1 = base + numba.uint64(tap_offsets[t + 1])
             i2 = base + numba.uint64(tap_offsets[t + 2])
             i3 = base + numba.uint64(tap_offsets[t + 3])
-            if stride == 1:
-                for i in range(m):
-                    ob[o + i] += w0 * zb[i0 + i] + w1 * zb[i1 + i] + w2 * zb[i2 + i] + w3 * zb[i3 + i]
-            else:
-                for i in range(m):
-                    j = i * step
-                    ob[o + i] += w0 * zb[i0 + j] + w1 * zb[i1 + j] + w2 * zb[i2 + j] + w3 * zb[i3 + j]
+            for i in range(m):
+                ob[o + i] += w0 * zb[i0 + i] + w1 * zb[i1 + i] + w2 * zb[i2 + i] + w3 * zb[i3 + i]
             t += 4
         while t < ntaps:
             w0 = weights[t]
