@@ -125,3 +125,17 @@ def test_random_problems_every_method_agrees(problem):
         assert y.dtype == results[0].dtype and y.shape == results[0].shape
         if y.dtype.kind in "iu":
             np.testing.assert_array_equal(y, results[0])
+
+
+@settings(max_examples=60)
+@given(problem=problems(), method=st.sampled_from(("direct", "separable")), opencv=st.booleans())
+def test_random_problems_with_interior_and_border_boxes(problem, method, opencv):
+    """The direct loops read the interior of large inputs in place and pad only
+    border strips; force that path on small problems too."""
+    from ndconv.methods import direct
+
+    if not hasattr(direct, "SMALL_INPUT"):  # pragma: no cover - the split moved
+        pytest.skip("direct.SMALL_INPUT is gone")
+    x, k, kw, correlate = problem
+    with mock.patch.object(direct, "SMALL_INPUT", 0), mock.patch.object(_opencv, "ENABLED", opencv):
+        check(x, k, method, correlate=correlate, **kw)

@@ -321,6 +321,62 @@ def test_longer_problems(method):
           dilation=3)
 
 
+LARGE = [  # inputs above the direct method's small-input size (2**15 elements): interior + border boxes
+    ((40_000,), (5,), {"stride": 3}),
+    ((40_000,), (4,), {"dilation": 2}),
+    ((190, 185), (3, 4), {}),
+    ((190, 185), (5, 3), {"stride": (2, 1), "dilation": (1, 2)}),
+    ((36, 33, 30), (3, 2, 3), {}),
+    ((12, 3000), (7,), {}),                      # batch rows
+]
+
+
+@pytest.mark.parametrize("boundary", BOUNDARIES)
+@pytest.mark.parametrize("engine", ENGINES, ids=ENGINE_IDS)
+def test_large_inputs(engine, boundary, set_opencv):
+    method, cv = engine
+    set_opencv(cv)
+    rng = rng_for("large", boundary)
+    for xs, ks, kw in LARGE:
+        x, k = rng.standard_normal(xs), rng.standard_normal(ks)
+        for mode in MODES:
+            check(x, k, method, mode=mode, boundary=boundary, **kw)
+        if len(ks) == len(xs):
+            origin = tuple((kk - 1) - (kk - 1) // 2 for kk in ks) if not kw else 0
+            check(x.astype(np.float32), k.astype(np.float32), method, mode="same", boundary=boundary,
+                  origin=origin, correlate=True, **kw)
+    x, k = rng.integers(-50, 50, (9, 4000)), rng.integers(-3, 4, (9, 6))
+    check(x, k, method, mode="same", boundary=boundary, axes=1)      # per-row kernels, exact integers
+    check(x + 0.5j, k, method, mode="full", boundary=boundary, axes=-1)
+
+
+@pytest.mark.parametrize("ndim", [1, 2, 3])
+@pytest.mark.parametrize("boundary", BOUNDARIES)
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("method", ["direct", "separable"])
+def test_interior_and_border_boxes_on_small_inputs(method, mode, boundary, ndim, monkeypatch):
+    """The box split of the direct loops (interior read in place, borders padded),
+    forced on small inputs where every box shape occurs."""
+    from ndconv.methods import direct
+
+    if not hasattr(direct, "SMALL_INPUT"):  # pragma: no cover - the split moved
+        pytest.skip("direct.SMALL_INPUT is gone")
+    monkeypatch.setattr(direct, "SMALL_INPUT", 0)
+    rng = rng_for("boxes", mode, boundary, ndim)
+    for xs, ks in SHAPES[ndim]:
+        x, k = rng.standard_normal(xs), rng.standard_normal(ks)
+        for kw in ({}, {"stride": 2}, {"stride": 3, "dilation": 2}, {"fill_value": 1.5}):
+            if _fits(mode, xs, ks, kw.get("dilation", 1)):
+                check(x, k, method, mode=mode, boundary=boundary, **kw)
+        if mode == "same":
+            check(x, k, method, mode=mode, boundary=boundary, origin=[kd - 1 - (kd - 1) // 2 for kd in ks])
+            check(x, k, method, mode=mode, boundary=boundary, origin=[-((kd - 1) // 2) for kd in ks])
+        if _fits(mode, xs, ks):
+            check((x * 3).astype(np.int64), (k * 4).astype(np.int64), method, mode=mode, boundary=boundary)
+    xs, ks = SHAPES[ndim][0]
+    check(rng.standard_normal((3, *xs)), rng.standard_normal(ks), method, mode=mode, boundary=boundary)
+
+
 def test_overlap_add_really_cuts_blocks():
     """The premise of test_longer_problems: several blocks for the 1-D case."""
     _size, b = fft_module.block_length(37, 3000 + 36, 1)[:2]
