@@ -321,6 +321,23 @@ def test_longer_problems(method):
           dilation=3)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "complex64"])
+@pytest.mark.parametrize("engine", ENGINES, ids=ENGINE_IDS)
+def test_single_precision_with_many_taps(engine, dtype, set_opencv):
+    """Single-precision sums of many taps (where accumulators may switch to double)
+    keep §2's 1e-5 accuracy and the single-precision dtype."""
+    method, cv = engine
+    set_opencv(cv)
+    rng = rng_for("many-taps", dtype)
+    for xs, ks in [((2000,), (149,)), ((2000,), (151,)), ((1500,), (700,)), ((40, 45), (13, 13)),
+                   ((30, 30), (11, 11)), ((12, 12, 12), (6, 6, 5))]:
+        x, k = make_array(rng, xs, dtype), make_array(rng, ks, dtype)
+        x += 3  # same-signed terms are the hard case for a single-precision accumulator
+        k = (np.abs(k) + 0.5).astype(dtype) if len(ks) == 1 else k
+        for mode in ("full", "same"):
+            assert check(x, k, method, mode=mode).dtype == np.dtype(dtype)
+
+
 LARGE = [  # inputs above the direct method's small-input size (2**15 elements): interior + border boxes
     ((40_000,), (5,), {"stride": 3}),
     ((40_000,), (4,), {"dilation": 2}),

@@ -246,3 +246,28 @@ def test_nonfinite_with_separable_kernels(engine, dtype, set_opencv):
             np.testing.assert_array_equal(~np.isfinite(y),
                                           window_mask(~np.isfinite(x), k.shape, mode="same", boundary=boundary))
             assert_ieee_equal(y, oracle(x, k, mode="same", boundary=boundary), x, k)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "complex128"])
+@pytest.mark.parametrize("engine", ENGINES, ids=ENGINE_IDS)
+def test_large_inputs_with_nonfinite_values(engine, dtype, set_opencv):
+    """Above the size where the finiteness check and the direct loops change strategy
+    (2**16 elements): zero taps, separable and non-separable kernels, a strided view.
+    (The oracle's non-finite outputs are, by definition, the windows holding one.)"""
+    method, cv = engine
+    set_opencv(cv)
+    rng = rng_for("large-nan", dtype)
+    x = _data(rng, (270, 250), dtype)
+    x[150, 7], x[0, 0], x[269, 140], x[80, 249] = np.nan, np.inf, -np.inf, np.inf
+    zero_tap = rng.standard_normal((3, 3))
+    zero_tap[1, 2] = 0.0
+    cases = [(x, np.outer([1.0, 2.0, 1.0], [1.0, 0.0, -1.0]), "constant"),      # Sobel: zero taps, rank 1
+             (x, zero_tap, "reflect"),
+             (x, np.outer(rng.random(5) + 0.5, rng.random(5) + 0.5), "edge"),  # separable, no zero tap
+             (x[::-1, ::2], rng.standard_normal((3, 2)), "wrap")]               # a strided view
+    for xx, k, boundary in cases:
+        k = k.astype(dtype)
+        y = compute(xx, k, method, mode="same", boundary=boundary)
+        expected = oracle(xx, k, mode="same", boundary=boundary)
+        assert 0 < (~np.isfinite(expected)).sum() < 200
+        assert_ieee_equal(y, expected, xx, k)
