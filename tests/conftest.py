@@ -45,8 +45,8 @@ MIXED = (("int8", "float32"), ("uint8", "float16"), ("float32", "float64"), ("fl
          ("float64", "complex64"), ("bool", "int8"), ("int64", "float32"), ("float16", "complex64"),
          ("bool", "float16"), ("int8", "float16"), ("complex64", "float64"), ("uint8", "int8"))
 
-#: (method, OpenCV enabled) pairs: OpenCV only matters to the methods that may dispatch to it
-ENGINES = tuple((m, cv) for m in METHODS for cv in ((True, False) if m in ("direct", "separable") else (False,)))
+#: (method, OpenCV enabled) pairs: direct, separable and fft may all hand 2-D float work to OpenCV
+ENGINES = tuple((m, cv) for m in METHODS for cv in (True, False))
 ENGINE_IDS = tuple(f"{m}-cv" if cv else m for m, cv in ENGINES)
 
 

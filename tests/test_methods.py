@@ -338,6 +338,27 @@ def test_single_precision_with_many_taps(engine, dtype, set_opencv):
             assert check(x, k, method, mode=mode).dtype == np.dtype(dtype)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("boundary", BOUNDARIES)
+@pytest.mark.parametrize("engine", ENGINES, ids=ENGINE_IDS)
+def test_large_2d_kernels(engine, boundary, dtype, set_opencv):
+    """Kernel sides above 11 on 2-D float images (where the fft method may use
+    OpenCV's DFT engine), every origin corner, and the other modes."""
+    method, cv = engine
+    set_opencv(cv)
+    rng = rng_for("big-2d-kernel", boundary, dtype)
+    for xs, ks, corner in [((40, 45), (13, 13), 0), ((30, 33), (12, 17), 1), ((26, 40), (25, 12), 2)]:
+        x, k = make_array(rng, xs, dtype), make_array(rng, ks, dtype)
+        lo = [-((kk - 1) // 2) for kk in ks]
+        hi = [kk - 1 - (kk - 1) // 2 for kk in ks]
+        check(x, k, method, mode="same", boundary=boundary)
+        check(x, k, method, mode="same", boundary=boundary, origin=[lo, hi, (lo[0], hi[1])][corner],
+              correlate=corner == 1)
+    x, k = make_array(rng, (30, 33), dtype), make_array(rng, (12, 17), dtype)
+    for mode in ("full", "valid"):
+        check(x, k, method, mode=mode, boundary=boundary)
+
+
 LARGE = [  # inputs above the direct method's small-input size (2**15 elements): interior + border boxes
     ((40_000,), (5,), {"stride": 3}),
     ((40_000,), (4,), {"dilation": 2}),
