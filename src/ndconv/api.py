@@ -8,7 +8,7 @@ import numpy as np
 
 from ._spec import make_spec
 from ._typing import ArrayLike, Boundary, IntOrTuple, Method, Mode
-from .methods import REGISTRY, MethodChoice, Problem, choose
+from .methods import REGISTRY, MethodChoice, Problem, choose, plan
 
 
 def _problem(x, k, mode, boundary, fill_value, axes, origin, stride, dilation, method, correlate) -> Problem:
@@ -19,7 +19,7 @@ def _problem(x, k, mode, boundary, fill_value, axes, origin, stride, dilation, m
 
 def _execute(problem: Problem) -> np.ndarray:
     spec = problem.spec
-    name = spec.method if spec.method != "auto" else choose(problem)
+    name = spec.method if spec.method != "auto" else plan(problem)
     y = REGISTRY[str(name)].run(problem)
     return spec.to_user_layout(np.asarray(y).astype(spec.dtype, copy=False))
 

@@ -2,6 +2,6 @@
 
 from ._problem import Problem, Sampled
 from ._registry import REGISTRY, Method
-from .planner import MethodChoice, choose
+from .planner import MethodChoice, choose, plan
 
-__all__ = ["REGISTRY", "Method", "MethodChoice", "Problem", "Sampled", "choose"]
+__all__ = ["REGISTRY", "Method", "MethodChoice", "Problem", "Sampled", "choose", "plan"]

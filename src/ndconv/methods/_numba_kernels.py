@@ -20,8 +20,9 @@ import numpy as np
 from .._memory import cpu_count
 
 BLOCK = 2048
-#: output × tap products below which one thread does all
-PARALLEL_WORK = 200_000
+#: output × tap products below which one thread does all (a hand-off to the
+#: pool costs about as much as a millisecond of loops on a busy machine)
+PARALLEL_WORK = 1 << 21
 
 
 _options = dict(cache=True, nogil=True, fastmath={"contract"}, boundscheck=False, error_model="numpy")

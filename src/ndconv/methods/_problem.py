@@ -70,7 +70,13 @@ class Sampled:
             before, after = max(0, -first), max(0, last - (n - 1))
             pads.append((before, after))
             firsts.append(first + before)
-        return extend(self.z, tuple(pads), "constant", 0), tuple(firsts)
+        if not any(before or after for before, after in pads):
+            return self.z, tuple(firsts)
+        nb = self.z.ndim - self.ndim
+        shape = self.z.shape[:nb] + tuple(n + b + a for n, (b, a) in zip(self.input_shape, pads))
+        out = np.zeros(shape, dtype=self.z.dtype)  # a plain zero pad: numpy.pad costs 50 µs a call
+        out[(Ellipsis,) + tuple(slice(b, b + n) for n, (b, _) in zip(self.input_shape, pads))] = self.z
+        return out, tuple(firsts)
 
     def cropped(self) -> "Sampled":
         """The same problem with ``z`` sliced (a view) to the samples the outputs read."""

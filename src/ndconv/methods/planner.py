@@ -1,10 +1,19 @@
-"""What ``method="auto"`` runs: guards first, then the cheapest predicted cost."""
+"""What ``method="auto"`` runs: guards first, then the cheapest predicted cost.
+
+:func:`choose` prices every method; :func:`plan` is what ``convolve`` calls: it
+remembers the choice for a problem it has seen (same shapes, dtypes, layout,
+arguments, kernel values, cost constants and engines), as FFT libraries keep
+their plans, and re-checks only what the data decide — non-finite values.
+"""
 
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 
+import numpy as np
 
+from ._costs import constants
 from ._finite import all_finite
 from ._problem import Problem
 from ._registry import REGISTRY
@@ -63,3 +72,39 @@ def choose(problem: Problem) -> MethodChoice:
         best = min(costs, key=costs.__getitem__)
         guard = "non-finite values present"
     return MethodChoice(best, costs, reasons, guard)
+
+
+#: plans remembered (least recently used dropped first)
+PLAN_CACHE_SIZE = 256
+#: kernels above this many bytes are not hashed into a plan key
+_KEY_KERNEL_BYTES = 1 << 20
+_plans: OrderedDict = OrderedDict()
+
+
+def _plan_key(problem: Problem):
+    spec = problem.spec
+    if spec.kernel.nbytes > _KEY_KERNEL_BYTES:
+        return None
+    from . import _opencv
+
+    kernel = np.ascontiguousarray(spec.kernel)
+    return (spec.x.shape, spec.x.strides, spec.x.dtype.str, kernel.shape, kernel.dtype.str,
+            hash(kernel.tobytes()), spec.geometry, spec.boundary, repr(spec.fill_value),
+            tuple(constants().values()), _opencv.available())
+
+
+def plan(problem: Problem) -> str:
+    """The method ``auto`` runs for ``problem`` (:func:`choose`, remembered)."""
+    key = _plan_key(problem)
+    name = _plans.get(key) if key is not None else None
+    if name is None:
+        choice = choose(problem)
+        if key is not None and not choice.guard.startswith("non-finite"):
+            _plans[key] = str(choice)
+            if len(_plans) > PLAN_CACHE_SIZE:
+                _plans.popitem(last=False)
+        return str(choice)
+    _plans.move_to_end(key)
+    if not REGISTRY[name].exact and not (all_finite(problem.spec.x) and all_finite(problem.spec.kernel)):
+        return str(choose(problem))  # the data now hold NaN/Inf: price again
+    return name
