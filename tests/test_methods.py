@@ -515,10 +515,20 @@ def test_choose_method_marks_inapplicable_methods():
 
 
 @pytest.mark.parametrize("dtype", ["bool", "int8", "uint8", "int32", "int64"])
-def test_choose_method_integers_take_direct(dtype):
+def test_choose_method_integers_take_exact_paths(dtype):
+    # small values: a float method's rounded result is provably exact, so speed decides
     big = np.ones(4096, dtype=dtype)
-    assert ndconv.choose_method(big, big) == "direct"
-    assert ndconv.choose_method(np.ones((64, 64), dtype), np.ones((31, 31), dtype), "same") == "direct"
+    choice = ndconv.choose_method(big, big)
+    assert choice in ("fft", "overlap_add") and "exact" in choice.guard
+    np.testing.assert_array_equal(ndconv.convolve(big, big), np.convolve(big.astype(np.int64), big.astype(np.int64)))
+    # small kernels: the direct sum is cheapest anyway
+    assert ndconv.choose_method(np.ones(4096, dtype), np.ones(3, dtype)) == "direct"
+    if np.dtype(dtype).itemsize >= 4:
+        # values whose sums may pass 2**40: only the direct sum is exact
+        large = np.full(4096, 2**30, dtype=dtype)
+        choice = ndconv.choose_method(large, large)
+        assert choice == "direct" and "exact" in choice.guard
+        assert all(np.isinf(c) for name, c in choice.costs.items() if name != "direct")
 
 
 def test_choose_method_prefers_fft_for_long_kernels():

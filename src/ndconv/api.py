@@ -131,8 +131,9 @@ def choose_method(x: ArrayLike, k: ArrayLike, mode: Mode = "full", boundary: Bou
                   dilation: IntOrTuple = 1, method: Method = "auto", correlate: bool = False) -> MethodChoice:
     """The method ``method="auto"`` would run for these arguments.
 
-    Guards come before speed: bool/integer inputs take only the exact direct
-    sum; an FFT whose buffers would not fit in memory is never chosen (it is
+    Guards come before speed: bool/integer inputs take only exact paths (the
+    direct sum, or a float method whose rounded result is provably exact,
+    ``Σ|h| · max|x| ≤ 2**40``); an FFT whose buffers would not fit in memory is never chosen (it is
     split by ``overlap_add``); non-finite values add the cost of keeping them
     local.  Among the rest, the lowest predicted time wins (constants measured
     by :func:`ndconv.tune`, built-in defaults otherwise).

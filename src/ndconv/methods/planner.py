@@ -15,6 +15,7 @@ import numpy as np
 
 from ._costs import constants
 from ._finite import all_finite
+from ._guards import EXACT_FLOAT_BOUND
 from ._problem import Problem
 from ._registry import REGISTRY
 
@@ -59,8 +60,7 @@ def choose(problem: Problem) -> MethodChoice:
     for name, method in REGISTRY.items():
         costs[name], reasons[name] = method.cost(problem)
     if spec.is_integer:
-        guard = "bool/integer inputs take only the exact direct sum"
-        return MethodChoice("direct", costs, reasons, guard)
+        return _choose_exact(problem, costs, reasons)
     best = min(costs, key=costs.__getitem__)
     guard = ""
     if best != "direct" and not REGISTRY[best].exact and not (
@@ -72,6 +72,30 @@ def choose(problem: Problem) -> MethodChoice:
         best = min(costs, key=costs.__getitem__)
         guard = "non-finite values present"
     return MethodChoice(best, costs, reasons, guard)
+
+
+def _integer_bound(problem: Problem) -> int:
+    """``Σ|h| · max|x̃|`` for an integer problem (the fill value counts for 'constant')."""
+    spec = problem.spec
+    xmax = max(abs(int(spec.x.max())), abs(int(spec.x.min())))
+    if spec.boundary == "constant":
+        xmax = max(xmax, abs(int(spec.fill_value)))
+    axes = tuple(range(spec.kernel.ndim - spec.ndim, spec.kernel.ndim))
+    hsum = int(np.max(np.asarray(np.abs(spec.kernel.astype(object)).sum(axis=axes))))
+    return xmax * hsum
+
+
+def _choose_exact(problem: Problem, costs: dict[str, float], reasons: dict[str, str]) -> MethodChoice:
+    """Bool/integer inputs: the direct sum, or a float method whose rounded result
+    is provably exact (``Σ|h| · max|x| ≤ 2**40``, see ``_guards``)."""
+    best = min(costs, key=costs.__getitem__)
+    if best != "direct" and _integer_bound(problem) <= EXACT_FLOAT_BOUND:
+        return MethodChoice(best, costs, reasons, "integers: rounded float result exact (Σ|h|·max|x| ≤ 2**40)")
+    for name in costs:
+        if name != "direct":
+            costs[name] = math.inf
+            reasons[name] = "integers: |result| may exceed 2**40, only the direct sum is exact"
+    return MethodChoice("direct", costs, reasons, "bool/integer inputs take only exact paths")
 
 
 #: plans remembered (least recently used dropped first)
