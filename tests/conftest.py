@@ -58,7 +58,7 @@ def rng_for(*key: object) -> np.random.Generator:
 def make_array(rng: np.random.Generator, shape, dtype) -> np.ndarray:
     """Random data of ``dtype`` with small magnitudes (exact for integers)."""
     dtype = np.dtype(dtype)
-    if dtype == bool:
+    if dtype.kind == "b":
         return rng.integers(0, 2, shape).astype(bool)
     if dtype.kind == "u":
         return rng.integers(0, 7, shape).astype(dtype)

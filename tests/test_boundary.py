@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import ALIASES, BOUNDARIES, METHODS
 
 import ndconv
+from conftest import ALIASES, BOUNDARIES, METHODS
 from ndconv.boundary import extend, extension_index
 
 NUMPY_PAD = {"constant": "constant", "wrap": "wrap", "reflect": "reflect", "symmetric": "symmetric",

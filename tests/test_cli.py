@@ -14,7 +14,8 @@ from ndconv import cli
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "ndconv", *args], capture_output=True, text=True, timeout=120, check=False)
+    return subprocess.run([sys.executable, "-m", "ndconv", *args], capture_output=True, text=True, timeout=120,
+                          check=False)
 
 
 # ------------------------------------------------------------------ subprocess

@@ -10,10 +10,9 @@ import numpy as np
 import pytest
 
 import ndconv
-from ndconv.methods import REGISTRY, Problem, _costs, _opencv
-from ndconv.methods import _registry
-from ndconv.methods._finite import all_finite
 from ndconv._spec import make_spec
+from ndconv.methods import REGISTRY, Problem, _costs, _opencv, _registry
+from ndconv.methods._finite import all_finite
 from ndconv.testing import assert_conv_close, reference_convolve
 
 needs_cv2 = pytest.mark.skipif(not _opencv.available(), reason="OpenCV not installed")

@@ -7,10 +7,10 @@ from unittest import mock
 
 import numpy as np
 import pytest
-from conftest import ALIASES, BOUNDARIES, DTYPES, METHODS, MODES, check, make_array
 from hypothesis import given, note, settings
 from hypothesis import strategies as st
 
+from conftest import ALIASES, BOUNDARIES, DTYPES, METHODS, MODES, check, make_array
 from ndconv.methods import _opencv
 
 SPELLINGS = BOUNDARIES + tuple(sorted(ALIASES))

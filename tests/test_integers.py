@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import BOUNDARIES, METHODS, MODES, rng_for
 
 import ndconv
+from conftest import BOUNDARIES, METHODS, MODES, rng_for
 from ndconv.testing import reference_convolve
 
 INT64_MAX = 2**63 - 1

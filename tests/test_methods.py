@@ -9,6 +9,8 @@ import math
 
 import numpy as np
 import pytest
+
+import ndconv
 from conftest import (
     ALIASES,
     BOUNDARIES,
@@ -23,9 +25,7 @@ from conftest import (
     make_array,
     rng_for,
 )
-
-import ndconv
-from ndconv.methods import REGISTRY, _opencv
+from ndconv.methods import REGISTRY, _costs, _opencv
 from ndconv.methods import fft as fft_module
 from ndconv.testing import assert_conv_close, reference_convolve
 
@@ -447,6 +447,9 @@ def test_opencv_branch_is_taken_and_exact(dtype, boundary, monkeypatch):
     real = _opencv.filter2d
     monkeypatch.setattr(_opencv, "filter2d", lambda spec: calls.append(spec) or real(spec))
     monkeypatch.setattr(_opencv, "ENABLED", True)
+    # the engine is taken where the cost model rates it faster: make sure it does
+    monkeypatch.setitem(_costs.constants(), "opencv_f4", 1e-15)
+    monkeypatch.setitem(_costs.constants(), "opencv_f8", 1e-15)
     rng = rng_for("cv-spy", dtype, boundary)
     for ks in [(1, 1), (3, 3), (2, 4), (5, 5), (7, 6), (11, 11), (11, 3)]:
         x = rng.standard_normal((3, 15, 14)).astype(dtype)

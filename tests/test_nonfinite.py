@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import BOUNDARIES, ENGINE_IDS, ENGINES, METHODS, MODES, compute, rng_for
 
 import ndconv
+from conftest import BOUNDARIES, ENGINE_IDS, ENGINES, METHODS, MODES, compute, rng_for
 from ndconv.testing import reference_convolve, tolerance
 
 FLOAT_DTYPES = ("float16", "float32", "float64", "complex64", "complex128")

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import BOUNDARIES, METHODS, MODES, make_array, rng_for
 
 import ndconv
+from conftest import BOUNDARIES, METHODS, MODES, make_array, rng_for
 
 NUMPY_PAD = {"constant": "constant", "wrap": "wrap", "reflect": "reflect", "symmetric": "symmetric",
              "edge": "edge"}

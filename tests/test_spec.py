@@ -6,8 +6,8 @@ import itertools
 
 import numpy as np
 import pytest
-from conftest import ALIASES, BOUNDARIES, expected_dtype
 
+from conftest import ALIASES, BOUNDARIES, expected_dtype
 from ndconv._spec import (
     make_spec,
     normalize_axes,

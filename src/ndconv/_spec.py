@@ -116,7 +116,8 @@ def normalize_axes(axes: object, x_ndim: int, k_ndim: int) -> tuple[tuple[int, .
 
 
 def _fill(fill_value: object, dtype: np.dtype) -> Any:
-    if not isinstance(fill_value, (numbers.Number, np.generic)) or isinstance(fill_value, (np.datetime64, np.timedelta64)):
+    if not isinstance(fill_value, (numbers.Number, np.generic)) or isinstance(
+            fill_value, (np.datetime64, np.timedelta64)):
         raise bad_value("fill_value", fill_value, "a real or complex number")
     if dtype.kind in "iu":
         if not (isinstance(fill_value, (numbers.Integral, np.integer, bool, np.bool_))

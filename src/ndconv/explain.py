@@ -7,7 +7,8 @@ import numpy as np
 from ._errors import bad_value
 from ._spec import as_array, normalize_mode
 from ._typing import ArrayLike, Mode
-from .api import convolve, correlate as _correlate
+from .api import convolve
+from .api import correlate as _correlate
 
 
 def _fmt(value) -> str:

@@ -24,22 +24,22 @@ import tempfile
 from functools import lru_cache
 from pathlib import Path
 
-DEFAULTS: dict[str, float] = {  # measured on the project's 2-core AVX-512 machines
-    "direct_f4": 0.35e-9,
-    "direct_f8": 0.45e-9,
-    "direct_c8": 0.5e-9,
-    "direct_c16": 1.0e-9,
-    "direct_i8": 1.1e-9,
-    "direct_stream": 0.15e-9,
-    "opencv_f4": 0.1e-9,
-    "opencv_f8": 0.35e-9,
-    "opencv_dft_f4": 1.2e-9,
-    "opencv_dft_f8": 2.4e-9,
-    "fft_f4": 2.0e-9,
-    "fft_f8": 4.0e-9,
-    "overlap_add_f4": 1.2e-9,
-    "overlap_add_f8": 3.0e-9,
-    "copy": 1.0e-9,
+DEFAULTS: dict[str, float] = {  # measured by tune() on the project's 2-core AVX-512 machines
+    "direct_f4": 1.2e-10,
+    "direct_f8": 1.5e-10,
+    "direct_c8": 2.3e-10,
+    "direct_c16": 4.6e-10,
+    "direct_i8": 6.0e-10,
+    "direct_stream": 0.9e-10,
+    "opencv_f4": 0.75e-10,
+    "opencv_f8": 3.0e-10,
+    "opencv_dft_f4": 2.5e-9,
+    "opencv_dft_f8": 2.9e-9,
+    "fft_f4": 1.25e-9,
+    "fft_f8": 3.4e-9,
+    "overlap_add_f4": 1.6e-9,
+    "overlap_add_f8": 3.4e-9,
+    "copy": 3.0e-9,
     "call": 50e-6,
 }
 

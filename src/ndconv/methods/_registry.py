@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import _opencv, direct, separable
 from .._memory import cpu_count
+from . import _opencv, direct, separable
 from ._costs import constants
 from ._finite import all_finite
 from ._guards import guarded

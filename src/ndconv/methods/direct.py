@@ -15,8 +15,7 @@ import math
 
 import numpy as np
 
-from . import _opencv
-from . import _taps
+from . import _opencv, _taps
 from ._costs import constants
 from ._finite import all_finite
 from ._problem import Problem, Sampled

@@ -3,7 +3,9 @@
 :func:`choose` prices every method; :func:`plan` is what ``convolve`` calls: it
 remembers the choice for a problem it has seen (same shapes, dtypes, layout,
 arguments, kernel values, cost constants and engines), as FFT libraries keep
-their plans, and re-checks only what the data decide — non-finite values.
+their plans.  The input's values do not enter the key: every method keeps
+NaN/Inf local and integers exact by itself, so a remembered plan can only be
+slower on such data, never wrong.
 """
 
 from __future__ import annotations
@@ -89,7 +91,9 @@ def _choose_exact(problem: Problem, costs: dict[str, float], reasons: dict[str, 
     """Bool/integer inputs: the direct sum, or a float method whose rounded result
     is provably exact (``Σ|h| · max|x| ≤ 2**40``, see ``_guards``)."""
     best = min(costs, key=costs.__getitem__)
-    if best != "direct" and _integer_bound(problem) <= EXACT_FLOAT_BOUND:
+    if best == "direct":
+        return MethodChoice(best, costs, reasons, "bool/integer inputs take only exact paths")
+    if _integer_bound(problem) <= EXACT_FLOAT_BOUND:
         return MethodChoice(best, costs, reasons, "integers: rounded float result exact (Σ|h|·max|x| ≤ 2**40)")
     for name in costs:
         if name != "direct":
@@ -129,6 +133,4 @@ def plan(problem: Problem) -> str:
                 _plans.popitem(last=False)
         return str(choice)
     _plans.move_to_end(key)
-    if not REGISTRY[name].exact and not (all_finite(problem.spec.x) and all_finite(problem.spec.kernel)):
-        return str(choose(problem))  # the data now hold NaN/Inf: price again
     return name
