@@ -43,7 +43,9 @@ class Method:
 
 
 def _dtype_key(dtype: np.dtype) -> str:
-    return {"f4": "f4", "f8": "f8", "c8": "c8", "c16": "c16"}.get(np.dtype(dtype).str[1:], "i8")
+    """Suffix of the direct-loop constant: f4, f8, c8, c16, or i8 for integers."""
+    key = np.dtype(dtype).str[1:]
+    return key if key in ("f4", "f8", "c8", "c16") else "i8"
 
 
 def _precision_key(dtype: np.dtype) -> str:
@@ -54,10 +56,6 @@ def _size(shape) -> int:
     return math.prod(shape)
 
 
-def _cores() -> int:
-    return cpu_count()
-
-
 #: below this many transform units, threads cost more than they save
 PARALLEL_UNITS = 2**20
 
@@ -66,7 +64,7 @@ def _parallel(independent: int, units: float) -> float:
     """How many cores share ``units`` of work made of ``independent`` equal pieces."""
     if units < PARALLEL_UNITS:
         return 1.0
-    return float(max(1, min(_cores(), independent)))
+    return float(max(1, min(cpu_count(), independent)))
 
 
 def _direct_terms(problem: Problem) -> Cost:
@@ -136,7 +134,7 @@ def _overlap_add_terms(problem: Problem) -> Cost:
         return None, "blocks pay off along a single long axis; nD runs fft (which splits itself if memory is short)"
     axis = int(np.argmax([g.count for g in spec.geometry]))
     g = spec.geometry[axis]
-    size, b = block_length(g.kd, g.count, g.stride, _cores())
+    size, b = block_length(g.kd, g.count, g.stride, cpu_count())
     nblocks = -(-g.count // b)
     if nblocks < 2:
         return None, "a single block: the same as fft"
