@@ -2,23 +2,34 @@
 
 from __future__ import annotations
 
-import numba
+from functools import lru_cache
+
 import numpy as np
 
 #: arrays below this many elements are checked by ``isfinite(a).all()``
 SMALL = 1 << 16
 
 
-# Reassociation lets LLVM vectorise the sum; it cannot hide a NaN (NaN + anything
-# is NaN in any order), and no-NaN/no-Inf assumptions are not enabled.
-@numba.njit(cache=True, nogil=True, boundscheck=False, error_model="numpy", fastmath={"reassoc", "nsz"})
-def _nonfinite_sum(flat, zero):  # pragma: no cover - compiled
+def _nonfinite_sum_py(flat, zero):  # pragma: no cover - compiled
     # x·0 is 0 for a finite x and NaN for NaN/±∞: the sum is NaN iff one is present.
     # (The zero comes in as an argument so that the compiler cannot fold x·0 away.)
     total = zero
-    for i in range(numba.uint64(flat.size)):
+    for i in range(flat.size):
         total += flat[i] * zero
     return total
+
+
+@lru_cache(maxsize=1)
+def _nonfinite_sum():
+    """The compiled sum; Numba is imported on first use, not with ndconv.
+
+    Reassociation lets LLVM vectorise the sum; it cannot hide a NaN (NaN +
+    anything is NaN in any order), and no-NaN/no-Inf assumptions are not enabled.
+    """
+    import numba
+
+    return numba.njit(cache=True, nogil=True, boundscheck=False, error_model="numpy",
+                      fastmath={"reassoc", "nsz"})(_nonfinite_sum_py)
 
 
 def all_finite(a: np.ndarray) -> bool:
@@ -34,4 +45,4 @@ def all_finite(a: np.ndarray) -> bool:
     flat = a.reshape(-1)
     if a.dtype.kind == "c":
         flat = flat.view(flat.real.dtype)
-    return bool(np.isfinite(_nonfinite_sum(flat, flat.dtype.type(0))))
+    return bool(np.isfinite(_nonfinite_sum()(flat, flat.dtype.type(0))))
