@@ -2,12 +2,14 @@
 
 Public API (see ``docs/conventions.md`` for the definition):
 
-``convolve``, ``correlate``, ``choose_method``, ``explain``, ``tune``.
+``convolve``, ``correlate``, ``choose_method``, ``explain``, ``tune``; submodule ``param``.
 """
 
+from . import param
 from ._version import __version__
 from .api import choose_method, convolve, correlate
 from .explain import explain
+from .operator import ConvOperator, convolution_matrix
 from .tuning import tune
 
-__all__ = ["__version__", "choose_method", "convolve", "correlate", "explain", "tune"]
+__all__ = ["__version__", "ConvOperator", "choose_method", "convolution_matrix", "convolve", "correlate", "explain", "param", "tune"]
