@@ -72,3 +72,76 @@ def extend(x: np.ndarray, pad: tuple[tuple[int, int], ...], boundary: str, fill_
         return np.pad(x, widths, mode="constant", constant_values=fill_value)
     # numpy.pad repeats wrap/reflect/symmetric/edge correctly for any width
     return np.pad(x, widths, mode=_NUMPY_MODE[boundary])
+
+
+def fold(z: np.ndarray, pad: tuple[tuple[int, int], ...], boundary: str, *,
+         overwrite_input: bool = False) -> np.ndarray:
+    """The adjoint of :func:`extend`: add every extended sample back onto its source.
+
+    ``z`` holds x̃ on its last ``len(pad)`` axes, ``before`` samples before x and
+    ``after`` samples after it (a negative width means x̃ starts or ends inside
+    x: those samples of x receive nothing).  Each sample x̃[m] is added onto
+    x[source(m)] by the boundary rule (:func:`extension_index`), so repeats
+    of a long extension are all summed; for ``boundary="constant"`` the samples
+    outside x are dropped (the fill value is a constant, not a function of x).
+
+    ``⟨extend(x, pad, b), z⟩ = ⟨x, fold(z, pad, b)⟩`` for every x and z.
+
+    Parameters
+    ----------
+    z : ndarray
+        The extended array.
+    pad : sequence of (int, int)
+        ``(before, after)`` for each of the last ``len(pad)`` axes.
+    boundary : str
+        Any boundary rule or alias.
+    overwrite_input : bool
+        Allow the result to be a view of ``z`` with ``z`` changed in place
+        (no copy when x̃ covers x).
+
+    Examples
+    --------
+    >>> fold(np.array([1, 10, 100, 1000, 10000, 100000, 1000000]), ((2, 1),), "reflect")
+    array([    100,    1010, 1010001,  100000])
+    >>> fold(np.arange(1, 8), ((2, 2),), "wrap")
+    array([ 9, 12,  7])
+    >>> fold(np.arange(1, 8), ((2, 2),), "constant")
+    array([3, 4, 5])
+    """
+    boundary = normalize_boundary(boundary)
+    z = np.asarray(z)
+    pad = tuple((int(before), int(after)) for before, after in pad)
+    lead = z.ndim - len(pad)
+    if lead < 0:
+        raise ValueError(f"pad must not name more axes than z has, got {len(pad)} pairs for z.ndim={z.ndim}")
+    owned = overwrite_input
+    for i, (before, after) in enumerate(pad):
+        n = z.shape[lead + i] - before - after
+        if n < 1:
+            raise ValueError(f"pad must leave at least one sample of x on axis {lead + i}, got "
+                             f"(before, after)={(before, after)} for length {z.shape[lead + i]}")
+        z, owned = _fold_axis(z, lead + i, n, -before, boundary, owned)
+    return z if owned else z.copy()
+
+
+def _fold_axis(z: np.ndarray, axis: int, n: int, first: int, boundary: str,
+               owned: bool) -> tuple[np.ndarray, bool]:
+    """Fold x̃[first … first+L−1] along ``axis`` onto x of length ``n``."""
+    length = z.shape[axis]
+    lo = min(max(0, -first), length)          # z[lo:hi] lies inside x
+    hi = max(min(length, n - first), lo)
+    zm = np.moveaxis(z, axis, 0)
+    if hi - lo == n:                          # x̃ covers x: the inside part is a view
+        out = zm[lo:hi] if owned else zm[lo:hi].copy()
+    else:
+        out = np.zeros((n,) + zm.shape[1:], dtype=z.dtype)
+        out[first + lo:first + hi] = zm[lo:hi]
+    outside = np.r_[0:lo, hi:length]
+    if boundary != "constant" and outside.size:
+        source = extension_index(n, first, first + length - 1, boundary)[0][outside]
+        values = zm[outside]                  # fancy indexing: a copy, never aliases out
+        if np.unique(source).size == source.size:
+            out[source] += values
+        else:
+            np.add.at(out, source, values)
+    return np.moveaxis(out, 0, axis), True
