@@ -12,4 +12,5 @@ from .explain import explain
 from .operator import ConvOperator, convolution_matrix
 from .tuning import tune
 
-__all__ = ["__version__", "ConvOperator", "choose_method", "convolution_matrix", "convolve", "correlate", "explain", "param", "tune"]
+__all__ = ["__version__", "ConvOperator", "choose_method", "convolution_matrix", "convolve", "correlate",
+           "explain", "param", "tune"]

@@ -19,7 +19,7 @@ from .boundary import extension_index
 _ALIASES = {"zero": "constant", "fill": "constant", "periodic": "wrap", "circular": "wrap",
             "mirror": "reflect", "replicate": "edge", "nearest": "edge"}
 
-__all__ = ["reference_convolve", "reference_correlate", "assert_conv_close", "tolerance", "gradcheck"]
+__all__ = ["reference_convolve", "reference_correlate", "assert_conv_close", "tolerance", "gradcheck", "dottest"]
 
 
 def _tuple(value, n):
@@ -234,3 +234,71 @@ def gradcheck(f, jvp, vjp, theta, *, eps: float = 1e-6, rtol: float = 1e-6, atol
         if jvp is not None and vjp is not None:
             compare(f"adjoint test, direction {i}", "<jvp(theta, v), w>", np.vdot(jv, w),
                     "<v, vjp(theta, w)>", np.vdot(v, vjw), wscale)
+
+
+def dottest(op, *, rtol: float | None = None, complex_: bool | None = None, raise_error: bool = True,
+            seed: int = 0, verbose: bool = False) -> bool:
+    """Dot test: check ``⟨op x, y⟩ = ⟨x, opᴴ y⟩`` for random ``x`` and ``y``.
+
+    Parameters
+    ----------
+    op : linear map
+        Anything with ``input_shape``, ``output_shape``, ``dtype``, ``matvec`` and
+        ``rmatvec`` (:class:`ndconv.ConvOperator`, its ``.T``/``.H``, a Jacobian).
+    rtol : float, optional
+        Allowed ``|lhs − rhs| / (‖op x‖·‖y‖ + ‖x‖·‖opᴴ y‖)``; default 1e-4 for
+        single precision, 1e-10 for double.
+    complex_ : bool, optional
+        Use complex ``x`` and ``y`` (default: when ``op.dtype`` is complex).
+    raise_error : bool
+        Raise AssertionError on failure (else print both sides and return False).
+    seed : int
+        Seed of the random vectors.
+    verbose : bool
+        Print both sides even when the test passes.
+
+    Returns
+    -------
+    bool
+        Whether the two sides agree.
+
+    Notes
+    -----
+    ``⟨a, b⟩ = Σ conj(a)·b``.  For a map flagged ``antilinear`` (``f(i·v) = −i·f(v)``,
+    e.g. the kernel Jacobian of a complex correlation) the real parts are compared.
+
+    Examples
+    --------
+    >>> import ndconv
+    >>> from ndconv.testing import dottest
+    >>> dottest(ndconv.ConvOperator([1., 2., 3.], (8,), boundary="reflect", stride=2))
+    True
+    """
+    dtype = np.dtype(op.dtype)
+    use_complex = dtype.kind == "c" if complex_ is None else bool(complex_)
+    single = dtype in (np.float32, np.complex64)
+    if rtol is None:
+        rtol = 1e-4 if single else 1e-10
+    rng = np.random.default_rng(seed)
+
+    def draw(shape):
+        value = rng.standard_normal(shape)
+        if use_complex:
+            value = value + 1j * rng.standard_normal(shape)
+        return value.astype(np.result_type(value.dtype, np.float32 if single else np.float64))
+
+    x, y = draw(tuple(op.input_shape)), draw(tuple(op.output_shape))
+    forward, backward = np.asarray(op.matvec(x)), np.asarray(op.rmatvec(y))
+    lhs, rhs = np.vdot(forward, y), np.vdot(x, backward)
+    if getattr(op, "antilinear", False):
+        lhs, rhs = lhs.real, rhs.real
+    scale = np.linalg.norm(forward) * np.linalg.norm(y) + np.linalg.norm(x) * np.linalg.norm(backward)
+    error = abs(lhs - rhs) / max(float(scale), np.finfo(float).tiny)
+    passed = bool(error <= rtol)
+    report = (f"dottest {'passed' if passed else 'FAILED'}: <op x, y> = {lhs:.16g}, "
+              f"<x, op^H y> = {rhs:.16g}, relative error {error:.3g} (rtol {rtol:g})")
+    if not passed and raise_error:
+        raise AssertionError(report)
+    if verbose or not passed:
+        print(report)
+    return passed

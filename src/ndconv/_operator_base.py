@@ -1,0 +1,163 @@
+"""The shape handling every ndconv linear map shares, and the adjoint wrapper.
+
+A subclass gives ``input_shape``, ``output_shape``, ``dtype`` and two methods
+on arrays of exactly those shapes: ``_forward(x)`` and ``_adjoint(y)`` (the
+conjugate transpose).  Everything else — flat vectors, column blocks, ``@``,
+``.T``, ``.H``, dense and sparse matrices, a SciPy ``LinearOperator`` — is here.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+class LinearMap:
+    """Base of :class:`ndconv.ConvOperator`, its adjoints and the Jacobians."""
+
+    input_shape: tuple[int, ...]
+    output_shape: tuple[int, ...]
+    dtype: np.dtype
+    #: True for a map that is linear over the reals only (f(i·v) = −i·f(v));
+    #: its adjoint then holds for the real inner product Re⟨·, ·⟩.
+    antilinear: bool = False
+    #: how errors name the vectors this map takes and returns (the adjoints swap them)
+    _names: tuple[str, str] = ("x", "y")
+
+    # -- to be provided -------------------------------------------------------
+    def _forward(self, x: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _adjoint(self, y: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    # -- shapes ---------------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(prod(output_shape), prod(input_shape))``: the shape of the matrix."""
+        return math.prod(self.output_shape), math.prod(self.input_shape)
+
+    def _apply(self, func, x, shape: tuple[int, ...], other: tuple[int, ...], name: str) -> np.ndarray:
+        x = np.asarray(x)
+        size = math.prod(shape)
+        if x.shape == shape:
+            return func(x)
+        if x.ndim == 1 and x.size == size:
+            return func(x.reshape(shape)).reshape(-1)
+        if x.ndim == 2 and x.shape[0] == size:
+            columns = [func(x[:, j].reshape(shape)).reshape(-1) for j in range(x.shape[1])]
+            if not columns:
+                return np.zeros((math.prod(other), 0), dtype=np.result_type(x.dtype, self.dtype))
+            return np.stack(columns, axis=1)
+        label = "input_shape" if name == "x" else "output_shape"     # in the words of the operator
+        raise ValueError(f"{name} must have shape {label}={shape}, be a flat vector of {size} "
+                         f"or a ({size}, m) array, got shape {x.shape}")
+
+    def matvec(self, x) -> np.ndarray:
+        """Apply the map: ``x`` of ``input_shape`` → ``output_shape``; a flat vector
+        (C order) → flat vector; a ``(prod(input_shape), m)`` array → column by column."""
+        return self._apply(self._forward, x, self.input_shape, self.output_shape, self._names[0])
+
+    def rmatvec(self, y) -> np.ndarray:
+        """Apply the adjoint (conjugate transpose); shapes as in :meth:`matvec`, reversed."""
+        return self._apply(self._adjoint, y, self.output_shape, self.input_shape, self._names[1])
+
+    matmat = matvec
+    rmatmat = rmatvec
+
+    def __call__(self, x) -> np.ndarray:
+        return self.matvec(x)
+
+    def __matmul__(self, x) -> np.ndarray:
+        return self.matvec(x)
+
+    # -- transposes -----------------------------------------------------------
+    @property
+    def H(self) -> LinearMap:
+        """The adjoint (conjugate transpose) as a map of its own."""
+        return AdjointMap(self, conjugate=True)
+
+    @property
+    def T(self) -> LinearMap:
+        """The transpose (no conjugation) as a map of its own."""
+        return AdjointMap(self, conjugate=False)
+
+    def adjoint(self) -> LinearMap:
+        """Same as :attr:`H`."""
+        return self.H
+
+    def transpose(self) -> LinearMap:
+        """Same as :attr:`T`."""
+        return self.T
+
+    # -- matrices -------------------------------------------------------------
+    def to_dense(self) -> np.ndarray:
+        """The matrix, column by column (``prod(output_shape) × prod(input_shape)``)."""
+        self._check_linear("to_dense")
+        eye = np.eye(self.shape[1], dtype=self.dtype)
+        return self.matvec(eye)
+
+    def to_sparse(self, format: str = "csr"):
+        """The matrix as a SciPy sparse matrix (here built from :meth:`to_dense`)."""
+        import scipy.sparse
+        return scipy.sparse.csr_matrix(self.to_dense()).asformat(format)
+
+    def _check_linear(self, what: str) -> None:
+        if self.antilinear:
+            raise ValueError(f"{what} needs a complex-linear map; this one is antilinear "
+                             "(a correlation in a complex kernel: v ↦ correlate(x, v) conjugates v), "
+                             "so no complex matrix represents it")
+
+    def aslinearoperator(self):
+        """A :class:`scipy.sparse.linalg.LinearOperator` with matvec, rmatvec, matmat, rmatmat."""
+        from scipy.sparse.linalg import LinearOperator
+        self._check_linear("aslinearoperator")
+        return LinearOperator(self.shape, matvec=lambda v: self.matvec(np.ravel(v)),
+                              rmatvec=lambda v: self.rmatvec(np.ravel(v)),
+                              matmat=self.matvec, rmatmat=self.rmatvec, dtype=self.dtype)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.input_shape} -> {self.output_shape}, dtype={self.dtype}>"
+
+
+class AdjointMap(LinearMap):
+    """``base.H`` (conjugate=True) or ``base.T`` (conjugate=False)."""
+
+    def __init__(self, base: LinearMap, conjugate: bool) -> None:
+        self.base = base
+        self.conjugate = conjugate
+        self.input_shape = base.output_shape
+        self.output_shape = base.input_shape
+        self.dtype = base.dtype
+        self.antilinear = base.antilinear
+        self._names = base._names[::-1]
+
+    def _forward(self, y: np.ndarray) -> np.ndarray:
+        if self.conjugate:
+            return self.base._adjoint(y)
+        return np.conj(self.base._adjoint(np.conj(y)))
+
+    def _adjoint(self, x: np.ndarray) -> np.ndarray:
+        if self.conjugate:
+            return self.base._forward(x)
+        return np.conj(self.base._forward(np.conj(x)))
+
+    @property
+    def H(self) -> LinearMap:
+        return self.base if self.conjugate else AdjointMap(self, conjugate=True)
+
+    @property
+    def T(self) -> LinearMap:
+        return self.base if not self.conjugate else AdjointMap(self, conjugate=False)
+
+    def to_dense(self) -> np.ndarray:
+        dense = self.base.to_dense().T
+        return np.conj(dense) if self.conjugate else dense.copy()
+
+    def to_sparse(self, format: str = "csr"):
+        matrix = self.base.to_sparse("csr").T
+        return (matrix.conj() if self.conjugate else matrix).asformat(format)
+
+    def __repr__(self) -> str:
+        return f"{self.base!r}.{'H' if self.conjugate else 'T'}"
