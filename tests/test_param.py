@@ -385,3 +385,29 @@ def test_dense_models_eigenvalue_properties():
     assert np.abs(lam.real).max() < 1e-12
     lam = np.linalg.eigvals(MMatrix(6).model(rng.uniform(0, 1, 30)))
     assert lam.real.min() > -1e-12
+
+
+# -- with the real operator, where it exists ------------------------------------------------
+
+@pytest.mark.parametrize("model, kwargs", [(MMatrixStencil((3, 3)), dict(boundary="wrap")),
+                                           (SeparableStencil((3, 2)), dict(boundary="reflect", stride=2)),
+                                           (SymmetricStencil(3), dict(mode="full"))], ids=repr)
+def test_chain_with_conv_operator_jacobian_kernel(model, kwargs):
+    operator = pytest.importorskip("ndconv.operator")
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((7,) * len(model.shape))
+    theta = rng.standard_normal(model.num_params)
+    op = operator.ConvOperator(model.model(theta), x.shape, **kwargs)
+    J = chain(model, op.jacobian_kernel(x), theta)
+    f = lambda t: ndconv.convolve(x, model.model(t), kwargs.get("mode", "same"), **{
+        k: v for k, v in kwargs.items() if k != "mode"})
+    gradcheck(f, lambda t, v: J.matvec(v), lambda t, w: J.rmatvec(w), theta)
+
+
+@pytest.mark.parametrize("cls", [AntisymmetricStencil, MMatrixStencil, SymmetricStencil])
+def test_periodic_eigvals_match_conv_operator(cls):
+    operator = pytest.importorskip("ndconv.operator")
+    model = cls((3, 3))
+    k = model.model(np.random.default_rng(6).uniform(0, 1, model.num_params))
+    lam = operator.ConvOperator(k, (6, 5), boundary="wrap").eigvals()
+    np.testing.assert_allclose(lam, periodic_eigvals(k, (6, 5)), atol=1e-12)
