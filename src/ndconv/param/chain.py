@@ -65,7 +65,8 @@ class ChainedJacobian:
         from scipy.sparse.linalg import LinearOperator
 
         return LinearOperator(self.shape, matvec=lambda v: np.ravel(self.matvec(np.ravel(v))),
-                              rmatvec=lambda w: self.rmatvec(np.ravel(w)), dtype=np.float64)
+                              rmatvec=lambda w: self.rmatvec(np.ravel(w)),
+                              dtype=np.result_type(getattr(self.jacobian, "dtype", np.float64), self.theta))
 
     def __repr__(self) -> str:
         return f"ChainedJacobian({self.model!r}, {type(self.jacobian).__name__})"
