@@ -136,12 +136,13 @@ def _fold_axis(z: np.ndarray, axis: int, n: int, first: int, boundary: str,
     else:
         out = np.zeros((n,) + zm.shape[1:], dtype=z.dtype)
         out[first + lo:first + hi] = zm[lo:hi]
-    outside = np.r_[0:lo, hi:length]
-    if boundary != "constant" and outside.size:
-        source = extension_index(n, first, first + length - 1, boundary)[0][outside]
-        values = zm[outside]                  # fancy indexing: a copy, never aliases out
-        if np.unique(source).size == source.size:
-            out[source] += values
-        else:
-            np.add.at(out, source, values)
+    if boundary != "constant":
+        for begin, end in ((0, lo), (hi, length)):   # only the samples outside x: O(border)
+            if end > begin:
+                source = extension_index(n, first + begin, first + end - 1, boundary)[0]
+                values = zm[begin:end]
+                if np.unique(source).size == source.size:
+                    out[source] += values
+                else:
+                    np.add.at(out, source, values)
     return np.moveaxis(out, 0, axis), True
