@@ -49,7 +49,12 @@ def main(argv: list[str] | None = None) -> int:
     if output == "-":
         print(bench.render_summary(report))
     else:
-        Path(output).write_text(bench.render_markdown(report, command), encoding="utf-8")
+        page = bench.render_markdown(report, command)
+        if not (args.quick or args.cases):  # the full page also carries the operator section
+            import operators
+
+            page = page.replace("\n## Machine", "\n" + operators.render() + "\n\n## Machine", 1)
+        Path(output).write_text(page, encoding="utf-8")
         print(f"wrote {output}", file=sys.stderr)
     return 0
 
