@@ -40,7 +40,8 @@ def _ratio_rows() -> list[str]:
         ("1-D float64 2^20, K=64", rng.standard_normal(2**20), rng.standard_normal(64),
          ["constant", "reflect", "wrap"], 1),
     ]
-    rows = ["| case | boundary | convolve ms | op(x) ms | ratio | op.H(y) ms | ratio |", "|---|---|---:|---:|---:|---:|---:|"]
+    rows = ["| case | boundary | convolve ms | op(x) ms | ratio | op.H(y) ms | ratio |",
+            "|---|---|---:|---:|---:|---:|---:|"]
     for title, x, k, boundaries, stride in cases:
         for boundary in boundaries:
             op = ndconv.ConvOperator(k, x.shape, mode="same", boundary=boundary, stride=stride)
