@@ -2,7 +2,10 @@
 
 Public API (see ``docs/conventions.md`` for the definition):
 
-``convolve``, ``correlate``, ``choose_method``, ``explain``, ``tune``; submodule ``param``.
+``convolve``, ``correlate``, ``choose_method``, ``explain``, ``tune``;
+``ConvOperator``, ``convolution_matrix`` (docs/operators.md); submodules
+``param`` (parametric kernels), ``testing`` (reference oracle, dottest,
+gradcheck) and ``plot`` (matplotlib pictures, imported on demand).
 """
 
 from . import param
