@@ -156,10 +156,17 @@ class ConvOperator(LinearMap):
             y_c = up
         kernel = self._canonical_kernel()
         axes = tuple(range(nb, y_c.ndim)) if kernel.ndim == y_c.ndim else None
-        z = correlate(y_c, kernel, mode="full", axes=axes, dilation=tuple(g.dilation for g in spec.geometry),
-                      method=spec.method)
-        pad = tuple((-g.first_needed, g.last_needed - (g.n - 1)) for g in spec.geometry)
-        x_c = fold(z, pad, spec.boundary, overwrite_input=True)
+        dilation = tuple(g.dilation for g in spec.geometry)
+        if spec.boundary == "constant" and all(g.is_same_window for g in spec.geometry):
+            # zero boundary, 'same' window, stride 1: the fold is a crop of the full
+            # correlation to [kd−1−start, … + n), itself a 'same' window (any engine)
+            origin = tuple(g.kd - 1 - g.start - (g.kd - 1) // 2 for g in spec.geometry)
+            x_c = correlate(y_c, kernel, mode="same", axes=axes, dilation=dilation, origin=origin,
+                            method=spec.method)
+        else:
+            z = correlate(y_c, kernel, mode="full", axes=axes, dilation=dilation, method=spec.method)
+            pad = tuple((-g.first_needed, g.last_needed - (g.n - 1)) for g in spec.geometry)
+            x_c = fold(z, pad, spec.boundary, overwrite_input=True)
         x_batch = spec.x.shape[:nb]
         summed = tuple(i for i, (a, b) in enumerate(zip(x_batch, x_c.shape[:nb])) if a == 1 and b != 1)
         if summed:
