@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from dataclasses import replace
 
 import numpy as np
 
@@ -123,9 +124,23 @@ def _run_python_ints(sampled: Sampled) -> np.ndarray:
     return out
 
 
+#: below this bound every partial sum of the direct loops is an integer that
+#: float64 represents exactly, so the (vectorised) float64 loops are exact
+FLOAT64_EXACT_BOUND = 2**53
+
+
 def exact_integer(sampled: Sampled) -> np.ndarray:
-    """int64 result of an integer problem, computed exactly."""
-    if integer_bound(sampled) <= INT64_MAX:
+    """int64 result of an integer problem, computed exactly.
+
+    ``Σ|h| · max|z| < 2**53``: every product and partial sum (FMA included) is an
+    integer below 2**53, exact in float64, whose loops vectorise (int64 ones
+    do not); up to the int64 range: int64 loops; beyond: Python integers.
+    """
+    bound = integer_bound(sampled)
+    if bound < FLOAT64_EXACT_BOUND:
+        as_float = replace(sampled, z=sampled.z.astype(np.float64), h=sampled.h.astype(np.float64))
+        return _run_numba(as_float, np.dtype(np.float64)).astype(np.int64)
+    if bound <= INT64_MAX:
         return _run_numba(sampled, np.dtype(np.int64))
     out = _run_python_ints(sampled)
     if out.size and (out.max() > INT64_MAX or out.min() < -INT64_MAX - 1):
