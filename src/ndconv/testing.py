@@ -31,7 +31,20 @@ def _tuple(value, n):
 
 def reference_convolve(x, k, mode="full", boundary="constant", *, fill_value=0, axes=None, origin=0,
                        stride=1, dilation=1, correlate=False) -> np.ndarray:
-    """The definition of §1, evaluated slowly and exactly (float64 / Python ints)."""
+    """The definition of §1, evaluated slowly and exactly (float64 / Python ints).
+
+    Same arguments and meaning as :func:`ndconv.convolve` (plus ``correlate``);
+    every fast path of ndconv is tested against it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ndconv.testing import reference_convolve
+    >>> reference_convolve([3, 1, 2], [3, 2, 1])
+    array([ 9,  9, 11,  5,  2])
+    >>> reference_convolve([1., 2., 3., 4.], [1., 1., 1.], "same", "symmetric")
+    array([ 4.,  6.,  9., 11.])
+    """
     x = np.asarray(x)
     k = np.asarray(k)
     boundary = _ALIASES.get(boundary, boundary)
