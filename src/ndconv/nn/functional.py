@@ -211,8 +211,8 @@ def conv_weight_grad(dy: Any, x: Any, w: Any, *, stride: object = 1, padding: ob
                      boundary: object = "constant", dilation: object = 1, groups: object = 1) -> np.ndarray:
     """Gradient of ``(conv(x, w, ...) * dy).sum()`` with respect to ``w``.
 
-    ``dw[o, c, t] = Σ_{n, p} dy[n, o, p] · x̃[n, c, p·stride + t·dilation]``: one
-    matmul per group over (batch · output positions). ``w`` gives the shape
+    ``dw[o, c, t] = Σ_{n, p} dy[n, o, p] · x̃[n, c, p·stride + t·dilation]``:
+    ``dy[n] @ cols[n]ᵀ`` per sample and group (BLAS), summed over the batch. ``w`` gives the shape
     (its values are not read).
     """
     dy, x, _, geometry = _prepare_backward(dy, x, w, stride, padding, boundary, dilation, groups)
