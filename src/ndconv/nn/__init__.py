@@ -1,10 +1,17 @@
 """Convolutional networks in NumPy (§5 of the contract), channels first.
 
-For now this holds :mod:`ndconv.nn.functional` — the multi-channel convolution
-``conv`` and its gradients, equal to ``torch.nn.functional.conv{1,2,3}d``.
-The layers, losses, optimizers and training loop of §5 come with issue 4.
+:mod:`ndconv.nn.functional` holds the multi-channel convolution ``conv`` and its
+gradients, equal to ``torch.nn.functional.conv{1,2,3}d``; :mod:`~ndconv.nn.layers`
+the layers (``Conv``, ``MaxPool``, ``AvgPool``, ``ReLU``, ``LeakyReLU``, ``Tanh``,
+``Sigmoid``, ``Flatten``, ``Linear``, ``Sequential``), :mod:`~ndconv.nn.losses`
+``CrossEntropyLoss`` and ``MSELoss``, :mod:`~ndconv.nn.optim` ``SGD`` and ``Adam``.
+The training loop and the datasets of §5 come later (issue 4).
 """
 
 from . import functional
+from .layers import AvgPool, Conv, Flatten, Layer, LeakyReLU, Linear, MaxPool, ReLU, Sequential, Sigmoid, Tanh
+from .losses import CrossEntropyLoss, MSELoss
+from .optim import SGD, Adam
 
-__all__ = ["functional"]
+__all__ = ["functional", "Layer", "Conv", "MaxPool", "AvgPool", "ReLU", "LeakyReLU", "Tanh", "Sigmoid",
+           "Flatten", "Linear", "Sequential", "CrossEntropyLoss", "MSELoss", "SGD", "Adam"]
