@@ -60,6 +60,58 @@ def _cmd_bench(args) -> int:
     return bench.main(quick=args.quick, calibrate=args.calibrate)
 
 
+_KERNEL_MODELS = ("free", "symmetric", "antisymmetric", "mmatrix", "separable")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
+    return value
+
+
+def _cmd_train(args) -> int:
+    import numpy as np
+
+    from . import nn, param
+    from .datasets import load_digits, load_mnist
+
+    if args.mnist is not None:
+        (X_train, y_train), (X_test, y_test) = load_mnist(args.mnist)
+        source = f"MNIST from {args.mnist}"
+    else:
+        (X_train, y_train), (X_test, y_test) = load_digits()
+        source = "the UCI handwritten digits (bundled)"
+    models = {"free": None, "symmetric": param.SymmetricStencil, "antisymmetric": param.AntisymmetricStencil,
+              "mmatrix": param.MMatrixStencil, "separable": param.SeparableStencil}
+    model = nn.lenet(X_train.shape[1], 10, X_train.shape[2:], seed=args.seed,
+                     kernel_model=models[args.kernel_model])
+    count = sum(int(np.asarray(p).size) for p in model.params.values())
+    print(f"data: {source}: {len(y_train)} training and {len(y_test)} test images of {X_train.shape[2:]}")
+    print(f"model: LeNet-style CNN, {args.kernel_model} kernels, {count:,} parameters")
+    optimizer = nn.Adam(model, lr=args.lr)
+    for epoch in range(args.epochs):
+        history = nn.fit(model, X_train, y_train, epochs=1, batch_size=args.batch_size, optimizer=optimizer,
+                         validation=(X_test, y_test), progress=sys.stderr.isatty(), seed=args.seed + epoch)
+        print(f"epoch {epoch + 1:>3}/{args.epochs}: loss {history.loss[0]:.4f}  "
+              f"train accuracy {history.accuracy[0]:.4f}  test accuracy {history.val_accuracy[0]:.4f}")
+    print(f"test accuracy: {nn.evaluate(model, X_test, y_test):.4f}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="ndconv", description="Discrete convolution: exact, fast, differentiable.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -75,6 +127,19 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--mode", choices=("full", "same", "valid"), default="full")
     explain.add_argument("--correlate", action="store_true", help="cross-correlation instead")
     explain.set_defaults(func=_cmd_explain)
+
+    train = sub.add_parser("train", help="train a LeNet-style CNN on the bundled digits (or MNIST)",
+                           description="Train a LeNet-style CNN with ndconv's NumPy layers on the bundled UCI "
+                                       "handwritten digits (or on MNIST with --mnist DIR); prints the parameter "
+                                       "count, per-epoch loss and accuracy, and last 'test accuracy: 0.xxxx'.")
+    train.add_argument("--mnist", metavar="DIR", help="directory with the four MNIST IDX files (plain or .gz)")
+    train.add_argument("--epochs", type=_positive_int, default=15)
+    train.add_argument("--batch-size", type=_positive_int, default=32)
+    train.add_argument("--lr", type=_positive_float, default=2e-3, help="Adam's learning rate")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--kernel-model", choices=_KERNEL_MODELS, default="free",
+                       help="parametric convolution kernels (ndconv.param)")
+    train.set_defaults(func=_cmd_train)
 
     bench = sub.add_parser("bench", help="time the methods against installed peers",
                            description="Time ndconv's methods against the installed peers (NumPy, "
@@ -94,7 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(str(exc), file=sys.stderr)
         return 2
-    except (ValueError, TypeError, OverflowError) as exc:
+    except (ValueError, TypeError, OverflowError, FileNotFoundError) as exc:
         print(f"ndconv: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # pragma: no cover

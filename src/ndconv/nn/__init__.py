@@ -5,13 +5,17 @@ gradients, equal to ``torch.nn.functional.conv{1,2,3}d``; :mod:`~ndconv.nn.layer
 the layers (``Conv``, ``MaxPool``, ``AvgPool``, ``ReLU``, ``LeakyReLU``, ``Tanh``,
 ``Sigmoid``, ``Flatten``, ``Linear``, ``Sequential``), :mod:`~ndconv.nn.losses`
 ``CrossEntropyLoss`` and ``MSELoss``, :mod:`~ndconv.nn.optim` ``SGD`` and ``Adam``.
-The training loop and the datasets of §5 come later (issue 4).
+:mod:`~ndconv.nn.training` ``fit`` and ``evaluate``, :mod:`~ndconv.nn.models`
+``lenet``; the data sets are in :mod:`ndconv.datasets`.
 """
 
 from . import functional
 from .layers import AvgPool, Conv, Flatten, Layer, LeakyReLU, Linear, MaxPool, ReLU, Sequential, Sigmoid, Tanh
 from .losses import CrossEntropyLoss, MSELoss
+from .models import lenet
 from .optim import SGD, Adam
+from .training import History, evaluate, fit
 
 __all__ = ["functional", "Layer", "Conv", "MaxPool", "AvgPool", "ReLU", "LeakyReLU", "Tanh", "Sigmoid",
-           "Flatten", "Linear", "Sequential", "CrossEntropyLoss", "MSELoss", "SGD", "Adam"]
+           "Flatten", "Linear", "Sequential", "CrossEntropyLoss", "MSELoss", "SGD", "Adam", "History", "evaluate",
+           "fit", "lenet"]
