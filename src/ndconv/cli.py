@@ -108,6 +108,8 @@ def _cmd_train(args) -> int:
                          validation=(X_test, y_test), progress=sys.stderr.isatty(), seed=args.seed + epoch)
         print(f"epoch {epoch + 1:>3}/{args.epochs}: loss {history.loss[0]:.4f}  "
               f"train accuracy {history.accuracy[0]:.4f}  test accuracy {history.val_accuracy[0]:.4f}")
+    if args.save is not None:
+        print(f"saved: {model.save(args.save)}")
     print(f"test accuracy: {nn.evaluate(model, X_test, y_test):.4f}")
     return 0
 
@@ -139,6 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--kernel-model", choices=_KERNEL_MODELS, default="free",
                        help="parametric convolution kernels (ndconv.param)")
+    train.add_argument("--save", metavar="PATH", help="write the trained model (.npz with its architecture; "
+                                                      "ndconv.nn.Sequential.load reads it)")
     train.set_defaults(func=_cmd_train)
 
     bench = sub.add_parser("bench", help="time the methods against installed peers",

@@ -20,7 +20,25 @@ _DTYPES = ("float32", "float64")
 
 class Layer:
     """Base class of the layers of :mod:`ndconv.nn`; a layer without parameters
-    has empty ``params`` and ``grads``."""
+    has empty ``params`` and ``grads``.
+
+    Every layer remembers the arguments it was built with (``init_args``), so
+    that :meth:`Sequential.save` can write the architecture next to the weights.
+    """
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "__init__" not in cls.__dict__:
+            return
+        build = cls.__init__
+
+        def __init__(self, *args: Any, **kw: Any) -> None:
+            if "init_args" not in self.__dict__:  # the outermost constructor records
+                self.init_args = (args, kw)
+            build(self, *args, **kw)
+
+        __init__.__doc__, __init__.__wrapped__ = build.__doc__, build  # type: ignore[attr-defined]
+        cls.__init__ = __init__  # type: ignore[method-assign]
 
     def __init__(self) -> None:
         self.params: dict[str, np.ndarray] = {}

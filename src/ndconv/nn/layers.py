@@ -9,6 +9,7 @@ own arrays, so optimizers that update ``model.params`` in place train the layers
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -69,6 +70,30 @@ class Sequential(Layer):
 
     def __iter__(self):
         return iter(self.layers)
+
+    def save(self, path) -> Path:
+        """Write the architecture and the parameters to ``path`` (.npz; written
+        to a temporary file and renamed, so the file is whole or absent).
+
+        Examples
+        --------
+        >>> import tempfile, os
+        >>> model = Sequential(Linear(4, 3, seed=0), ReLU(), Linear(3, 2, seed=1))
+        >>> path = model.save(os.path.join(tempfile.mkdtemp(), "net.npz"))
+        >>> again = Sequential.load(path)
+        >>> bool(np.array_equal(again.forward(np.ones((1, 4))), model.forward(np.ones((1, 4)))))
+        True
+        """
+        from ._serialize import save
+
+        return save(self, path)
+
+    @classmethod
+    def load(cls, path) -> "Sequential":
+        """A model written by :meth:`save`, rebuilt from its architecture."""
+        from ._serialize import load
+
+        return load(path)
 
     def __repr__(self) -> str:
         inner = ",\n".join("  " + repr(layer) for layer in self.layers)
