@@ -90,15 +90,6 @@ class Sampled:
             starts.append(start - lo)
         return replace(self, z=self.z[tuple(index)], starts=tuple(starts))
 
-    def with_axis(self, axis: int, **changes: int) -> "Sampled":
-        """A copy with one axis' start/count/stride/dilation replaced."""
-        fields = {}
-        for name, value in changes.items():
-            seq = list(getattr(self, name + "s"))
-            seq[axis] = value
-            fields[name + "s"] = tuple(seq)
-        return replace(self, **fields)
-
 
 class Problem:
     """A validated spec plus its sampled form, built lazily and once."""

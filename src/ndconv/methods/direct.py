@@ -35,14 +35,20 @@ def accumulator_dtype(dtype: np.dtype, ntaps: int) -> np.dtype:
     return np.dtype(dtype)
 
 
+def largest_magnitude(a: np.ndarray) -> int:
+    """``max|a|`` of an integer array, in Python ints (no int64 overflow at −2**63)."""
+    return max(abs(int(a.max())), abs(int(a.min()))) if a.size else 0
+
+
+def kernel_abs_sum(h: np.ndarray, ndim: int) -> int:
+    """``Σ|h|`` over the last ``ndim`` axes, the largest over batch rows, in Python ints."""
+    axes = tuple(range(h.ndim - ndim, h.ndim))
+    return int(np.max(np.asarray(np.abs(h.astype(object)).sum(axis=axes))))
+
+
 def integer_bound(sampled: Sampled) -> int:
     """An upper bound of ``|y|``: ``Σ|h| · max|z|`` over each batch pair, in Python ints."""
-    if sampled.z.size == 0:
-        return 0
-    zmax = max(abs(int(sampled.z.max())), abs(int(sampled.z.min())))
-    axes = tuple(range(sampled.h.ndim - sampled.ndim, sampled.h.ndim))
-    hsum = int(np.max(np.asarray(np.abs(sampled.h.astype(object)).sum(axis=axes))))
-    return zmax * hsum
+    return largest_magnitude(sampled.z) * kernel_abs_sum(sampled.h, sampled.ndim)
 
 
 def _axis_segments(n: int, kd: int, start: int, count: int, stride: int) -> list[tuple[int, int, bool]]:

@@ -20,6 +20,7 @@ from ._finite import all_finite
 from ._guards import EXACT_FLOAT_BOUND
 from ._problem import Problem
 from ._registry import REGISTRY
+from .direct import kernel_abs_sum, largest_magnitude
 
 #: an approximate method must redo this many convolutions when non-finite values need fixing
 NONFINITE_PENALTY = 4.0
@@ -79,12 +80,10 @@ def choose(problem: Problem) -> MethodChoice:
 def _integer_bound(problem: Problem) -> int:
     """``Σ|h| · max|x̃|`` for an integer problem (the fill value counts for 'constant')."""
     spec = problem.spec
-    xmax = max(abs(int(spec.x.max())), abs(int(spec.x.min())))
+    xmax = largest_magnitude(spec.x)
     if spec.boundary == "constant":
         xmax = max(xmax, abs(int(spec.fill_value)))
-    axes = tuple(range(spec.kernel.ndim - spec.ndim, spec.kernel.ndim))
-    hsum = int(np.max(np.asarray(np.abs(spec.kernel.astype(object)).sum(axis=axes))))
-    return xmax * hsum
+    return xmax * kernel_abs_sum(spec.kernel, spec.ndim)
 
 
 def _choose_exact(problem: Problem, costs: dict[str, float], reasons: dict[str, str]) -> MethodChoice:
