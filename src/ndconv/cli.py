@@ -84,8 +84,6 @@ def _positive_float(text: str) -> float:
 
 
 def _cmd_train(args) -> int:
-    import numpy as np
-
     from . import nn, param
     from .datasets import load_digits, load_mnist
 
@@ -99,7 +97,7 @@ def _cmd_train(args) -> int:
               "mmatrix": param.MMatrixStencil, "separable": param.SeparableStencil}
     model = nn.lenet(X_train.shape[1], 10, X_train.shape[2:], seed=args.seed,
                      kernel_model=models[args.kernel_model])
-    count = sum(int(np.asarray(p).size) for p in model.params.values())
+    count = nn.count_parameters(model)
     print(f"data: {source}: {len(y_train)} training and {len(y_test)} test images of {X_train.shape[2:]}")
     print(f"model: LeNet-style CNN, {args.kernel_model} kernels, {count:,} parameters")
     optimizer = nn.Adam(model, lr=args.lr)

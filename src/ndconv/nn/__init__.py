@@ -10,6 +10,7 @@ the layers (``Conv``, ``MaxPool``, ``AvgPool``, ``ReLU``, ``LeakyReLU``, ``Tanh`
 """
 
 from . import functional
+from ._counting import ParameterComparison, conv_vs_dense, count_parameters
 from .layers import AvgPool, Conv, Flatten, Layer, LeakyReLU, Linear, MaxPool, ReLU, Sequential, Sigmoid, Tanh
 from .losses import CrossEntropyLoss, MSELoss
 from .models import lenet
@@ -18,4 +19,4 @@ from .training import History, evaluate, fit
 
 __all__ = ["functional", "Layer", "Conv", "MaxPool", "AvgPool", "ReLU", "LeakyReLU", "Tanh", "Sigmoid",
            "Flatten", "Linear", "Sequential", "CrossEntropyLoss", "MSELoss", "SGD", "Adam", "History", "evaluate",
-           "fit", "lenet"]
+           "fit", "lenet", "count_parameters", "conv_vs_dense", "ParameterComparison"]
