@@ -1,0 +1,200 @@
+"""``ndconv.torch.convolve`` / ``correlate``: validate (make_spec) → extend → direct or FFT → restore."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import torch
+
+from .._errors import bad_type, bad_value
+from .._spec import ConvSpec, as_array, make_spec, result_dtype
+from .._typing import Boundary, IntOrTuple, Method, Mode
+from . import _engine
+
+__all__ = ["FFT_MIN_TAPS", "choose_method", "convolve", "correlate"]
+
+#: ``method="auto"`` runs the FFT when the kernel has at least this many taps
+#: (``prod(k.shape)`` over the convolved axes), else the direct method.  Measured on
+#: CPU float32 (benchmarks/torch_fft.py): the FFT path overtakes torch's direct
+#: convolution between 15×15 and 31×31 taps in 2-D and between 64 and 256 in 1-D.
+FFT_MIN_TAPS = 256
+
+#: Integer inputs run in float64: exact when every partial sum is an integer below 2**53
+#: (direct), and the FFT when its rounding error stays far below 0.5.
+_EXACT_DIRECT = 2.0 ** 53
+_EXACT_FFT = 2.0 ** 40
+
+_TORCH_TO_NUMPY = {
+    torch.bool: np.bool_, torch.uint8: np.uint8, torch.int8: np.int8, torch.int16: np.int16,
+    torch.int32: np.int32, torch.int64: np.int64, torch.float16: np.float16,
+    torch.bfloat16: np.float16,  # computed and returned as float32, like float16 (§2)
+    torch.float32: np.float32, torch.float64: np.float64,
+    torch.complex64: np.complex64, torch.complex128: np.complex128,
+}
+_NUMPY_TO_TORCH = {np.dtype(np.int64): torch.int64, np.dtype(np.float32): torch.float32,
+                   np.dtype(np.float64): torch.float64, np.dtype(np.complex64): torch.complex64,
+                   np.dtype(np.complex128): torch.complex128}
+_ALIASES = {"overlap_add": "fft", "separable": "direct"}
+
+
+def _as_tensor(value: Any, name: str, device: torch.device | None) -> torch.Tensor:
+    if isinstance(value, torch.Tensor):
+        if value.dtype not in _TORCH_TO_NUMPY:
+            raise bad_type(name, value, "a tensor of dtype bool, integer, float16/bfloat16/32/64 or complex64/128")
+        return value
+    return torch.as_tensor(as_array(value, name), device=device)
+
+
+def _placeholder(shape: torch.Size, dtype: np.dtype) -> np.ndarray:
+    """An array of ``shape`` that occupies one element: make_spec reads shapes and dtypes only."""
+    return np.broadcast_to(np.zeros((), dtype=dtype), tuple(shape))
+
+
+def _prepare(x: Any, k: Any, correlate: bool, **options: Any) -> tuple[ConvSpec, torch.Tensor, torch.Tensor]:
+    """The validated spec and x, k in canonical layout and compute dtype (k in convolution form)."""
+    device = x.device if isinstance(x, torch.Tensor) else k.device if isinstance(k, torch.Tensor) else None
+    x = _as_tensor(x, "x", device)
+    k = _as_tensor(k, "k", x.device)
+    if x.device != k.device:
+        raise bad_value("k", f"a tensor on {k.device}", f"on the device of x ({x.device})")
+    dtype = result_dtype(np.dtype(_TORCH_TO_NUMPY[x.dtype]), np.dtype(_TORCH_TO_NUMPY[k.dtype]))
+    spec = make_spec(_placeholder(x.shape, dtype), _placeholder(k.shape, dtype), correlate=correlate, **options)
+    compute = torch.float64 if spec.is_integer else _NUMPY_TO_TORCH[spec.dtype]
+    nb = x.ndim - spec.ndim
+    canonical = tuple(range(nb, x.ndim))
+    x_c = torch.movedim(x, spec.axes, canonical).to(compute)
+    if k.ndim == x.ndim:
+        k_c = torch.movedim(k, spec.axes, canonical).to(compute)
+    else:
+        k_c = k.reshape((1,) * nb + tuple(k.shape)).to(compute)
+    if correlate:
+        k_c = k_c.conj().flip(tuple(range(nb, k_c.ndim)))
+    return spec, x_c, k_c
+
+
+def _bound(spec: ConvSpec, x: torch.Tensor, k: torch.Tensor) -> float:
+    """Σ|h| · max|x̃| — bounds every partial sum of the result."""
+    fill = abs(float(spec.fill_value)) if spec.boundary == "constant" else 0.0
+    return float(k.abs().sum()) * max(float(x.abs().max()), fill)
+
+
+def _finite(spec: ConvSpec, x: torch.Tensor, k: torch.Tensor) -> bool:
+    fill_ok = spec.boundary != "constant" or bool(np.isfinite(spec.fill_value))
+    return fill_ok and bool(torch.isfinite(x).all()) and bool(torch.isfinite(k).all())
+
+
+def _method(spec: ConvSpec, x: torch.Tensor, k: torch.Tensor) -> str:
+    """Exactness first (integers, non-finite values), then the kernel size."""
+    name = _ALIASES.get(spec.method, spec.method)
+    if spec.is_integer:
+        bound = _bound(spec, x, k)
+        if bound > _EXACT_DIRECT:
+            raise OverflowError(f"integer inputs are computed exactly in float64, which needs "
+                                f"sum(|k|) * max(|x|) <= 2**53, got {bound:.4g}; convert x and k to a "
+                                "floating dtype, or use ndconv.convolve (exact int64 on NumPy arrays)")
+        if name == "fft" and bound > _EXACT_FFT:
+            return "direct"
+    if name == "auto":
+        name = "fft" if math.prod(spec.kernel_shape) >= FFT_MIN_TAPS else "direct"
+    if name == "fft" and not spec.is_integer and not _finite(spec, x, k):
+        return "direct"   # an FFT would spread a NaN or Inf over the whole output
+    return name
+
+
+def _run(x: Any, k: Any, correlate: bool, **options: Any) -> torch.Tensor:
+    spec, x_c, k_c = _prepare(x, k, correlate, **options)
+    method = _method(spec, x_c, k_c)
+    fill = spec.fill_value.item() if hasattr(spec.fill_value, "item") else spec.fill_value
+    z = _engine.extend(x_c, [(g.first_needed, g.last_needed) for g in spec.geometry], spec.boundary, fill)
+    strides = [g.stride for g in spec.geometry]
+    dilations = [g.dilation for g in spec.geometry]
+    y = (_engine.fft if method == "fft" else _engine.direct)(z, k_c, strides, dilations)
+    if spec.is_integer:
+        y = torch.round(y).to(torch.int64)
+    nb = y.ndim - spec.ndim
+    return torch.movedim(y, tuple(range(nb, y.ndim)), spec.axes)
+
+
+def convolve(x: Any, k: Any, mode: Mode = "full", boundary: Boundary = "constant", *,
+             fill_value: Any = 0, axes: Any = None, origin: IntOrTuple = 0, stride: IntOrTuple = 1,
+             dilation: IntOrTuple = 1, method: Method = "auto") -> torch.Tensor:
+    """Convolution of torch tensors, with the arguments and meaning of :func:`ndconv.convolve`.
+
+    Parameters
+    ----------
+    x, k : torch.Tensor
+        Input and kernel on the same device (array-likes are converted).
+    mode, boundary, fill_value, axes, origin, stride, dilation
+        As :func:`ndconv.convolve`: every mode, the five boundary rules and their
+        aliases, batch axes and per-row kernels.
+    method : {'auto', 'direct', 'fft', 'overlap_add', 'separable'}
+        ``'direct'``: the extended input through ``torch.nn.functional.conv1d/2d/3d``
+        (more than three axes loop over the taps of the leading ones); ``'fft'``:
+        ``torch.fft.rfftn``/``irfftn`` (``fftn`` for complex) of
+        ``scipy.fft.next_fast_len`` sizes; ``'auto'``: ``'fft'`` when the kernel has at
+        least :data:`FFT_MIN_TAPS` taps, else ``'direct'``.  ``'overlap_add'`` runs as
+        ``'fft'`` and ``'separable'`` as ``'direct'``.
+
+    Returns
+    -------
+    torch.Tensor
+        On the device of ``x``.  float32 for float16, bfloat16 and float32 inputs
+        (computed in IEEE float32, TF32 off in forward and backward), float64 and
+        complex as ``numpy.result_type``; bool/integer inputs give exact int64,
+        computed in float64 (OverflowError when ``Σ|k|·max|x| > 2**53``).
+
+    Notes
+    -----
+    Differentiable in ``x`` and ``k`` (first derivatives).  The boundary extension
+    is a gather, so its gradient adds every extended sample back onto its source
+    (:func:`ndconv.boundary.fold`).  Whatever the method, a NaN or Inf reaches only
+    the outputs whose window holds it: with non-finite values the FFT gives way to
+    the direct method, as do integers whose FFT could round wrongly.
+
+    Examples
+    --------
+    >>> import torch, ndconv.torch
+    >>> ndconv.torch.convolve(torch.tensor([3, 1, 2]), torch.tensor([3, 2, 1])).tolist()
+    [9, 9, 11, 5, 2]
+    >>> y = ndconv.torch.convolve(torch.tensor([1., 2., 3., 4.]), torch.tensor([1., 1., 1.]),
+    ...                           mode="same", boundary="wrap", method="fft")
+    >>> [round(v, 4) for v in y.tolist()]
+    [7.0, 6.0, 9.0, 8.0]
+    """
+    return _run(x, k, False, mode=mode, boundary=boundary, fill_value=fill_value, axes=axes, origin=origin,
+                stride=stride, dilation=dilation, method=method)
+
+
+def correlate(x: Any, k: Any, mode: Mode = "full", boundary: Boundary = "constant", *,
+              fill_value: Any = 0, axes: Any = None, origin: IntOrTuple = 0, stride: IntOrTuple = 1,
+              dilation: IntOrTuple = 1, method: Method = "auto") -> torch.Tensor:
+    """Cross-correlation: exactly ``convolve(x, flip(conj(k)), ...)``, as :func:`ndconv.correlate`.
+
+    Examples
+    --------
+    >>> import torch, ndconv.torch
+    >>> ndconv.torch.correlate(torch.tensor([1, 2, 3, 4, 5]), torch.tensor([2, 1]), mode="valid").tolist()
+    [4, 7, 10, 13]
+    """
+    return _run(x, k, True, mode=mode, boundary=boundary, fill_value=fill_value, axes=axes, origin=origin,
+                stride=stride, dilation=dilation, method=method)
+
+
+def choose_method(x: Any, k: Any, mode: Mode = "full", boundary: Boundary = "constant", *,
+                  fill_value: Any = 0, axes: Any = None, origin: IntOrTuple = 0, stride: IntOrTuple = 1,
+                  dilation: IntOrTuple = 1, method: Method = "auto", correlate: bool = False) -> str:
+    """``'direct'`` or ``'fft'``: what :func:`convolve` runs for these arguments.
+
+    Examples
+    --------
+    >>> import torch, ndconv.torch
+    >>> ndconv.torch.choose_method(torch.ones(100), torch.ones(5))
+    'direct'
+    >>> ndconv.torch.choose_method(torch.ones(4096), torch.ones(1024))
+    'fft'
+    """
+    spec, x_c, k_c = _prepare(x, k, correlate, mode=mode, boundary=boundary, fill_value=fill_value, axes=axes,
+                              origin=origin, stride=stride, dilation=dilation, method=method)
+    return _method(spec, x_c, k_c)
