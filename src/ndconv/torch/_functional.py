@@ -17,9 +17,10 @@ __all__ = ["FFT_MIN_TAPS", "choose_method", "convolve", "correlate"]
 
 #: ``method="auto"`` runs the FFT when the kernel has at least this many taps
 #: (``prod(k.shape)`` over the convolved axes), else the direct method.  Measured on
-#: CPU float32 (benchmarks/torch_fft.py): the FFT path overtakes torch's direct
-#: convolution between 15×15 and 31×31 taps in 2-D and between 64 and 256 in 1-D.
-FFT_MIN_TAPS = 256
+#: CPU float32, 2 threads (benchmarks/torch_fft.py): on a 512×512 image the direct
+#: path and the FFT tie at 7×7 = 49 taps and the FFT is twice as fast at 15×15; on a
+#: 2**16 signal direct wins at 64 taps and the FFT at 256.
+FFT_MIN_TAPS = 100
 
 #: Integer inputs run in float64: exact when every partial sum is an integer below 2**53
 #: (direct), and the FFT when its rounding error stays far below 0.5.
