@@ -3,7 +3,11 @@
 - :func:`operator_matrix`: the matrix of an operator — Toeplitz, circulant, BCCB …;
 - :func:`spectrum`: eigenvalues in the complex plane;
 - :func:`frequency_response`: ``|FFT|`` of a 1-D or 2-D kernel, centred;
-- :func:`explain_table`: the step-by-step table of :func:`ndconv.explain` as a figure.
+- :func:`explain_table`: the step-by-step table of :func:`ndconv.explain` as a figure;
+- :func:`convolution_step`: one output sample of a 1-D convolution — the input,
+  the flipped kernel shifted to that sample, their products and the sum;
+- :func:`match_map`: template-matching scores as a heat-map with the best
+  match's box drawn on the image.
 
 Each draws on ``ax`` (a new figure when None) and returns the Axes.  ``import
 ndconv`` never imports this module, so matplotlib stays optional.
@@ -23,7 +27,7 @@ except ImportError as error:  # pragma: no cover - exercised in a subprocess tes
 from ._errors import bad_value
 from .explain import explain
 
-__all__ = ["operator_matrix", "spectrum", "frequency_response", "explain_table"]
+__all__ = ["operator_matrix", "spectrum", "frequency_response", "explain_table", "convolution_step", "match_map"]
 
 
 def _axes(ax):
@@ -265,3 +269,129 @@ def explain_table(x, h, mode="full", correlate: bool = False, ax=None):
             cell.get_text().set_fontweight("bold")
     ax.set_title(f"{'correlate' if correlate else 'convolve'}, mode={mode!r}")
     return ax
+
+
+def convolution_step(x, h, n: int, *, correlate: bool = False, ax=None):
+    """One output sample of the full 1-D convolution ``y[n] = Σ_k x[k] h[n−k]``, drawn.
+
+    Stems of ``x[k]`` (blue) and of the kernel flipped and shifted to ``n``
+    (``h[n−k]``, orange; with ``correlate=True`` the unflipped kernel, as
+    :func:`ndconv.correlate` in 'full' mode pairs it), and in the title each
+    product where both are non-zero and their sum ``y[n]``.
+
+    Parameters
+    ----------
+    x, h : array_like
+        Real 1-D input and kernel.
+    n : int
+        Output index of the 'full' result, ``0 <= n <= len(x) + len(h) - 2``.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        ``ax.lines`` holds the two stem plots' markers, ``ax.get_title()`` the sum.
+
+    Examples
+    --------
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> from ndconv import plot
+    >>> ax = plot.convolution_step([3, 1, 2], [3, 2, 1], 2)
+    >>> ax.get_title()
+    'y[2] = 3·1 + 1·2 + 2·3 = 11'
+    """
+    import ndconv
+
+    x = np.asarray(x)
+    h = np.asarray(h)
+    for name, value in (("x", x), ("h", h)):
+        if value.ndim != 1 or value.size == 0 or value.dtype.kind not in "biuf":
+            raise bad_value(name, value, "a non-empty real 1-D sequence")
+    last = x.size + h.size - 2
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 0 <= n <= last:
+        raise bad_value("n", n, f"an output index of the full result, 0 to {last}")
+    n = int(n)
+    k = np.arange(-(h.size - 1), x.size + h.size - 1)
+    xs = np.array([x[i] if 0 <= i < x.size else 0 for i in k], dtype=float)
+    # the kernel tap that meets x[k] in output n: h[n-k] (convolution) or, for the full
+    # correlation y[n] = sum_k x[k] h[k - n + K - 1], the unflipped tap k - n + K - 1
+    taps = (k - n + h.size - 1) if correlate else (n - k)
+    inside = (taps >= 0) & (taps < h.size)
+    shifted = np.where(inside, h[np.clip(taps, 0, h.size - 1)], 0).astype(float)
+    y = (ndconv.correlate if correlate else ndconv.convolve)(x.astype(float), h.astype(float), "full")[n]
+    ax = _axes(ax)
+    ax.stem(k - 0.08, xs, linefmt="C0-", markerfmt="C0o", basefmt="k-", label="x[k]")
+    label = "h[k−n+K−1] (shifted to n)" if correlate else "h[n−k] (flipped, shifted to n)"
+    ax.stem(k + 0.08, shifted, linefmt="C1-", markerfmt="C1s", basefmt="k-", label=label)
+    both = (xs != 0) & (shifted != 0)
+    terms = [f"{_number(a)}·{_number(b)}" for a, b in zip(xs[both], shifted[both])]
+    ax.set_title(f"y[{n}] = {' + '.join(terms) if terms else '0'} = {_number(y)}")
+    ax.set_xlabel("k")
+    ax.set_xticks(k)
+    low, high = ax.get_ylim()
+    ax.set_ylim(low, high + 0.35 * (high - low))   # room for the legend above the stems
+    ax.legend(loc="upper right", fontsize="small")
+    return ax
+
+
+def _number(value) -> str:
+    value = float(value)
+    return str(int(value)) if value == int(value) else f"{value:.3g}"
+
+
+def match_map(image, scores, *, template_shape, top_left=None, ax=None, cmap: str = "viridis"):
+    """Template-matching scores beside the image, with the best match's box drawn.
+
+    Parameters
+    ----------
+    image : array_like
+        2-D grey (or ``(H, W, 3|4)`` colour) image searched.
+    scores : array_like
+        2-D scores, one per template position (as :func:`ndconv.match_template`
+        gives them, 'valid' positions: ``image − template + 1`` per axis).
+    template_shape : (int, int)
+        Height and width of the template (the box's size).
+    top_left : (int, int), optional
+        Row and column of the box; default the position of the highest score.
+
+    Returns
+    -------
+    (Axes, Axes)
+        The image with the box (a ``matplotlib.patches.Rectangle`` in
+        ``patches``), and the heat-map with its colorbar.
+
+    Examples
+    --------
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> from ndconv import plot
+    >>> scores = np.zeros((5, 5)); scores[1, 3] = 1.0
+    >>> left, right = plot.match_map(np.zeros((8, 8)), scores, template_shape=(4, 4))
+    >>> left.patches[0].get_xy()
+    (3, 1)
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+
+    image = np.asarray(image)
+    scores = np.asarray(scores)
+    if image.ndim not in (2, 3) or image.size == 0:
+        raise bad_value("image", image.shape, "a non-empty 2-D image (or H×W×channels)")
+    if scores.ndim != 2 or scores.size == 0 or scores.dtype.kind not in "biuf":
+        raise bad_value("scores", scores.shape, "a non-empty real 2-D array")
+    shape = tuple(int(s) for s in np.atleast_1d(template_shape))
+    if len(shape) != 2 or min(shape) < 1:
+        raise bad_value("template_shape", template_shape, "(height, width), both positive")
+    if top_left is None:
+        top_left = np.unravel_index(np.nanargmax(scores), scores.shape)
+    row, col = (int(v) for v in top_left)
+    if ax is None:
+        fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4.5))
+    else:
+        left, right = ax
+    left.imshow(image, cmap="gray" if image.ndim == 2 else None)
+    left.add_patch(Rectangle((col, row), shape[1], shape[0], fill=False, edgecolor="red", linewidth=2))
+    left.set_title(f"best match at row {row}, column {col}")
+    heat = right.imshow(scores, cmap=cmap)
+    right.plot(col, row, "r+", markersize=12)
+    right.figure.colorbar(heat, ax=right, shrink=0.8, label="score")
+    right.set_title("scores (top-left corner of the template)")
+    return left, right
