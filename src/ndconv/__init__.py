@@ -8,7 +8,7 @@ Public API (see ``docs/conventions.md`` for the definition):
 gradcheck) and ``plot`` (matplotlib pictures, imported on demand).
 """
 
-from . import param
+from . import fourier, param
 from ._version import __version__
 from .api import choose_method, convolve, correlate
 from .explain import explain
@@ -16,4 +16,4 @@ from .operator import ConvOperator, convolution_matrix
 from .tuning import tune
 
 __all__ = ["__version__", "ConvOperator", "choose_method", "convolution_matrix", "convolve", "correlate",
-           "explain", "param", "tune"]
+           "explain", "fourier", "param", "tune"]
