@@ -143,3 +143,34 @@ def test_explain_table_complex_kernel():
     cells = ax.tables[0].get_celld()
     assert [cells[5, c].get_text().get_text() for c in range(5)] == ["y", "", "2+0j", "4-1j", "0-2j"]
     assert [cells[2, c].get_text().get_text() for c in range(5)] == ["h[k+1]", "0-1j", "2+0j", "", ""]
+
+
+@pytest.mark.parametrize("correlate", [False, True])
+def test_convolution_step_sums_what_it_draws(correlate):
+    x, h = np.array([3, 1, 2]), np.array([3, 2, 1])
+    full = (ndconv.correlate if correlate else ndconv.convolve)(x, h, "full")
+    for n in range(5):
+        ax = plot.convolution_step(x, h, n, correlate=correlate)
+        title = ax.get_title()
+        assert title.startswith(f"y[{n}] = ") and title.endswith(f"= {full[n]}")
+        terms = title.split(" = ")[1]
+        assert sum(int(a) * int(b) for a, b in (t.split("·") for t in terms.split(" + "))) == full[n]
+        plt.close("all")
+
+
+def test_convolution_step_rejects_bad_index():
+    with pytest.raises(ValueError, match="n must be an output index of the full result, 0 to 4"):
+        plot.convolution_step([3, 1, 2], [3, 2, 1], 5)
+    with pytest.raises(ValueError, match="x must be"):
+        plot.convolution_step([[1, 2]], [1], 0)
+
+
+def test_match_map_draws_the_box_at_the_best_score():
+    scores = np.zeros((6, 7))
+    scores[4, 2] = 0.9
+    left, right = plot.match_map(np.zeros((10, 12)), scores, template_shape=(5, 6))
+    box = left.patches[0]
+    assert box.get_xy() == (2, 4) and (box.get_width(), box.get_height()) == (6, 5)
+    assert right.images[0].get_array().shape == (6, 7)
+    with pytest.raises(ValueError, match="template_shape"):
+        plot.match_map(np.zeros((10, 12)), scores, template_shape=(0, 3))
