@@ -1,0 +1,329 @@
+"""ndconv.torch against ndconv (NumPy) and torch.nn.ConvNd: values, gradients, errors, TF32."""
+
+from __future__ import annotations
+
+import itertools
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+torch = pytest.importorskip("torch")
+
+import ndconv  # noqa: E402
+import ndconv.torch as nt  # noqa: E402
+from ndconv.nn.functional import conv as numpy_conv  # noqa: E402
+from ndconv.param import SeparableStencil, Stencil, SymmetricStencil  # noqa: E402
+from ndconv.torch import _engine  # noqa: E402
+
+MODES = ("full", "same", "valid")
+BOUNDARIES = ("constant", "wrap", "reflect", "symmetric", "edge")
+METHODS = ("direct", "fft")
+PADDING_MODE = {"constant": "zeros", "reflect": "reflect", "edge": "replicate", "wrap": "circular"}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Two xdist workers on two cores: torch's own threads would only fight each other."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def rng_for(*key: object) -> np.random.Generator:
+    return np.random.default_rng(abs(hash(repr(key))) % 2**32)
+
+
+def check(x: np.ndarray, k: np.ndarray, *, correlate: bool = False, method: str = "direct", **kw) -> None:
+    name = "correlate" if correlate else "convolve"
+    want = getattr(ndconv, name)(x, k, **kw)
+    got = getattr(nt, name)(torch.from_numpy(np.asarray(x)), torch.from_numpy(np.asarray(k)), method=method, **kw)
+    assert isinstance(got, torch.Tensor)
+    assert tuple(got.shape) == want.shape
+    assert got.numpy().dtype == want.dtype, (got.dtype, want.dtype)
+    scale = np.abs(k).sum() * max(np.abs(x).max(), abs(kw.get("fill_value", 0)))
+    tol = 1e-5 if want.dtype in (np.float32, np.complex64) else 1e-12
+    np.testing.assert_allclose(got.numpy(), want, rtol=0, atol=tol * scale + 1e-300)
+
+
+# --- convolve / correlate against NumPy ndconv ---------------------------------------------------
+
+@pytest.mark.parametrize("ndim", [1, 2, 3])
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("boundary", BOUNDARIES)
+@pytest.mark.parametrize("method", METHODS)
+def test_every_mode_boundary_and_method(ndim, mode, boundary, method):
+    rng = rng_for(ndim, mode, boundary, method)
+    x = rng.standard_normal((2,) + (7,) * ndim)          # one batch axis
+    k = rng.standard_normal((3,) * ndim)
+    variants = [{}, {"stride": 2}, {"dilation": 2, "stride": (1,) * (ndim - 1) + (3,)}]
+    if mode == "same":
+        variants += [{"origin": 1}, {"origin": (-1,) + (0,) * (ndim - 1), "dilation": 2}]
+    for kw in variants:
+        for correlate in (False, True):
+            check(x, k, mode=mode, boundary=boundary, fill_value=1.5, method=method, correlate=correlate, **kw)
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("boundary", BOUNDARIES)
+def test_kernel_longer_than_input_repeats_the_extension(method, boundary):
+    rng = rng_for(method, boundary)
+    check(rng.standard_normal(3), rng.standard_normal(9), mode="same", boundary=boundary, method=method)
+    check(rng.standard_normal((2, 3)), rng.standard_normal((5, 7)), boundary=boundary, method=method)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_batch_axes_per_row_kernels_and_axes(method):
+    rng = rng_for(method)
+    x = rng.standard_normal((4, 1, 9))
+    check(x, rng.standard_normal((1, 3, 4)), axes=2, method=method)                   # broadcast rows
+    check(x, rng.standard_normal((4, 1, 3)), axes=-1, mode="same", method=method)     # one kernel per row
+    check(rng.standard_normal((5, 6, 3)), rng.standard_normal((3, 2)), axes=(0, 1), method=method,
+          boundary="reflect", mode="same")                                              # batch axis last
+    check(rng.standard_normal((6, 5)), rng.standard_normal(3), axes=0, mode="valid", method=method)
+    check(rng.standard_normal((1, 9)), rng.standard_normal((3, 4)), axes=1, method=method, correlate=True)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_four_axes(method):
+    rng = rng_for(method, 4)
+    check(rng.standard_normal((4, 5, 6, 5)), rng.standard_normal((2, 3, 2, 2)), stride=(1, 2, 1, 2),
+          dilation=(2, 1, 1, 1), boundary="symmetric", method=method)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_dtypes_follow_ndconv(method):
+    rng = rng_for(method, "dtypes")
+    x, k = rng.standard_normal(12), rng.standard_normal(4)
+    xc, kc = x + 1j * rng.standard_normal(12), k - 0.5j
+    for a, b in [(x.astype(np.float32), k.astype(np.float32)), (x.astype(np.float16), k.astype(np.float16)),
+                 (x, k.astype(np.float32)), (xc, k), (xc.astype(np.complex64), kc.astype(np.complex64)),
+                 (x.astype(np.float32), kc)]:
+        for correlate in (False, True):
+            check(a, b, method=method, correlate=correlate, boundary="wrap", mode="same")
+
+
+@pytest.mark.parametrize("method", ("auto",) + METHODS)
+def test_integers_are_exact_int64(method):
+    x = torch.tensor([200, 100, 255], dtype=torch.uint8)
+    k = torch.tensor([True, False, True])
+    y = nt.convolve(x, k, method=method)
+    assert y.dtype == torch.int64 and y.tolist() == ndconv.convolve(x.numpy(), k.numpy()).tolist()
+    big = torch.tensor([2**40, 3, 2**40 - 1])
+    y = nt.correlate(big, torch.tensor([3, -1]), method=method)   # bound > 2**40: the FFT gives way
+    assert y.tolist() == ndconv.correlate(big.numpy(), [3, -1]).tolist()
+
+
+def test_bfloat16_is_computed_and_returned_as_float32():
+    y = nt.convolve(torch.tensor([1.0, 2.0, 3.0], dtype=torch.bfloat16), torch.tensor([1.0, 1.0]))
+    assert y.dtype == torch.float32 and y.tolist() == [1.0, 3.0, 5.0, 3.0]
+
+
+@pytest.mark.parametrize("method", ("auto",) + METHODS)
+def test_nan_reaches_only_its_windows(method):
+    x = np.arange(40.0)
+    x[7] = np.nan
+    k = np.ones(200)
+    want = ndconv.convolve(x, k, mode="same", boundary="reflect")
+    got = nt.convolve(torch.from_numpy(x), torch.from_numpy(k), mode="same", boundary="reflect", method=method)
+    np.testing.assert_array_equal(np.isnan(got.numpy()), np.isnan(want))
+
+
+def test_auto_rule():
+    assert nt.choose_method(torch.ones(500), torch.ones(nt.FFT_MIN_TAPS - 1)) == "direct"
+    assert nt.choose_method(torch.ones(500), torch.ones(nt.FFT_MIN_TAPS)) == "fft"
+    assert nt.choose_method(torch.ones(50, 50), torch.ones(10, 10)) == "fft"
+    assert nt.choose_method(torch.ones(500), torch.ones(300), method="overlap_add") == "fft"
+    assert nt.choose_method(torch.ones(500), torch.ones(3), method="separable") == "direct"
+
+
+@st.composite
+def problems(draw):
+    ndim = draw(st.integers(1, 3))
+    mode = draw(st.sampled_from(MODES))
+    n = draw(st.lists(st.integers(1, {1: 16, 2: 7, 3: 4}[ndim]), min_size=ndim, max_size=ndim))
+    dilation = draw(st.lists(st.integers(1, 3), min_size=ndim, max_size=ndim))
+    k = [draw(st.integers(1, 5 if mode != "valid" else max(1, (ni - 1) // di + 1)))
+         for ni, di in zip(n, dilation)]
+    kw = {"mode": mode, "boundary": draw(st.sampled_from(BOUNDARIES + ("periodic", "mirror", "nearest"))),
+          "stride": draw(st.lists(st.integers(1, 3), min_size=ndim, max_size=ndim)), "dilation": dilation}
+    if mode == "same":
+        kw["origin"] = [draw(st.integers(-((di * (ki - 1)) // 2), di * (ki - 1) - (di * (ki - 1)) // 2))
+                        for ki, di in zip(k, dilation)]
+    batch = draw(st.lists(st.integers(1, 3), max_size=2))
+    return tuple(batch + n), tuple(k), kw, draw(st.sampled_from(METHODS)), draw(st.booleans())
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(problems())
+def test_random_problems(problem):
+    x_shape, k_shape, kw, method, correlate = problem
+    rng = rng_for(problem)
+    check(rng.standard_normal(x_shape), rng.standard_normal(k_shape), method=method, correlate=correlate, **kw)
+
+
+# --- gradients -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("boundary", BOUNDARIES)
+@pytest.mark.parametrize("method", METHODS)
+def test_gradcheck_convolve(boundary, method):
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(2, 6, dtype=torch.float64, generator=gen, requires_grad=True)
+    k = torch.randn(3, dtype=torch.float64, generator=gen, requires_grad=True)
+    assert torch.autograd.gradcheck(
+        lambda x, k: nt.convolve(x, k, "same", boundary, method=method, stride=2, dilation=3, fill_value=0.5),
+        (x, k))
+    x2 = torch.randn(3, 4, dtype=torch.float64, generator=gen, requires_grad=True)
+    k2 = torch.randn(2, 5, dtype=torch.float64, generator=gen, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda x, k: nt.correlate(x, k, "full", boundary, method=method), (x2, k2))
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("groups", [1, 2])
+def test_gradcheck_conv_with_kernel_model(method, groups):
+    torch.manual_seed(0)
+    layer = nt.Conv(2, 2, 2, 3, boundary="symmetric", method=method, groups=groups,
+                    kernel_model=SymmetricStencil((3, 3))).double()
+    x = torch.randn(1, 2, 4, 5, dtype=torch.float64, requires_grad=True)
+    theta = layer.theta.detach().clone().requires_grad_()
+    bias = layer.bias.detach().clone().requires_grad_()
+    call = torch.func.functional_call
+    assert torch.autograd.gradcheck(lambda t, b, x: call(layer, {"theta": t, "bias": b}, (x,)), (theta, bias, x))
+
+
+# --- the Conv module -----------------------------------------------------------------------------
+
+CONV_CASES = [(1, 1, 1, "same"), (2, 2, 1, 1), (1, 1, 2, "same"), (2, 1, 2, 2), (1, 2, 1, "valid"), (4, 1, 1, "same")]
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel:UserWarning")
+@pytest.mark.parametrize("nd", [1, 2, 3])
+@pytest.mark.parametrize("boundary", list(PADDING_MODE))
+@pytest.mark.parametrize("method", METHODS)
+def test_conv_equals_torch_conv(nd, boundary, method):
+    torch.manual_seed(nd)
+    reference = getattr(torch.nn, f"Conv{nd}d")
+    for groups, stride, dilation, padding in CONV_CASES:
+        kernel = 4 if padding == "same" and groups == 4 else 3     # an even kernel: the extra sample at the end
+        ours = nt.Conv(nd, 4, 8, kernel, stride=stride, padding=padding, boundary=boundary, dilation=dilation,
+                       groups=groups, method=method).double()
+        theirs = reference(4, 8, kernel, stride=stride, padding=padding, padding_mode=PADDING_MODE[boundary],
+                           dilation=dilation, groups=groups).double()
+        with torch.no_grad():
+            theirs.weight.copy_(ours.weight)
+            theirs.bias.copy_(ours.bias)
+        x = torch.randn((2, 4) + (8,) * nd, dtype=torch.float64)
+        torch.testing.assert_close(ours(x), theirs(x), rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_conv_symmetric_equals_numpy_layer(method):
+    torch.manual_seed(1)
+    layer = nt.Conv(2, 4, 6, (3, 4), boundary="symmetric", groups=2, padding=(2, 5), method=method)
+    x = torch.randn(2, 4, 7, 6)
+    want = numpy_conv(x.numpy(), layer.weight.detach().numpy(), layer.bias.detach().numpy(), padding=(2, 5),
+                      boundary="symmetric", groups=2)
+    np.testing.assert_allclose(layer(x).detach().numpy(), want, atol=1e-5)
+
+
+def test_conv_initialisation_and_weight():
+    torch.manual_seed(0)
+    layer = nt.Conv(2, 8, 16, 5, bias=False)
+    assert tuple(layer.weight.shape) == (16, 8, 5, 5) and layer.bias is None
+    assert layer.weight.abs().max() <= 1 / np.sqrt(8 * 25)
+    assert [name for name, _ in layer.named_parameters()] == ["weight"]
+    model = Stencil((3, 5), order="F")
+    layer = nt.Conv(2, 4, 6, (3, 5), groups=2, kernel_model=model).double()
+    assert tuple(layer.theta.shape) == (6, 2, 15) and "Q" in dict(layer.named_buffers())
+    theta = layer.theta.detach().numpy()
+    for o, i in itertools.product(range(6), range(2)):
+        np.testing.assert_allclose(layer.weight[o, i].detach().numpy(), model.model(theta[o, i]), atol=1e-15)
+    assert layer.weight.std() < 2 / np.sqrt(2 * 15)
+
+
+def test_training_reduces_the_loss():
+    torch.manual_seed(0)
+    target = nt.Conv(2, 1, 2, 3, boundary="reflect").requires_grad_(False)
+    layer = nt.Conv(2, 1, 2, 3, boundary="reflect", kernel_model=SymmetricStencil((3, 3)), method="fft")
+    x = torch.randn(8, 1, 12, 12)
+    y = target(x)
+    optimizer = torch.optim.Adam(layer.parameters(), lr=0.05)
+    losses = []
+    for _ in range(25):
+        optimizer.zero_grad()
+        loss = torch.nn.functional.mse_loss(layer(x), y)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0]
+
+
+# --- TF32, imports, errors -----------------------------------------------------------------------
+
+def test_tf32_off_inside_and_restored_after(monkeypatch):
+    conv_flags = torch.backends.cudnn.conv
+    before = (conv_flags.fp32_precision, torch.backends.cuda.matmul.fp32_precision)
+    seen = []
+    real = _engine._CONV[1]
+
+    def spy(*args, **kwargs):
+        seen.append(conv_flags.fp32_precision)
+        return real(*args, **kwargs)
+
+    monkeypatch.setitem(_engine._CONV, 1, spy)
+    conv_flags.fp32_precision = "tf32"
+    try:
+        x = torch.randn(10, requires_grad=True)
+        nt.convolve(x, torch.randn(3)).sum().backward()
+        assert seen == ["ieee"] and conv_flags.fp32_precision == "tf32"
+        assert torch.backends.cuda.matmul.fp32_precision == before[1]
+        assert torch.backends.cudnn.allow_tf32   # the legacy flag reads the restored state
+    finally:
+        conv_flags.fp32_precision = before[0]
+
+
+def _run(code: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_package_imports_the_real_torch_and_missing_torch_is_explained():
+    proc = _run("import sys, ndconv.torch, ndconv.torch._engine as e\n"
+                "assert e.torch is sys.modules['torch'] and 'ndconv' not in e.torch.__file__\n"
+                "assert sys.modules['torch'].__name__ == 'torch'\n")
+    assert proc.returncode == 0, proc.stderr
+    proc = _run("import sys\nsys.modules['torch'] = None\nimport ndconv.torch\n")
+    assert proc.returncode != 0 and 'pip install "ndconv[torch]"' in proc.stderr
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda: nt.convolve(torch.ones(3), torch.ones(2), mode="sam"), ValueError, "mode must be"),
+    (lambda: nt.convolve(torch.ones(3), torch.ones(2), boundary="zeros"), ValueError, "boundary must be"),
+    (lambda: nt.correlate(torch.ones(3), torch.ones(2), method="fastest"), ValueError, "method must be"),
+    (lambda: nt.convolve(torch.ones(3), torch.ones(2), stride=0), ValueError, "stride must be"),
+    (lambda: nt.convolve(torch.ones(3), torch.ones(5), mode="valid"), ValueError, "mode='valid' needs"),
+    (lambda: nt.convolve(torch.ones(3), torch.ones(2), origin=1), ValueError, "origin is allowed only"),
+    (lambda: nt.convolve(torch.ones(3), torch.ones(2), fill_value=1j), ValueError, "fill_value must be"),
+    (lambda: nt.convolve(torch.tensor(1.0), torch.ones(2)), ValueError, "x must be an array with at least 1"),
+    (lambda: nt.convolve(torch.ones(3), torch.ones(2, 2)), ValueError, "k must not have more dimensions"),
+    (lambda: nt.convolve(torch.zeros(3, dtype=torch.uint16), torch.ones(2)), TypeError, "x must be a tensor"),
+    (lambda: nt.convolve(torch.ones(3), ["a"]), TypeError, "k must be an array of"),
+    (lambda: nt.convolve(torch.tensor([2**50]), torch.tensor([2**4])), OverflowError, "2\\*\\*53"),
+    (lambda: nt.Conv(4, 1, 1, 3), ValueError, "nd must be 1, 2 or 3"),
+    (lambda: nt.Conv(2, 3, 4, 3, groups=2), ValueError, "groups must be a divisor of in_channels"),
+    (lambda: nt.Conv(2, 1, 1, 3, padding="full"), ValueError, "padding must be 'valid' or 'same'"),
+    (lambda: nt.Conv(2, 1, 1, 3, stride=2), ValueError, "padding must be an int or a tuple when stride"),
+    (lambda: nt.Conv(2, 1, 1, 3, boundary="zeros"), ValueError, "boundary must be"),
+    (lambda: nt.Conv(2, 1, 1, 3, method="overlap_add"), ValueError, "method must be 'auto', 'direct' or 'fft'"),
+    (lambda: nt.Conv(2, 1, 1, 3, kernel_model=SeparableStencil((3, 3))), TypeError, "kernel_model must be a linear"),
+    (lambda: nt.Conv(2, 1, 1, 3, kernel_model=Stencil((3, 5))), ValueError, "kernel_model must be a model of shape"),
+    (lambda: nt.Conv(2, 2, 1, 3)(torch.ones(1, 3, 5, 5)), ValueError, "x must be a tensor \\(batch, 2"),
+    (lambda: nt.Conv(2, 1, 1, 3)(torch.ones(1, 1, 5, 5, dtype=torch.float64)), TypeError, "x must be a tensor of the"),
+    (lambda: nt.Conv(1, 1, 1, 5, padding="valid")(torch.ones(1, 1, 3)), ValueError, "x must be an input whose"),
+])
+def test_errors_name_the_argument(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
