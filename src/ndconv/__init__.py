@@ -8,7 +8,8 @@ Public API (see ``docs/conventions.md`` for the definition):
 gradcheck) and ``plot`` (matplotlib pictures, imported on demand).
 """
 
-from . import fourier, param
+from . import filters, fourier, param
+from ._match import match_template
 from ._version import __version__
 from .api import choose_method, convolve, correlate
 from .explain import explain
@@ -16,4 +17,4 @@ from .operator import ConvOperator, convolution_matrix
 from .tuning import tune
 
 __all__ = ["__version__", "ConvOperator", "choose_method", "convolution_matrix", "convolve", "correlate",
-           "explain", "fourier", "param", "tune"]
+           "explain", "filters", "fourier", "match_template", "param", "tune"]
