@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -124,6 +125,23 @@ def _to_pixels(result: np.ndarray, source: Source, fmt: str, rescale: bool) -> n
     return np.clip(np.rint(np.nan_to_num(values, nan=0.0)), 0, top).astype(target)
 
 
+@contextmanager
+def replacing(path: Path):
+    """Yield a temporary file name beside ``path``; on success it becomes ``path``
+    (with the permissions a new file gets), on any error it is removed."""
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        yield temporary
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(temporary, 0o666 & ~mask)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
 def write(path, result: np.ndarray, source: Source, *, rescale: bool = False, name: str = "OUT") -> Path:
     """Write ``result`` to ``path`` whole or not at all (temporary file, then rename)."""
     path = check_output(path, name)
@@ -136,23 +154,14 @@ def write(path, result: np.ndarray, source: Source, *, rescale: bool = False, na
         if pixels.ndim not in (2, 3):
             raise FileFormatError(f"an image file holds a 2-D array (or 2-D with channels), got shape "
                                   f"{pixels.shape}; write {name} as .npy")
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            if suffix == ".npy":
-                np.save(handle, np.asarray(result), allow_pickle=False)
-            else:
-                from PIL import Image
+    with replacing(path) as temporary, open(temporary, "wb") as handle:
+        if suffix == ".npy":
+            np.save(handle, np.asarray(result), allow_pickle=False)
+        else:
+            from PIL import Image
 
-                fmt = IMAGE_SUFFIXES[suffix]
-                if fmt == "JPEG" and pixels.ndim == 3 and pixels.shape[2] == 4:
-                    pixels = pixels[..., :3]
-                Image.fromarray(pixels).save(handle, format=fmt)
-        os.replace(temporary, path)
-    except BaseException:
-        try:
-            os.unlink(temporary)
-        except FileNotFoundError:
-            pass
-        raise
+            fmt = IMAGE_SUFFIXES[suffix]
+            if fmt == "JPEG" and pixels.ndim == 3 and pixels.shape[2] == 4:
+                pixels = pixels[..., :3]
+            Image.fromarray(pixels).save(handle, format=fmt)
     return path

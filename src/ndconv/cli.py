@@ -50,8 +50,37 @@ def _cmd_explain(args) -> int:
 
     x = _numbers(args.x, "X")
     h = _numbers(args.h, "H")
-    print(explain(x, h, mode=args.mode, correlate=args.correlate))
+    if args.plot is not None:
+        from ._cli_images import check_plot_path
+
+        check_plot_path(args.plot)
+    table = explain(x, h, mode=args.mode, correlate=args.correlate)
+    print(table)
+    if args.plot is not None:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        from . import plot
+        from ._cli_images import save_figure
+
+        ax = plot.explain_table(x, h, mode=args.mode, correlate=args.correlate)
+        lines = table.splitlines()
+        rows, columns = len(lines), len(lines[0].split())
+        ax.figure.set_size_inches(1.2 + 0.45 * columns, 0.6 + 0.3 * rows)
+        save_figure(args.plot, ax.figure)
     return 0
+
+
+def _cmd_filter(args) -> int:
+    from ._cli_images import run_filter
+
+    return run_filter(args)
+
+
+def _cmd_match(args) -> int:
+    from ._cli_images import run_match
+
+    return run_match(args)
 
 
 def _cmd_bench(args) -> int:
@@ -126,7 +155,43 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("h", metavar="H", help="kernel taps, e.g. 3,2,1")
     explain.add_argument("--mode", choices=("full", "same", "valid"), default="full")
     explain.add_argument("--correlate", action="store_true", help="cross-correlation instead")
+    explain.add_argument("--plot", metavar="PATH", help="also draw the table as a figure (.png, .pdf, .svg)")
     explain.set_defaults(func=_cmd_explain)
+
+    filt = sub.add_parser(
+        "filter", help="filter an image or .npy array with a named or .npy kernel",
+        usage="ndconv filter [-h] IN OUT --kernel SPEC [options]\n       ndconv filter --sample OUT --kernel SPEC "
+              "[options]",
+        description="Convolve IN (.npy, PNG, JPEG, TIFF, BMP) with a kernel and write OUT, whole or not at all. "
+                    "SPEC: gaussian:SIGMA, sobel-x, sobel-y, prewitt-x, prewitt-y, laplace, box:SIZE (the filters "
+                    "of ndconv.filters, equal to scipy.ndimage's) or a .npy kernel file (convolved, i.e. flipped). "
+                    "Colour images are filtered per channel. An image OUT keeps an 8/16-bit input's pixel type "
+                    "(rounded, clipped; --rescale stretches min..max instead); .npy keeps the float result.")
+    filt.add_argument("paths", nargs="+", metavar="IN OUT", help="input and output files")
+    filt.add_argument("--kernel", required=True, metavar="SPEC", help="the filter (see above)")
+    filt.add_argument("--boundary", default="reflect", metavar="B",
+                      help="constant, reflect (default, as ndconv.filters), symmetric, wrap, edge")
+    filt.add_argument("--mode", choices=("full", "same", "valid"), default="same")
+    filt.add_argument("--method", default="auto", metavar="M",
+                      help="auto (default), direct, fft, overlap_add, separable")
+    filt.add_argument("--rescale", action="store_true",
+                      help="map the result's min..max onto the output image's full range")
+    filt.add_argument("--sample", action="store_true",
+                      help="use the bundled photograph (Grace Hopper, public domain) as IN")
+    filt.set_defaults(func=_cmd_filter)
+
+    match = sub.add_parser(
+        "match", help="find a template in an image (normalised cross-correlation)",
+        description="Slide TEMPLATE over IMAGE (.npy or image files; colour is averaged to grey) and print the "
+                    "best positions (row, column of the template's top-left corner) and scores.")
+    match.add_argument("image", metavar="IMAGE")
+    match.add_argument("template", metavar="TEMPLATE")
+    match.add_argument("--method", choices=("zncc", "ncc", "ccorr", "sqdiff"), default="zncc",
+                       help="zncc = Pearson (default), ncc = cosine, ccorr = plain, sqdiff = squared differences")
+    match.add_argument("--top", type=_positive_int, default=1, metavar="K",
+                       help="the K best non-overlapping matches (default 1)")
+    match.add_argument("--plot", metavar="PATH", help="heat-map of the scores with the best box drawn")
+    match.set_defaults(func=_cmd_match)
 
     train = sub.add_parser("train", help="train a LeNet-style CNN on the bundled digits (or MNIST)",
                            description="Train a LeNet-style CNN with ndconv's NumPy layers on the bundled UCI "
@@ -161,7 +226,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(str(exc), file=sys.stderr)
         return 2
-    except (ValueError, TypeError, OverflowError, FileNotFoundError) as exc:
+    except (ValueError, TypeError, OverflowError, FileNotFoundError, MemoryError) as exc:
         print(f"ndconv: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # pragma: no cover

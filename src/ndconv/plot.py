@@ -258,9 +258,12 @@ def explain_table(x, h, mode="full", correlate: bool = False, ax=None):
     ax = _axes(ax)
     ax.axis("off")
     text = [[label] + row for label, row in zip(labels, cells)]
-    table = ax.table(cellText=text, loc="center", cellLoc="center")
+    table = ax.table(cellText=text, bbox=[0, 0, 1, 1], cellLoc="center")   # fills the axes
     table.auto_set_font_size(False)
     table.set_fontsize(10)
+    columns = len(text[0])
+    for (r, c), cell in table.get_celld().items():   # a wider first column for the "h[n-k]" labels
+        cell.set_width(0.16 if c == 0 else 0.84 / (columns - 1))
     shade = {0: "#dddddd", 1: "#cfe2f3", len(text) - 1: "#fce5cd"}  # index, x and y rows
     for (r, c), cell in table.get_celld().items():
         if r in shade:
