@@ -40,7 +40,7 @@ def test_help_subprocess():
     proc = run("--help")
     assert proc.returncode == 0
     assert proc.stdout.startswith("usage: ndconv")
-    for command in ("info", "explain", "bench"):
+    for command in ("info", "explain", "bench", "train", "filter", "match"):
         assert command in proc.stdout
 
 
@@ -61,7 +61,7 @@ def main(capsys, *args: str) -> tuple[int, str, str]:
     return code, out, err
 
 
-@pytest.mark.parametrize("command", ["info", "explain", "bench"])
+@pytest.mark.parametrize("command", ["info", "explain", "bench", "train", "filter", "match"])
 def test_every_command_has_help(capsys, command):
     with pytest.raises(SystemExit) as info:
         cli.main([command, "--help"])

@@ -164,3 +164,68 @@ def test_filter_subprocess(tmp_path):
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "h.png").exists()
+
+
+@pytest.fixture
+def planted(tmp_path):
+    rng = np.random.default_rng(5)
+    image = rng.standard_normal((60, 70))
+    template = image[22:34, 41:50].copy()
+    np.save(tmp_path / "image.npy", image)
+    np.save(tmp_path / "template.npy", template)
+    return tmp_path / "image.npy", tmp_path / "template.npy", image, template
+
+
+@pytest.mark.parametrize("method", ["zncc", "ncc", "sqdiff"])
+def test_match_finds_the_planted_template(capsys, planted, method):
+    image_path, template_path, image, template = planted
+    code, out, err = main(capsys, "match", image_path, template_path, "--method", method)
+    assert (code, err) == (0, "")
+    header, best = out.splitlines()
+    assert header.split() == ["row", "column", "score"]
+    row, col, score = best.split()
+    assert (int(row), int(col)) == (22, 41)
+    expected = filters.match_template(image, template, method=method)[22, 41]
+    assert float(score) == pytest.approx(expected, rel=1e-5, abs=1e-9)
+
+
+def test_match_top_k_and_plot(capsys, planted, tmp_path):
+    pytest.importorskip("matplotlib")
+    image_path, template_path, image, template = planted
+    code, out, _ = main(capsys, "match", image_path, template_path, "--top", "3", "--plot", tmp_path / "m.png")
+    assert code == 0
+    rows = [line.split() for line in out.splitlines()[1:4]]
+    assert [(int(r), int(c)) for r, c, _ in rows][0] == (22, 41)
+    scores = [float(s) for _, _, s in rows]
+    assert scores == sorted(scores, reverse=True)
+    assert out.splitlines()[-1] == f"wrote {tmp_path / 'm.png'}"
+    assert read_png(tmp_path / "m.png").shape[1] > 300
+
+
+def test_match_reads_colour_images_as_grey(capsys, tmp_path):
+    rng = np.random.default_rng(6)
+    colour = rng.integers(0, 256, (40, 45, 3), dtype=np.uint8)
+    Image.fromarray(colour).save(tmp_path / "c.png")
+    Image.fromarray(colour[10:20, 5:17]).save(tmp_path / "t.png")
+    code, out, _ = main(capsys, "match", tmp_path / "c.png", tmp_path / "t.png")
+    assert code == 0 and out.splitlines()[1].split()[:2] == ["10", "5"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["big.npy", "image.npy"], "TEMPLATE (60, 70) must fit inside IMAGE (12, 9)"),
+    (["image.npy", "vol.npy"], "TEMPLATE must be a 2-D array or image"),
+    (["image.npy", "missing.npy"], "TEMPLATE does not exist"),
+    (["image.npy", "template.npy", "--plot", "m.txt"], "--plot must end in"),
+    (["image.npy", "template.npy", "--method", "pearson"], "invalid choice"),
+    (["image.npy", "template.npy", "--top", "0"], "must be a positive integer"),
+])
+def test_match_user_errors(capsys, planted, tmp_path, monkeypatch, args, message):
+    image_path, template_path, image, template = planted
+    np.save(tmp_path / "big.npy", template)
+    np.save(tmp_path / "vol.npy", np.ones((2, 2, 2)))
+    monkeypatch.chdir(tmp_path)
+    before = set(tmp_path.iterdir())
+    code, out, err = main(capsys, "match", *args)
+    assert code == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1 and message in err, err
+    assert set(tmp_path.iterdir()) == before

@@ -123,13 +123,12 @@ def run_match(args) -> int:
     if any(t > i for t, i in zip(template.shape, image.shape)):
         raise SpecError(f"TEMPLATE {template.shape} must fit inside IMAGE {image.shape}")
     scores = match_template(image, template, method=args.method)
-    matches = find_matches(scores, args.top, template_shape=template.shape,
-                           lowest=args.method == "sqdiff")
+    matches = find_matches(scores, template.shape, args.top, method=args.method)
     print("row  column  score")
-    for (row, col), score in matches:
+    for (row, col), score in zip(matches.positions, matches.scores):
         print(f"{row:>3}  {col:>6}  {score:.6g}")
     if args.plot is not None:
-        _save_match_plot(args.plot, image, scores, template.shape, matches[0][0])
+        _save_match_plot(args.plot, image, scores, template.shape, tuple(matches.positions[0]))
     return 0
 
 
