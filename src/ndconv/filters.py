@@ -23,6 +23,11 @@ inputs give exact ``int64`` for the integer-weight filters (:func:`sobel`,
 instead round the result back into the input's integer type (and wrap around
 for unsigned types), so ``sobel(x)`` equals ``ndimage.sobel(x.astype(np.int64))``.
 
+With ``boundary="constant"`` and a non-zero ``fill_value`` the image is
+extended by ``fill_value`` and then filtered (§1); ndimage fills the input of
+each 1-D pass with ``cval`` instead, which gives the same Gaussian and box
+results but a different :func:`sobel`/:func:`prewitt` near the edges.
+
 ``match_template`` (normalised cross-correlation) and ``find_matches`` are
 documented in :mod:`ndconv._match` and exported here.
 """
