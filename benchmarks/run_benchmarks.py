@@ -50,10 +50,18 @@ def main(argv: list[str] | None = None) -> int:
         print(bench.render_summary(report))
     else:
         page = bench.render_markdown(report, command)
-        if not (args.quick or args.cases):  # the full page also carries the operator section
+        if not (args.quick or args.cases):  # the full page also carries the operator, CNN and torch sections
+            import cnn
             import operators
 
-            page = page.replace("\n## Machine", "\n" + operators.render() + "\n\n## Machine", 1)
+            sections = [operators.render(), cnn.render()]
+            try:
+                import torch_fft
+            except ImportError:  # no PyTorch: nothing to compare the torch engine with
+                pass
+            else:
+                sections.append(torch_fft.render())
+            page = page.replace("\n## Machine", "\n" + "\n\n".join(sections) + "\n\n## Machine", 1)
         Path(output).write_text(page, encoding="utf-8")
         print(f"wrote {output}", file=sys.stderr)
     return 0
