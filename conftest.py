@@ -14,4 +14,4 @@ collect_ignore_glob = []
 if importlib.util.find_spec("torch") is None:
     collect_ignore_glob += ["src/ndconv/torch/*", "docs/torch.md"]
 if importlib.util.find_spec("matplotlib") is None:
-    collect_ignore_glob += ["src/ndconv/plot.py"]
+    collect_ignore_glob += ["src/ndconv/plot.py", "docs/deblurring.md"]
