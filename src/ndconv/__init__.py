@@ -3,9 +3,13 @@
 Public API (see ``docs/conventions.md`` for the definition):
 
 ``convolve``, ``correlate``, ``choose_method``, ``explain``, ``tune``;
-``ConvOperator``, ``convolution_matrix`` (docs/operators.md); submodules
-``param`` (parametric kernels), ``testing`` (reference oracle, dottest,
-gradcheck) and ``plot`` (matplotlib pictures, imported on demand).
+``ConvOperator``, ``convolution_matrix`` (docs/operators.md);
+``match_template`` (template matching, also in ``filters``).  Submodules:
+``param`` (parametric kernels), ``fourier`` (DFT matrix, centred transforms,
+sampling), ``filters`` (Gaussian, Sobel, … equal to scipy.ndimage's), and,
+imported on demand: ``nn`` (NumPy CNN), ``datasets`` (digits, MNIST, a sample
+photograph), ``testing`` (reference oracle, dottest, gradcheck), ``plot``
+(matplotlib pictures) and ``torch`` (PyTorch engine: ``import ndconv.torch``).
 """
 
 from . import filters, fourier, param

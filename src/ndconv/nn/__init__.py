@@ -6,7 +6,8 @@ the layers (``Conv``, ``MaxPool``, ``AvgPool``, ``ReLU``, ``LeakyReLU``, ``Tanh`
 ``Sigmoid``, ``Flatten``, ``Linear``, ``Sequential``), :mod:`~ndconv.nn.losses`
 ``CrossEntropyLoss`` and ``MSELoss``, :mod:`~ndconv.nn.optim` ``SGD`` and ``Adam``.
 :mod:`~ndconv.nn.training` ``fit`` and ``evaluate``, :mod:`~ndconv.nn.models`
-``lenet``; the data sets are in :mod:`ndconv.datasets`.
+``lenet``; ``count_parameters`` and ``conv_vs_dense`` count what a model
+learns.  The data sets are in :mod:`ndconv.datasets`.
 """
 
 from . import functional
