@@ -220,7 +220,7 @@ def match_template(image: Any, template: Any, *, method: str = "zncc", pad_input
     mean is removed) or the template has no energy, the normalised score
     0/0 is defined as **0**, as scikit-image does — never NaN or infinity.  A
     window counts as flat when its sum of squares is below ``FLAT_SHARE``
-    (about 1e-11 for float32, 4e-15 for float64) of the image's total, the
+    (about 4e-12 for float32, 4e-15 for float64) of the image's total, the
     level that rounding in the running sums and FFTs can reach.  Normalised
     scores are clipped to [−1, 1] and ``'sqdiff'`` to ≥ 0.
 
