@@ -106,3 +106,12 @@ def test_train_command_user_errors(args, message):
     done = _train(*args)
     assert done.returncode == 2
     assert message in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_fit_stops_when_the_loss_is_not_finite(digits):
+    (X, y), _ = digits
+    model = nn.lenet(seed=0)
+    model[0].params["bias"][0] = np.nan          # a poisoned first layer: the loss is NaN at once
+    with pytest.raises(FloatingPointError, match=r"training diverged: the loss became nan in epoch 1, batch 1 of "
+                                                 r"\d+; try a smaller learning rate than lr=0.001"):
+        nn.fit(model, X[:64], y[:64], epochs=2, batch_size=32, progress=False)

@@ -226,7 +226,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(str(exc), file=sys.stderr)
         return 2
-    except (ValueError, TypeError, OverflowError, FileNotFoundError, MemoryError) as exc:
+    except (ValueError, TypeError, ArithmeticError, FileNotFoundError, MemoryError) as exc:
         print(f"ndconv: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # pragma: no cover

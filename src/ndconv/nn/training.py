@@ -116,9 +116,16 @@ def fit(model, X, y, *, epochs: int = 10, batch_size: int = 64, optimizer=None, 
             from tqdm.auto import tqdm
 
             bar = tqdm(total=batches_per_epoch, desc=f"epoch {epoch + 1}/{epochs}", leave=False)
-        for index in _batches(len(y), batch_size, order):
+        for batch, index in enumerate(_batches(len(y), batch_size, order)):
             logits = model.forward(X[index])
             value = criterion.forward(logits, y[index])
+            if not np.isfinite(value):   # stop: every later step would train on garbage
+                if bar is not None:
+                    bar.close()
+                lr = getattr(optimizer, "lr", None)
+                raise FloatingPointError(
+                    f"training diverged: the loss became {value} in epoch {epoch + 1}, batch {batch + 1} "
+                    f"of {batches_per_epoch}" + (f"; try a smaller learning rate than lr={lr:g}" if lr else ""))
             model.backward(criterion.backward())
             optimizer.step()
             total += value * len(index)
