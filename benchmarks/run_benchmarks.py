@@ -50,11 +50,12 @@ def main(argv: list[str] | None = None) -> int:
         print(bench.render_summary(report))
     else:
         page = bench.render_markdown(report, command)
-        if not (args.quick or args.cases):  # the full page also carries the operator, CNN and torch sections
+        if not (args.quick or args.cases):  # the full page also carries the operator, filter, CNN and torch sections
             import cnn
+            import filters_match
             import operators
 
-            sections = [operators.render(), cnn.render()]
+            sections = [operators.render(), filters_match.render(), cnn.render()]
             try:
                 import torch_fft
             except ImportError:  # no PyTorch: nothing to compare the torch engine with

@@ -2,9 +2,11 @@
 
 Every filter is a 'same'-sized cross-correlation computed by
 :func:`ndconv.correlate` (``method="auto"``), so the core picks the algorithm:
-a Gaussian, box, Sobel or Prewitt kernel is an outer product of 1-D vectors
-and runs as 1-D passes (the ``separable`` method; OpenCV's ``sepFilter2D``
-for 2-D float images when it is installed).
+a Gaussian, box, Sobel or Prewitt kernel is an outer product of 1-D vectors,
+which the core recognises and runs as 1-D passes (the ``separable`` method;
+OpenCV's ``sepFilter2D`` for 2-D float images when it is installed) whenever
+its cost model rates that cheaper — for a 17×17 Gaussian always, for a 3×3
+Sobel on a large image not (two passes stream the image twice for 3 taps saved).
 
 Boundaries use ndconv's names (§1 of the contract), **not** ndimage's; the
 default is ``boundary="reflect"``, which is ndimage's ``mode="mirror"``::

@@ -69,7 +69,8 @@ def measure(quick: bool = False) -> dict[str, float]:
             problem = Problem(make_spec(x, k, method=name, **kw))
             if is_opencv:  # time the engine itself, whatever the constants now say
                 per_output = math.log2(k.size) if key.startswith("opencv_dft_") else k.size
-                terms = [("call", 1.0), (key, float(problem.spec.x.size * per_output))]
+                terms = [("call", 1.0), (key, float(problem.spec.x.size * per_output)),
+                         ("direct_stream", float(problem.spec.x.size * 2 * x.dtype.itemsize))]
                 run = lambda: _opencv.filter2d(problem.spec)  # noqa: E731
             else:
                 terms, _ = methods.REGISTRY[name].terms(problem)

@@ -72,12 +72,21 @@ def _direct_terms(problem: Problem) -> Cost:
     outputs = _size(spec.output_shape)
     work = outputs * _size(spec.kernel_shape)
     if direct.use_opencv(problem):
-        return [("call", 1), ("opencv_" + _precision_key(spec.compute_dtype), work)], "OpenCV filter2D"
+        terms = [("call", 1), ("opencv_" + _precision_key(spec.compute_dtype), work),
+                 ("direct_stream", outputs * 2 * spec.compute_dtype.itemsize)]
+        if not direct.opencv_keeps_nonfinite(problem):
+            terms.append(_scan_term(spec))
+        return terms, "OpenCV filter2D"
     border = _size(spec.x.shape[:spec.x.ndim - spec.ndim]) * sum(
         _size(spec.x.shape[spec.x.ndim - spec.ndim:]) // g.n * (g.pad_before + g.pad_after) for g in spec.geometry)
     streamed = outputs * 2 * spec.compute_dtype.itemsize
     return ([("call", 1), ("direct_" + _dtype_key(spec.compute_dtype), work), ("direct_stream", streamed),
              ("copy", border)], "compiled loops")
+
+
+def _scan_term(spec) -> tuple[str, float]:
+    """The NaN/Inf scan of x that must precede an engine which would not keep them local."""
+    return ("direct_stream", spec.x.size * spec.compute_dtype.itemsize)
 
 
 def _fft_units(shape: tuple[int, ...], count: float, real: bool) -> float:
@@ -157,8 +166,13 @@ def _separable_terms(problem: Problem) -> Cost:
     outputs = _size(spec.output_shape)
     taps = sum(spec.kernel_shape)
     if spec.ndim == 2 and _opencv.window_applies(spec):
-        return ([("call", 1), ("opencv_" + _precision_key(spec.compute_dtype), rank * outputs * taps)],
-                f"rank {rank}, OpenCV sepFilter2D")
+        # two passes per term, each streaming an image through memory (the row pass's result is the
+        # column pass's input), plus the NaN/Inf scan when zero taps would hide 0·inf from OpenCV
+        cost = [("call", 1), ("opencv_" + _precision_key(spec.compute_dtype), rank * outputs * taps),
+                ("direct_stream", rank * outputs * 4 * spec.compute_dtype.itemsize)]
+        if not separable.opencv_keeps_nonfinite(spec.kernel, terms):
+            cost.append(_scan_term(spec))
+        return cost, f"rank {rank}, OpenCV sepFilter2D"
     inputs = _size(spec.x.shape)
     return ([("call", spec.ndim * rank), ("direct_" + _dtype_key(spec.compute_dtype),
                                           rank * max(outputs, inputs) * taps),

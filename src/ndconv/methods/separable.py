@@ -126,7 +126,7 @@ def separable_sampled(sampled: Sampled) -> np.ndarray:
 _guarded = guarded(separable_sampled)
 
 
-def _opencv_keeps_nonfinite(kernel: np.ndarray, terms) -> bool:
+def opencv_keeps_nonfinite(kernel: np.ndarray, terms) -> bool:
     """A rank-1 kernel without zero taps, and factors without zeros: the two
     passes then give NaN/±∞ exactly where, and as, the 2-D sum does (the sign of
     each term is the product of the factors' signs)."""
@@ -137,7 +137,7 @@ def run(problem: Problem) -> np.ndarray:
     spec = problem.spec
     if spec.ndim == 2 and _opencv.window_applies(spec):
         terms = kernel_factors(spec.kernel, 2)
-        if terms is not None and (_opencv_keeps_nonfinite(spec.kernel, terms) or all_finite(spec.x)):
+        if terms is not None and (opencv_keeps_nonfinite(spec.kernel, terms) or all_finite(spec.x)):
             return _opencv.sep_filter2d(spec, [tuple(t) for t in terms])
     sampled = problem.sampled
     if kernel_factors(sampled.h, sampled.ndim) is None and sampled.z.dtype.kind not in "iu":
