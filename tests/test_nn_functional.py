@@ -258,3 +258,33 @@ def test_backward_errors():
         F.conv_backward(np.zeros((2, 6, 6, 6)), X, W)
     with pytest.raises(ValueError, match=r"dy must be an array \(batch, channels, .*\), got an array of shape \(3,\)"):
         F.conv_bias_grad(np.zeros(3))
+
+
+def test_workspace_reuse_is_per_thread_and_between_calls():
+    """Large im2col buffers are reused: results stay right across calls, shapes and threads."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ndconv.nn import _conv_gemm
+
+    rng = np.random.default_rng(0)
+    cases = []
+    for channels, size in ((16, 48), (8, 64)):          # columns of 4.2 MB and 4.5 MB: over KEEP_BYTES
+        x = rng.standard_normal((4, channels, size, size)).astype(np.float32)
+        w = rng.standard_normal((8, channels, 3, 3)).astype(np.float32)
+        dy = rng.standard_normal((4, 8, size, size)).astype(np.float32)
+        expected = [torch.nn.functional.conv2d(torch.from_numpy(x), torch.from_numpy(w), padding=1).numpy()]
+        tx = torch.from_numpy(x).requires_grad_()
+        tw = torch.from_numpy(w).requires_grad_()
+        out = torch.nn.functional.conv2d(tx, tw, padding=1)
+        expected += [g.numpy() for g in torch.autograd.grad(out, (tx, tw), torch.from_numpy(dy))]
+        assert 9 * x.nbytes >= _conv_gemm.KEEP_BYTES
+        cases.append((x, w, dy, expected))
+
+    def run(i):
+        x, w, dy, expected = cases[i % 2]
+        got = [F.conv(x, w, padding=1), *F.conv_backward(dy, x, w, padding=1)[:2]]
+        return all(np.allclose(a, b, rtol=1e-4, atol=1e-3) for a, b in zip(got, expected))
+
+    assert all(run(i) for i in range(4))                          # one thread, alternating sizes
+    with ThreadPoolExecutor(4) as pool:
+        assert all(pool.map(run, range(16)))

@@ -25,6 +25,7 @@ Adjoints (the transpose rules of the forward map):
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -62,8 +63,31 @@ class ConvGeometry:
         return tuple((p - e) // s + 1 for p, e, s in zip(self.padded, self.extent, self.stride))
 
 
+#: the im2col buffer is kept between calls of a thread from this many bytes on: a fresh
+#: one costs a page fault per 4 KiB on first touch, about half the copy's time
+#: (B8 64→64 56² 3×3: 18.5 ms → 10.5 ms for the 57 MB of columns)
+KEEP_BYTES = 1 << 22
+_workspace = threading.local()
+
+
+def _buffer(slot: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """An uninitialised array of ``shape``, reusing this thread's workspace ``slot`` when large."""
+    nbytes = math.prod(shape) * np.dtype(dtype).itemsize
+    if nbytes < KEEP_BYTES:
+        return np.empty(shape, dtype)
+    store = getattr(_workspace, slot, None)
+    if store is None or store.size < nbytes:
+        store = np.empty(nbytes, np.uint8)
+        setattr(_workspace, slot, store)
+    return store[:nbytes].view(dtype).reshape(shape)
+
+
 def _cols(xp: np.ndarray, g: ConvGeometry) -> np.ndarray:
-    """im2col: (B, G, Cg·K, Q) from the padded input (B, C, *P)."""
+    """im2col: (B, G, Cg·K, Q) from the padded input (B, C, *P).
+
+    The result lives in this thread's workspace (for large sizes): it is valid
+    until the thread's next ``_cols`` call, so callers use it at once.
+    """
     d = len(g.kernel)
     spatial_axes = tuple(range(2, 2 + d))
     view = sliding_window_view(xp, g.extent, axis=spatial_axes)   # (B, C, *W, *E)
@@ -73,8 +97,10 @@ def _cols(xp: np.ndarray, g: ConvGeometry) -> np.ndarray:
     view = view[(slice(None),) * 2 + tuple(slice(0, o) for o in g.output)]
     order = (0, 1) + tuple(range(2 + d, 2 + 2 * d)) + spatial_axes  # (B, C, *K, *O)
     cg = g.in_channels // g.groups
-    return view.transpose(order).reshape(g.batch, g.groups, cg * math.prod(g.kernel),
-                                         math.prod(g.output))
+    view = view.transpose(order)
+    cols = _buffer("cols", view.shape, xp.dtype)
+    np.copyto(cols, view)
+    return cols.reshape(g.batch, g.groups, cg * math.prod(g.kernel), math.prod(g.output))
 
 
 def _grouped_weight(w: np.ndarray, g: ConvGeometry) -> np.ndarray:
@@ -102,7 +128,9 @@ def weight_grad(dy: np.ndarray, x: np.ndarray, g: ConvGeometry) -> np.ndarray:
 def input_grad(dy: np.ndarray, w: np.ndarray, g: ConvGeometry) -> np.ndarray:
     q = math.prod(g.output)
     dyg = dy.reshape(g.batch, g.groups, g.out_channels // g.groups, q)
-    dcols = np.matmul(_grouped_weight(w, g).transpose(0, 2, 1), dyg)   # (B, G, CK, Q)
+    wt = _grouped_weight(w, g).transpose(0, 2, 1)
+    dcols = np.matmul(wt, dyg, out=_buffer("dcols", (g.batch, g.groups) + wt.shape[1:2] + (q,),
+                                            np.result_type(wt, dyg)))      # (B, G, CK, Q)
     dcols = dcols.reshape((g.batch, g.in_channels) + g.kernel + g.output)
     z = np.zeros((g.batch, g.in_channels) + g.padded, dtype=dcols.dtype)
     for tap in np.ndindex(*g.kernel):                             # col2im: one add per tap
