@@ -7,8 +7,8 @@ Layout (channels first, ``d`` spatial axes, ``G`` groups)::
     w          (G, Cout/G, Cg·K)
     y = w @ cols                     (B, G, Cout/G, Q): the output layout, no transpose
 
-``cols`` is built from a strided sliding-window view of the padded input, so the
-only copy is the reshape; the matmul is batched over (B, G) and runs in BLAS.
+``cols`` is gathered from the padded input by one compiled loop (``_im2col``)
+into a buffer kept between calls; the matmul is batched over (B, G) and runs in BLAS.
 Measured on B=64, 3→64 channels, 32², 3×3 float32 this beat per-tap
 accumulation (9 matmuls over the channels) by 12× and the other im2col layouts
 (``(CK, B·Q)``, ``(B·Q, CK)``) by 2–3× because it needs no output transpose.
@@ -29,9 +29,9 @@ import threading
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from ..boundary import extend, fold
+from ._im2col import im2col
 
 
 @dataclass(frozen=True)
@@ -88,18 +88,9 @@ def _cols(xp: np.ndarray, g: ConvGeometry) -> np.ndarray:
     The result lives in this thread's workspace (for large sizes): it is valid
     until the thread's next ``_cols`` call, so callers use it at once.
     """
-    d = len(g.kernel)
-    spatial_axes = tuple(range(2, 2 + d))
-    view = sliding_window_view(xp, g.extent, axis=spatial_axes)   # (B, C, *W, *E)
-    index = ((slice(None),) * 2 + tuple(slice(None, None, s) for s in g.stride)
-             + tuple(slice(None, None, r) for r in g.dilation))
-    view = view[index]                                             # (B, C, *O, *K)
-    view = view[(slice(None),) * 2 + tuple(slice(0, o) for o in g.output)]
-    order = (0, 1) + tuple(range(2 + d, 2 + 2 * d)) + spatial_axes  # (B, C, *K, *O)
     cg = g.in_channels // g.groups
-    view = view.transpose(order)
-    cols = _buffer("cols", view.shape, xp.dtype)
-    np.copyto(cols, view)
+    cols = _buffer("cols", (g.batch, g.in_channels, math.prod(g.kernel) * math.prod(g.output)), xp.dtype)
+    im2col(xp, g.kernel, g.dilation, g.stride, g.output, cols)
     return cols.reshape(g.batch, g.groups, cg * math.prod(g.kernel), math.prod(g.output))
 
 
