@@ -31,6 +31,10 @@ from ndconv.testing import assert_conv_close, reference_convolve
 settings.register_profile(
     "ndconv", deadline=None, max_examples=40, derandomize=True, print_blob=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much])
+# the scheduled fuzzing campaign (.ci/fuzz, docs/reliability.md): many random examples, no deadline
+settings.register_profile(
+    "fuzz", deadline=None, max_examples=2000, derandomize=False, database=None, print_blob=True,
+    suppress_health_check=list(HealthCheck))
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ndconv"))
 
 METHODS: tuple[str, ...] = tuple(REGISTRY)

@@ -1,0 +1,287 @@
+"""Fuzzing campaign: random problems of every shape, layout, dtype and method
+against the slow reference :func:`ndconv.testing.reference_convolve`.
+
+Two budgets (profiles in ``tests/conftest.py``): the CI default runs a few dozen
+examples per test; ``HYPOTHESIS_PROFILE=fuzz`` (``.ci/fuzz``, the scheduled job)
+runs thousands, without deadline.  What the campaign covers and what it found is
+in ``docs/reliability.md``.
+"""
+
+from __future__ import annotations
+
+from unittest import mock
+
+import numpy as np
+import pytest
+from hypothesis import assume, given, note, settings
+from hypothesis import strategies as st
+
+import ndconv
+from conftest import ALIASES, BOUNDARIES, MODES, check, expected_dtype, make_array
+from ndconv.methods import _opencv
+from ndconv.testing import assert_conv_close, dottest, reference_convolve
+
+METHODS = ("auto", "direct", "fft", "overlap_add", "separable")
+SPELLINGS = BOUNDARIES + tuple(sorted(ALIASES))
+INTEGERS = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
+FLOATS = ("float16", "float32", "float64", "complex64", "complex128")
+ALL_DTYPES = ("bool",) + INTEGERS + FLOATS
+
+
+def budget(ci: int) -> int:
+    """``ci`` examples under the CI profile; the loaded profile's count when it asks for more."""
+    return max(ci, settings.default.max_examples) if settings.default.max_examples > 100 else ci
+
+
+# ------------------------------------------------------------------ strategies
+
+@st.composite
+def geometries(draw, max_len: dict[int, int] | None = None):
+    """Per convolved axis: input length, kernel length (longer than the input
+    allowed outside 'valid'), stride, dilation and (for 'same') origin."""
+    nconv = draw(st.integers(1, 3))
+    top = (max_len or {1: 20, 2: 8, 3: 4})[nconv]
+    mode = draw(st.sampled_from(MODES))
+    axes = []
+    for _ in range(nconv):
+        n = draw(st.integers(1, top))
+        d = draw(st.integers(1, 3))
+        k_top = (n - 1) // d + 1 if mode == "valid" else top + 3
+        k = draw(st.integers(1, k_top))
+        kd = d * (k - 1) + 1
+        origin = draw(st.integers(-((kd - 1) // 2), kd - 1 - (kd - 1) // 2)) if mode == "same" else 0
+        axes.append({"n": n, "k": k, "s": draw(st.integers(1, 3)), "d": d, "o": origin})
+    return mode, axes
+
+
+def _per_axis(draw, values: list[int]):
+    """An int for all axes when they agree (sometimes), else the list."""
+    if len(set(values)) == 1 and draw(st.booleans()):
+        return values[0]
+    return list(values)
+
+
+@st.composite
+def layouts(draw, max_len: dict[int, int] | None = None):
+    """``(x_shape, k_shape, keywords)``: plain, batch axes (kernel shared), or
+    per-row kernels broadcasting over the axes that are not convolved."""
+    mode, geo = draw(geometries(max_len))
+    nconv = len(geo)
+    layout = draw(st.sampled_from(["plain", "batch", "per-row"]))
+    nb = 0 if layout == "plain" else draw(st.integers(1, 2))
+    ndim = nconv + nb
+    x_shape = [draw(st.integers(1, 3)) for _ in range(ndim)]
+    positions = sorted(draw(st.permutations(range(ndim)))[:nconv])  # convolved axes of x
+    order = list(draw(st.permutations(range(nconv))))               # kernel axis i ↔ positions[order[i]]
+    conv = [positions[i] for i in order]
+    for axis, g in zip(conv, geo):
+        x_shape[axis] = g["n"]
+    kw: dict = {"mode": mode}
+    if layout != "batch":  # k.ndim == x.ndim: kernel axes sit where x's do
+        k_shape = [draw(st.sampled_from([1, s])) for s in x_shape]
+        for i, axis in enumerate(range(ndim)):
+            if axis not in conv and k_shape[i] > 1 and draw(st.integers(0, 3)) == 0:
+                x_shape[i] = 1  # one input row, several kernels
+        for axis, g in zip(conv, geo):
+            k_shape[axis] = g["k"]
+        kw["axes"] = [a - ndim if draw(st.booleans()) else a for a in conv]
+    else:
+        k_shape = [g["k"] for g in geo]
+        if conv != list(range(nb, ndim)) or draw(st.booleans()):
+            kw["axes"] = [a - ndim if draw(st.booleans()) else a for a in conv]
+    kw["stride"] = _per_axis(draw, [g["s"] for g in geo])
+    kw["dilation"] = _per_axis(draw, [g["d"] for g in geo])
+    if mode == "same":
+        kw["origin"] = _per_axis(draw, [g["o"] for g in geo])
+    kw["boundary"] = draw(st.sampled_from(SPELLINGS))
+    return tuple(x_shape), tuple(k_shape), kw
+
+
+def _fill_for(draw, dtype: np.dtype):
+    if dtype.kind in "biu":
+        return draw(st.integers(0, 1) if dtype.kind == "b" else st.integers(-5, 5))
+    if dtype.kind == "c":
+        return complex(draw(st.sampled_from([0.0, 1.5, -2.0])), draw(st.sampled_from([0.0, 0.5])))
+    return draw(st.sampled_from([0.0, 1.5, -2.25, 100.0]))
+
+
+@st.composite
+def problems(draw, dtypes=ALL_DTYPES, max_len=None):
+    x_shape, k_shape, kw = draw(layouts(max_len))
+    x_dtype = np.dtype(draw(st.sampled_from(dtypes)))
+    k_dtype = x_dtype if draw(st.booleans()) else np.dtype(draw(st.sampled_from(dtypes)))
+    if ALIASES.get(kw["boundary"], kw["boundary"]) == "constant" and draw(st.booleans()):
+        kw["fill_value"] = _fill_for(draw, np.result_type(x_dtype, k_dtype))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    return make_array(rng, x_shape, x_dtype), make_array(rng, k_shape, k_dtype), kw
+
+
+def _describe(x, k, kw, method, correlate) -> str:
+    return f"x {x.shape} {x.dtype}, k {k.shape} {k.dtype}, {kw}, method={method!r}, correlate={correlate}"
+
+
+# ------------------------------------------------------------------ against the oracle
+
+@settings(max_examples=budget(120))
+@given(problem=problems(), method=st.sampled_from(METHODS), correlate=st.booleans(), opencv=st.booleans())
+def test_fuzz_random_problems_match_oracle(problem, method, correlate, opencv):
+    x, k, kw = problem
+    note(_describe(x, k, kw, method, correlate))
+    with mock.patch.object(_opencv, "ENABLED", opencv):
+        check(x, k, method, correlate=correlate, **kw)
+
+
+@settings(max_examples=budget(30))
+@given(x_shape=st.lists(st.integers(0, 3), min_size=1, max_size=3),
+       k_shape=st.lists(st.integers(0, 3), min_size=1, max_size=3),
+       method=st.sampled_from(METHODS), mode=st.sampled_from(MODES))
+def test_fuzz_empty_axes_are_refused(x_shape, k_shape, method, mode):
+    """An empty x or k is a ValueError naming both shapes, whatever else is asked."""
+    assume(0 in x_shape + k_shape and len(k_shape) <= len(x_shape))
+    x, k = np.zeros(x_shape), np.zeros(k_shape)
+    with pytest.raises(ValueError, match=r"x and k must be non-empty, got x.shape=.* and k.shape="):
+        ndconv.convolve(x, k, mode, method=method)
+
+
+def _extreme_values(draw, dtype: np.dtype, shape) -> np.ndarray:
+    info = np.iinfo(dtype)
+    near = [info.min, info.min + 1, info.max, info.max - 1, 0, 1, info.max // 2]
+    if info.min < 0:
+        near += [-1, info.min // 2]
+    pool = st.sampled_from(near) | st.integers(int(info.min), int(info.max))
+    flat = draw(st.lists(pool, min_size=int(np.prod(shape)), max_size=int(np.prod(shape))))
+    return np.array(flat, dtype=object).astype(dtype).reshape(shape)
+
+
+@settings(max_examples=budget(60))
+@given(data=st.data(), x_dtype=st.sampled_from(INTEGERS), k_dtype=st.sampled_from(("bool",) + INTEGERS),
+       method=st.sampled_from(METHODS), correlate=st.booleans())
+def test_fuzz_integers_near_overflow(data, x_dtype, k_dtype, method, correlate):
+    """Exact int64 results, or OverflowError exactly when the exact result
+    leaves the int64 range (and for uint64 inputs above it, as documented)."""
+    x_shape, k_shape, kw = data.draw(layouts({1: 8, 2: 4, 3: 3}))
+    kw.pop("fill_value", None)
+    x = _extreme_values(data.draw, np.dtype(x_dtype), x_shape)
+    k = data.draw(st.sampled_from(["extreme", "small"]))
+    if k == "extreme" and k_dtype != "bool":
+        k = _extreme_values(data.draw, np.dtype(k_dtype), k_shape)
+    else:
+        k = make_array(np.random.default_rng(data.draw(st.integers(0, 2**32 - 1))), k_shape, k_dtype)
+    note(_describe(x, k, kw, method, correlate))
+    try:
+        expected = reference_convolve(x, k, correlate=correlate, **kw)
+    except OverflowError:
+        expected = None
+    big_uint = any(a.dtype == np.uint64 and int(a.max()) > np.iinfo(np.int64).max for a in (x, k))
+    func = ndconv.correlate if correlate else ndconv.convolve
+    if expected is None or big_uint:
+        try:
+            y = func(x, k, method=method, **kw)
+        except OverflowError:
+            return
+        assert expected is not None, "a result outside int64 came back instead of OverflowError"
+    else:
+        y = func(x, k, method=method, **kw)
+    assert y.dtype == np.int64
+    np.testing.assert_array_equal(y, expected)
+
+
+@settings(max_examples=budget(80))
+@given(problem=problems(dtypes=FLOATS), data=st.data(), method=st.sampled_from(METHODS),
+       correlate=st.booleans(), opencv=st.booleans())
+def test_fuzz_nan_and_inf_stay_in_their_windows(problem, data, method, correlate, opencv):
+    """NaN/±Inf at random places of x (and sometimes k): the non-finite outputs
+    are exactly those of the IEEE sum of the definition."""
+    x, k, kw = problem
+    x = x.copy()
+    specials = st.sampled_from([np.nan, np.inf, -np.inf])
+    for _ in range(data.draw(st.integers(1, 3))):
+        x.flat[data.draw(st.integers(0, x.size - 1))] = data.draw(specials)
+    if data.draw(st.integers(0, 4)) == 0:
+        k = k.copy()
+        k.flat[data.draw(st.integers(0, k.size - 1))] = data.draw(specials)
+    note(_describe(x, k, kw, method, correlate))
+    func = ndconv.correlate if correlate else ndconv.convolve
+    with mock.patch.object(_opencv, "ENABLED", opencv):
+        y = func(x, k, method=method, **kw)  # no RuntimeWarning may escape ndconv (filterwarnings=error)
+    assert y.dtype == expected_dtype(x.dtype, k.dtype)
+    with np.errstate(invalid="ignore", over="ignore"):  # the oracle's IEEE sums of ∞ warn
+        expected = reference_convolve(x, k, correlate=correlate, **kw)
+        scale_x = np.append(np.ravel(x).astype(complex), complex(kw.get("fill_value", 0)))
+        assert_conv_close(y, expected, scale_x, k, dtype=y.dtype)
+
+
+# ------------------------------------------------------------------ memory layouts
+
+def _present(x: np.ndarray, how: str, tmp_dir) -> np.ndarray:
+    """The same values as ``x``, laid out as ``how``."""
+    if how == "fortran":
+        return np.asfortranarray(x)
+    if how == "read-only":
+        view = x.copy()
+        view.flags.writeable = False
+        return view
+    if how == "negative-strides":
+        flipped = np.ascontiguousarray(np.flip(x))
+        return np.flip(flipped)  # every axis read backwards
+    if how == "non-contiguous":
+        wide = np.zeros(tuple(2 * s + 1 for s in x.shape), dtype=x.dtype)
+        wide[tuple(slice(1, None, 2) for _ in x.shape)] = x
+        return wide[tuple(slice(1, None, 2) for _ in x.shape)]
+    if how == "transposed":
+        return np.ascontiguousarray(x.T).T
+    if how == "memmap":
+        path = tmp_dir / f"x-{np.random.default_rng().integers(2**62)}.dat"
+        mapped = np.memmap(path, dtype=x.dtype, mode="w+", shape=x.shape)
+        mapped[...] = x
+        mapped.flush()
+        return np.memmap(path, dtype=x.dtype, mode="r", shape=x.shape)
+    raise AssertionError(how)
+
+
+LAYOUTS = ("fortran", "read-only", "negative-strides", "non-contiguous", "transposed", "memmap")
+
+
+@pytest.fixture(scope="module")
+def tmp_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("fuzz-memmap")
+
+
+@settings(max_examples=budget(60))
+@given(problem=problems(), method=st.sampled_from(METHODS), correlate=st.booleans(),
+       x_layout=st.sampled_from(LAYOUTS), k_layout=st.sampled_from(LAYOUTS + ("contiguous",)))
+def test_fuzz_memory_layouts_give_the_contiguous_result(tmp_dir, problem, method, correlate, x_layout, k_layout):
+    """Views, Fortran order, read-only and memory-mapped inputs: the oracle's
+    answer, the same bits as the C-contiguous call, and the inputs untouched."""
+    x, k, kw = problem
+    note(_describe(x, k, kw, method, correlate) + f", layouts {x_layout}/{k_layout}")
+    xv = _present(x, x_layout, tmp_dir)
+    kv = k if k_layout == "contiguous" else _present(k, k_layout, tmp_dir)
+    before = (np.array(xv, copy=True), np.array(kv, copy=True))
+    func = ndconv.correlate if correlate else ndconv.convolve
+    y = check(xv, kv, method, correlate=correlate, **kw)
+    np.testing.assert_array_equal(y, func(x, k, method=method, **kw))
+    np.testing.assert_array_equal(xv, before[0])
+    np.testing.assert_array_equal(kv, before[1])
+    assert type(y) is np.ndarray
+
+
+# ------------------------------------------------------------------ ConvOperator
+
+@settings(max_examples=budget(60))
+@given(data=st.data(), dtype=st.sampled_from(("float32", "float64", "complex64", "complex128")),
+       method=st.sampled_from(METHODS), correlate=st.booleans())
+def test_fuzz_operator_forward_and_adjoint(data, dtype, method, correlate):
+    """Random ConvOperator: forward equals convolve/correlate, and the adjoint
+    passes the dot test ⟨K x, y⟩ = ⟨x, Kᴴ y⟩ (and so does its transpose)."""
+    x_shape, k_shape, kw = data.draw(layouts({1: 16, 2: 7, 3: 4}))
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    k = make_array(rng, k_shape, dtype)
+    note(f"input {x_shape}, k {k.shape} {k.dtype}, {kw}, method={method!r}, correlate={correlate}")
+    op = ndconv.ConvOperator(k, x_shape, correlate=correlate, method=method, **kw)
+    x = make_array(rng, x_shape, dtype)
+    expected = reference_convolve(x, k, correlate=correlate, **kw)
+    assert op.output_shape == expected.shape
+    assert_conv_close(op(x), expected, x, k, dtype=expected_dtype(x.dtype, k.dtype))
+    dottest(op, seed=1)
+    dottest(op.T, seed=2)
