@@ -94,7 +94,13 @@ def tune(quick: bool = False) -> Path:
     -------
     pathlib.Path
         The file written.
+
+    Raises
+    ------
+    OSError
+        When the cache directory cannot be created or written (before measuring).
     """
+    _costs.writable_dir()  # a cache that cannot be written fails before the measurements
     found = measure(quick=quick)
     machine = {"platform": platform.platform(), "processor": platform.processor(),
                "cpus": os.cpu_count(), "python": platform.python_version(), "numpy": np.__version__}

@@ -19,6 +19,7 @@ then ``os.replace``) to ``cost_model.json`` in the user cache directory
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from functools import lru_cache
@@ -57,31 +58,61 @@ def cost_file() -> Path:
     return cache_dir() / "cost_model.json"
 
 
+def _usable(value: object) -> bool:
+    """A stored constant is used only when it is a finite positive number."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < math.inf
+
+
 @lru_cache(maxsize=1)
 def constants() -> dict[str, float]:
-    """The constants in force: measured ones over the defaults."""
+    """The constants in force: measured ones over the defaults.
+
+    A missing, unreadable or corrupt file, or an entry that is not a finite
+    positive number, leaves the default in place: the cost model only ranks
+    methods, so a bad cache may cost speed but never an error.
+    """
     values = dict(DEFAULTS)
     try:
         stored = json.loads(cost_file().read_text(encoding="utf-8"))
-        values.update({k: float(v) for k, v in stored.get("constants", {}).items() if k in DEFAULTS})
-    except (OSError, ValueError, TypeError, AttributeError):
+        measured = stored.get("constants", {})
+        values.update({k: float(v) for k, v in measured.items() if k in DEFAULTS and _usable(v)})
+    except (OSError, ValueError, TypeError, AttributeError, RecursionError):
         pass
     return values
 
 
+def writable_dir() -> Path:
+    """The cache directory, created if needed; OSError naming it when it cannot be written."""
+    folder = cache_dir()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        if not os.access(folder, os.W_OK):
+            raise PermissionError(f"no write permission on {folder}")
+    except OSError as exc:
+        raise OSError(f"cannot write the cost model to the cache directory {str(folder)!r} ({exc}); "
+                      "set NDCONV_CACHE_DIR to a writable directory") from exc
+    return folder
+
+
 def save(measured: dict[str, float], machine: dict[str, object]) -> Path:
     """Write measured constants atomically and make them the ones in force."""
-    path = cost_file()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = writable_dir() / "cost_model.json"
     payload = json.dumps({"constants": measured, "machine": machine}, indent=2, sort_keys=True)
-    fd, tmp = tempfile.mkstemp(prefix=".cost_model.", suffix=".tmp", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".cost_model.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise OSError(f"cannot write the cost model to {str(path)!r} ({exc}); "
+                      "set NDCONV_CACHE_DIR to a writable directory") from exc
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(payload)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise OSError(f"cannot write the cost model to {str(path)!r} ({exc}); "
+                          "set NDCONV_CACHE_DIR to a writable directory") from exc
         raise
     constants.cache_clear()
     return path
