@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import threading
 from functools import lru_cache
 
 import numpy as np
@@ -30,15 +31,21 @@ MAX_SIDE = 11
 ENABLED = os.environ.get("NDCONV_OPENCV", "1") != "0"
 
 
+#: first calls from several threads at once: one imports cv2, the others wait
+#: (find_spec on a cv2 still being imported raises "cv2.__spec__ is None")
+_IMPORT_LOCK = threading.Lock()
+
+
 @lru_cache(maxsize=1)
 def _cv2():
-    if importlib.util.find_spec("cv2") is None:
-        return None
-    try:
-        import cv2
-    except ImportError:  # pragma: no cover - broken install
-        return None
-    return cv2
+    with _IMPORT_LOCK:
+        if importlib.util.find_spec("cv2") is None:
+            return None
+        try:
+            import cv2
+        except ImportError:  # pragma: no cover - broken install
+            return None
+        return cv2
 
 
 def available() -> bool:
