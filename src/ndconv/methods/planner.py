@@ -131,5 +131,8 @@ def plan(problem: Problem) -> str:
             if len(_plans) > PLAN_CACHE_SIZE:
                 _plans.popitem(last=False)
         return str(choice)
-    _plans.move_to_end(key)
+    try:
+        _plans.move_to_end(key)
+    except KeyError:  # another thread evicted it since the look-up
+        pass
     return name
