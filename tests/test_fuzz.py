@@ -99,7 +99,7 @@ def layouts(draw, max_len: dict[int, int] | None = None):
 
 def _fill_for(draw, dtype: np.dtype):
     if dtype.kind in "biu":
-        return draw(st.integers(0, 1) if dtype.kind == "b" else st.integers(-5, 5))
+        return draw(st.integers(-5, 5))
     if dtype.kind == "c":
         return complex(draw(st.sampled_from([0.0, 1.5, -2.0])), draw(st.sampled_from([0.0, 0.5])))
     return draw(st.sampled_from([0.0, 1.5, -2.25, 100.0]))
@@ -111,7 +111,7 @@ def problems(draw, dtypes=ALL_DTYPES, max_len=None):
     x_dtype = np.dtype(draw(st.sampled_from(dtypes)))
     k_dtype = x_dtype if draw(st.booleans()) else np.dtype(draw(st.sampled_from(dtypes)))
     if ALIASES.get(kw["boundary"], kw["boundary"]) == "constant" and draw(st.booleans()):
-        kw["fill_value"] = _fill_for(draw, np.result_type(x_dtype, k_dtype))
+        kw["fill_value"] = _fill_for(draw, expected_dtype(x_dtype, k_dtype))
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     return make_array(rng, x_shape, x_dtype), make_array(rng, k_shape, k_dtype), kw
 

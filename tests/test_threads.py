@@ -1,0 +1,193 @@
+"""Thread safety: 8 threads calling convolve/correlate and ConvOperator at once
+get the same bits as serial calls of the same method, and the shared state
+(plan cache, cost constants, thread pools, OpenCV) survives the contention."""
+
+from __future__ import annotations
+
+import random
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+
+import ndconv
+from conftest import rng_for
+from ndconv.methods import _costs, _opencv, planner
+from ndconv.methods._numba_kernels import PARALLEL_WORK
+
+THREADS = 8
+
+
+def _run_concurrently(tasks: list[Callable[[], object]], rounds: int = 2) -> list[list[object]]:
+    """Each of ``THREADS`` threads runs every task ``rounds`` times in its own
+    shuffled order, all released together; returns results[task] (every run)."""
+    results: list[list[object]] = [[] for _ in tasks]
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(THREADS)
+    lock = threading.Lock()
+
+    def worker(seed: int) -> None:
+        order = [i for i in range(len(tasks)) for _ in range(rounds)]
+        random.Random(seed).shuffle(order)
+        try:
+            barrier.wait()
+            for i in order:
+                value = tasks[i]()
+                with lock:
+                    results[i].append(value)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the main thread
+            with lock:
+                errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(seed,)) for seed in range(THREADS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+    return results
+
+
+def _convolve_cases():
+    rng = rng_for("threads")
+    image = rng.standard_normal((384, 384))
+    assert image.size * 49 >= PARALLEL_WORK  # the direct loops split rows over the cores
+    nan_image = image.copy()
+    nan_image[100, 50] = np.nan
+    signal = rng.standard_normal(1 << 15)
+    cases = [
+        ("direct-parallel", ndconv.convolve, image, rng.standard_normal((7, 7)),
+         {"mode": "same", "boundary": "reflect"}),
+        ("opencv-f32", ndconv.convolve, image.astype(np.float32), rng.standard_normal((5, 5)).astype(np.float32),
+         {"mode": "same"}),
+        ("fft", ndconv.convolve, image, rng.standard_normal((31, 31)), {"mode": "full", "boundary": "wrap"}),
+        ("fft-nan", ndconv.convolve, nan_image, rng.standard_normal((15, 15)), {"mode": "same"}),
+        ("overlap_add", ndconv.convolve, signal, rng.standard_normal(300), {"mode": "valid"}),
+        ("separable", ndconv.correlate, image, np.outer(rng.standard_normal(9), rng.standard_normal(9)),
+         {"mode": "same", "boundary": "edge"}),
+        ("complex-correlate", ndconv.correlate, image.astype(np.complex128) * (1 + 1j),
+         rng.standard_normal((4, 4)) + 1j, {"mode": "valid", "stride": 2}),
+        ("integers", ndconv.convolve, rng.integers(-100, 100, (256, 256)), rng.integers(-5, 5, (5, 5)),
+         {"mode": "same", "dilation": 2}),
+        ("batch", ndconv.correlate, rng.standard_normal((6, 64, 64)), rng.standard_normal((3, 3)),
+         {"mode": "same", "boundary": "symmetric"}),
+    ]
+    methods = {"direct-parallel": "direct", "opencv-f32": "direct", "fft": "fft", "fft-nan": "fft",
+               "overlap_add": "overlap_add", "separable": "separable"}
+    return [(name, func, x, k, kw, methods.get(name, "auto")) for name, func, x, k, kw in cases]
+
+
+@pytest.mark.parametrize("opencv", [True, False], ids=["opencv", "no-opencv"])
+def test_concurrent_convolve_matches_serial_bits(opencv, monkeypatch):
+    monkeypatch.setattr(_opencv, "ENABLED", opencv)
+    cases = _convolve_cases()
+    tasks = [lambda f=func, x=x, k=k, kw=kw, m=method: f(x, k, method=m, **kw)
+             for _, func, x, k, kw, method in cases]
+    serial = [task() for task in tasks]
+    results = _run_concurrently(tasks)
+    for (name, *_), expected, got in zip(cases, serial, results):
+        assert len(got) == 2 * THREADS
+        for y in got:
+            assert y.dtype == expected.dtype, name
+            np.testing.assert_array_equal(y, expected, err_msg=name)
+
+
+def test_concurrent_operator_forward_adjoint_solve():
+    rng = rng_for("threads-operator")
+    k = rng.standard_normal((5, 5))
+    shape = (96, 96)
+    ops = {
+        "wrap": ndconv.ConvOperator(k, shape, boundary="wrap"),                  # solve by FFT
+        "reflect": ndconv.ConvOperator(k, shape, boundary="reflect", stride=2),  # iterative solve
+        "fft": ndconv.ConvOperator(rng.standard_normal((21, 21)), shape, mode="full", method="fft"),
+    }
+    x = rng.standard_normal(shape)
+    tasks = []
+    for name, op in ops.items():
+        y = op(x)
+        tasks += [lambda op=op: op(x), lambda op=op, y=y: op.H(y)]
+        if name != "fft":
+            tasks.append(lambda op=op, y=y: op.solve(y, reg=1e-3, maxiter=30))
+    serial = [task() for task in tasks]
+    results = _run_concurrently(tasks)
+    for expected, got in zip(serial, results):
+        for value in got:
+            np.testing.assert_array_equal(value, expected)
+
+
+def test_plan_cache_under_contention(monkeypatch):
+    """A tiny plan cache evicted by 8 threads planning many distinct problems:
+    no KeyError from a plan dropped between look-up and use, same choices."""
+    monkeypatch.setattr(planner, "PLAN_CACHE_SIZE", 2)
+    planner._plans.clear()
+    rng = rng_for("plan-cache")
+    problems = [(rng.standard_normal(n), rng.standard_normal(m)) for n in (16, 200, 3000, 40_000)
+                for m in (3, 17, 260)]
+    tasks = [lambda x=x, k=k: (ndconv.choose_method(x, k), ndconv.convolve(x, k)) for x, k in problems]
+    serial = [task() for task in tasks]
+    results = _run_concurrently(tasks, rounds=6)
+    for (choice, y), got in zip(serial, results):
+        for other_choice, other_y in got:
+            assert other_choice == choice
+            np.testing.assert_array_equal(other_y, y)
+    planner._plans.clear()
+
+
+def test_cost_constants_reloaded_under_contention(tmp_path, monkeypatch):
+    """Threads re-reading the cost file (cache cleared, as after ``tune``) while
+    others run 'auto': every call succeeds with a consistent set of constants."""
+    monkeypatch.setenv("NDCONV_CACHE_DIR", str(tmp_path))
+    _costs.save(dict(_costs.DEFAULTS), {"test": True})
+    rng = rng_for("constants")
+    x, k = rng.standard_normal((64, 64)), rng.standard_normal((5, 5))
+    expected = ndconv.convolve(x, k, "same")
+
+    def reload():
+        _costs.constants.cache_clear()
+        values = _costs.constants()
+        assert values == _costs.DEFAULTS
+        return True
+
+    tasks = [reload, lambda: ndconv.convolve(x, k, "same")] * 4
+    try:
+        results = _run_concurrently(tasks, rounds=5)
+    finally:
+        _costs.constants.cache_clear()
+    for got in results[1::2]:
+        for y in got:
+            np.testing.assert_allclose(y, expected, rtol=0, atol=1e-12)
+
+
+_FIRST_CALLS = """
+import sys, threading
+sys.setswitchinterval(1e-6)
+from ndconv.methods import _opencv
+barrier, errors = threading.Barrier(8), []
+def first_call():
+    barrier.wait()
+    try:
+        _opencv.available()
+    except Exception as exc:
+        errors.append(repr(exc))
+threads = [threading.Thread(target=first_call) for _ in range(8)]
+for t in threads: t.start()
+for t in threads: t.join()
+print(errors)
+sys.exit(1 if errors else 0)
+"""
+
+
+def test_regression_concurrent_first_opencv_import():
+    """Regression (found by this file): the first calls in a fresh process, from
+    several threads at once, raised ValueError('cv2.__spec__ is None') — one
+    thread's find_spec saw cv2 half imported by another.  Fixed by a lock in
+    ``_opencv._cv2``.  The race is timing-dependent: four fresh processes."""
+    pytest.importorskip("cv2")
+    runs = [subprocess.Popen([sys.executable, "-c", _FIRST_CALLS], stdout=subprocess.PIPE, text=True)
+            for _ in range(4)]
+    outputs = [run.communicate()[0] for run in runs]
+    assert [run.returncode for run in runs] == [0] * 4, outputs
