@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from ._memory import available_bytes, format_bytes
+
 
 def _choices(allowed: Iterable[object]) -> str:
     items = [repr(a) for a in allowed]
@@ -32,3 +34,17 @@ def bad_type(name: str, value: object, allowed: str) -> TypeError:
     if hasattr(value, "dtype"):
         kind = f"{kind} of dtype {value.dtype}"
     return TypeError(f"{name} must be {allowed}, got {kind}")
+
+
+class MemoryLimitError(ValueError, MemoryError):
+    """A size refused before anything is allocated: it needs more memory than the
+    machine has available.  A ValueError (a bad size, §9) and a MemoryError."""
+
+
+def check_memory(what: str, shape: tuple[int, ...], need: int, detail: str = "") -> None:
+    """Raise :class:`MemoryLimitError` when ``need`` bytes exceed the memory available:
+    ``<what> has shape <shape> and needs <bytes><detail>, more than the <bytes> of memory available``."""
+    available = available_bytes()
+    if need > available:
+        raise MemoryLimitError(f"{what} has shape {tuple(shape)} and needs {format_bytes(need)}{detail}, "
+                               f"more than the {format_bytes(available)} of memory available")

@@ -28,7 +28,7 @@ import numba
 import numpy as np
 import scipy.fft as sfft
 
-from ._errors import bad_choice, bad_type, bad_value
+from ._errors import bad_choice, bad_type, bad_value, check_memory
 from ._memory import cpu_count
 from ._spec import as_array, normalize_boundary
 from .boundary import extend
@@ -250,6 +250,10 @@ def match_template(image: Any, template: Any, *, method: str = "zncc", pad_input
         raise bad_value("pad_input", pad_input, "True or False")
     boundary = normalize_boundary(boundary)
     fft_dtype, out_dtype = _float_dtypes(image_arr)
+    padded = tuple(n + (t - 1 if pad_input else 0) for n, t in zip(image_arr.shape, template_arr.shape))
+    # the image in the FFT dtype, its spectrum (complex, half the last axis), the inverse and the scores
+    check_memory("the padded image", padded, 5 * math.prod(padded) * np.dtype(fft_dtype).itemsize,
+                 " with its spectrum and the scores")
     image_arr = np.ascontiguousarray(image_arr, dtype=fft_dtype)
     if pad_input:
         pad = tuple((t // 2, t - 1 - t // 2) for t in template_arr.shape)

@@ -12,6 +12,8 @@ import math
 
 import numpy as np
 
+from ._errors import check_memory
+
 
 class LinearMap:
     """Base of :class:`ndconv.ConvOperator`, its adjoints and the Jacobians."""
@@ -95,7 +97,10 @@ class LinearMap:
     def to_dense(self) -> np.ndarray:
         """The matrix, column by column (``prod(output_shape) × prod(input_shape)``)."""
         self._check_linear("to_dense")
-        eye = np.eye(self.shape[1], dtype=self.dtype)
+        rows, cols = self.shape
+        check_memory("the dense matrix", self.shape, (rows + cols) * cols * np.dtype(self.dtype).itemsize,
+                     " with the identity it is built from")
+        eye = np.eye(cols, dtype=self.dtype)
         return self.matvec(eye)
 
     def to_sparse(self, format: str = "csr"):

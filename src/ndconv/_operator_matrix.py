@@ -14,6 +14,7 @@ import math
 
 import numpy as np
 
+from ._errors import check_memory
 from .boundary import extension_index
 
 
@@ -56,6 +57,9 @@ def to_sparse(op, format: str = "csr"):
     taps = math.prod(spec.kernel_shape)
     rows = math.prod(out_c)
     index_dtype = np.int32 if max(op.shape) < 2**31 - 1 else np.int64
+    # (taps, rows) indices and values, their transposed copies and the CSR arrays
+    entry = np.dtype(index_dtype).itemsize + np.dtype(op.dtype).itemsize
+    check_memory("the sparse matrix", op.shape, 3 * taps * rows * entry, f" for {taps} taps per row")
     cols = np.empty((taps, rows), dtype=index_dtype)
     vals = np.empty((taps, rows), dtype=op.dtype)
     kernel = spec.kernel

@@ -16,8 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ._errors import bad_choice, bad_type, bad_value
-from ._memory import available_bytes, format_bytes
+from ._errors import bad_choice, bad_type, bad_value, check_memory
 from ._shapes import AxisGeometry, axis_geometry, broadcast, dilated_length
 from ._typing import BOUNDARY_ALIASES, METHODS, MODES
 
@@ -259,10 +258,7 @@ def make_spec(x: Any, k: Any, *, mode: object = "full", boundary: object = "cons
     out_elems = math.prod(batch + tuple(g.count for g in geometry))
     ext_elems = math.prod(x_c.shape[:nb] + tuple(g.n + g.pad_before + g.pad_after for g in geometry))
     need = (out_elems + ext_elems) * compute_dtype.itemsize
-    if need > available_bytes():
-        raise ValueError(f"the result has shape {batch + tuple(g.count for g in geometry)} and needs "
-                         f"{format_bytes(need)} with its working copy, more than the "
-                         f"{format_bytes(available_bytes())} of memory available")
+    check_memory("the result", batch + tuple(g.count for g in geometry), need, " with its working copy")
     check_int64_range(x_arr, "x")
     check_int64_range(k_arr, "k")
 

@@ -24,13 +24,14 @@ matrix in :mod:`ndconv._operator_matrix`, spectra and ``solve`` in
 
 from __future__ import annotations
 
+import math
 import operator as _operator
 from typing import Any
 
 import numpy as np
 
 from . import _operator_jacobian, _operator_matrix, _operator_spectral
-from ._errors import bad_value
+from ._errors import bad_value, check_memory
 from ._operator_base import LinearMap
 from ._spec import as_array, make_spec
 from .api import convolve, correlate
@@ -193,6 +194,7 @@ class ConvOperator(LinearMap):
 
     def to_dense(self) -> np.ndarray:
         """The matrix as a dense array (``to_sparse().toarray()``)."""
+        check_memory("the dense matrix", self.shape, math.prod(self.shape) * self.dtype.itemsize)
         return self.to_sparse("csr").toarray()
 
     # -- spectra, solve, Jacobian ---------------------------------------------

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import scipy.fft
 
-from .._errors import bad_choice, bad_type, bad_value
+from .._errors import MemoryLimitError, bad_choice, bad_type, bad_value
 from .._memory import available_bytes, format_bytes
 
 NORMS = (None, "backward", "ortho", "forward")
@@ -102,7 +102,7 @@ def dft_matrix(n: int, *, centered: bool = False) -> np.ndarray:
     n = positive_int("n", n)
     need = 16 * n * n
     if need > available_bytes():
-        raise ValueError(f"n={n} gives a dft_matrix of {format_bytes(need)}, more than the "
+        raise MemoryLimitError(f"n={n} gives a dft_matrix of {format_bytes(need)}, more than the "
                          f"{format_bytes(available_bytes())} of memory available")
     shift = n // 2 if centered else 0
     roots = _unit_roots(n)

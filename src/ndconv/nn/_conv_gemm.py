@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._errors import check_memory
 from ..boundary import extend, fold
 from ._im2col import im2col
 
@@ -92,6 +93,15 @@ def _cols(xp: np.ndarray, g: ConvGeometry) -> np.ndarray:
     cols = _buffer("cols", (g.batch, g.in_channels, math.prod(g.kernel) * math.prod(g.output)), xp.dtype)
     im2col(xp, g.kernel, g.dilation, g.stride, g.output, cols)
     return cols.reshape(g.batch, g.groups, cg * math.prod(g.kernel), math.prod(g.output))
+
+
+def check_memory_for(g: ConvGeometry, dtype: np.dtype) -> None:
+    """Refuse, before any copy, a call whose padded input, im2col columns and
+    output need more memory than the machine has."""
+    q, taps = math.prod(g.output), math.prod(g.kernel)
+    elements = g.batch * (g.in_channels * (math.prod(g.padded) + taps * q) + g.out_channels * q)
+    check_memory("the im2col columns", (g.batch, g.in_channels * taps, q), elements * np.dtype(dtype).itemsize,
+                 " with the padded input and the output")
 
 
 def _grouped_weight(w: np.ndarray, g: ConvGeometry) -> np.ndarray:

@@ -108,6 +108,7 @@ def _prepare(x: Any, w: Any, b: Any, stride: object, padding: object, boundary: 
     b = None if b is None else _float_array(b, "b")
     geometry = _geometry(x, w, b, stride, padding, boundary, dilation, groups)
     dtype = np.result_type(x, w, *(() if b is None else (b,)))
+    _conv_gemm.check_memory_for(geometry, dtype)
     x, w = x.astype(dtype, copy=False), w.astype(dtype, copy=False)
     return x, w, None if b is None else b.astype(dtype, copy=False), geometry
 

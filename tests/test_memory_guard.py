@@ -1,0 +1,122 @@
+"""The memory guard: every entry point that would allocate more than the
+machine has refuses at once with a MemoryLimitError (a ValueError and a
+MemoryError) naming the sizes — before allocating anything.
+
+Inputs are zero-stride views (``np.broadcast_to``): the test itself allocates
+nothing, and tracemalloc (which sees NumPy's allocations) proves the library
+did not either.
+"""
+
+from __future__ import annotations
+
+import time
+import tracemalloc
+
+import numpy as np
+import pytest
+
+import ndconv
+from ndconv import filters, fourier, nn
+from ndconv._errors import MemoryLimitError
+from ndconv.nn import functional
+
+HUGE_2D = (2**20, 2**20)  # 8 TiB of float64
+
+
+def view(shape, value=1.0, dtype=np.float64):
+    return np.broadcast_to(np.asarray(value, dtype=dtype), shape)
+
+
+def refused_quickly(call, match: str) -> MemoryLimitError:
+    tracemalloc.start()
+    t0 = time.perf_counter()
+    try:
+        with pytest.raises(MemoryLimitError, match=match) as info:
+            call()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert time.perf_counter() - t0 < 5.0
+    assert peak < 16 * 2**20, f"{peak} bytes allocated before the refusal"
+    assert isinstance(info.value, MemoryError) and isinstance(info.value, ValueError)
+    assert "of memory available" in str(info.value)
+    return info.value
+
+
+@pytest.mark.parametrize("method", ["auto", "direct", "fft", "overlap_add", "separable"])
+@pytest.mark.parametrize("func", [ndconv.convolve, ndconv.correlate], ids=["convolve", "correlate"])
+def test_convolve_every_method(func, method):
+    refused_quickly(lambda: func(view(HUGE_2D), np.ones((3, 3)), "same", method=method),
+                    r"the result has shape \(1048576, 1048576\) and needs 16\.0 TiB with its working copy")
+
+
+def test_choose_method_refuses_too():
+    refused_quickly(lambda: ndconv.choose_method(view(HUGE_2D), np.ones((3, 3))), r"the result has shape")
+
+
+def test_operator_construction():
+    refused_quickly(lambda: ndconv.ConvOperator(np.ones((3, 3)), HUGE_2D), r"the result has shape")
+
+
+@pytest.fixture(scope="module")
+def big_operator():
+    """16 M unknowns: fine to apply, far too large as a matrix."""
+    return ndconv.ConvOperator(np.ones((64, 64)), (4096, 4096), boundary="wrap")
+
+
+def test_to_dense(big_operator):
+    refused_quickly(big_operator.to_dense, r"the dense matrix has shape \(16777216, 16777216\) and needs 2\.0 PiB")
+    refused_quickly(big_operator.T.to_dense, r"the dense matrix has shape")
+
+
+def test_to_sparse(big_operator):
+    refused_quickly(big_operator.to_sparse, r"the sparse matrix has shape \(16777216, 16777216\) and needs "
+                                            r".* for 4096 taps per row")
+    refused_quickly(lambda: ndconv.convolution_matrix(np.ones((64, 64)), (4096, 4096), sparse=True),
+                    r"the sparse matrix has shape")
+
+
+def test_generic_to_dense_of_a_jacobian():
+    """Maps without a structured matrix build it from the identity: refused when that is too large."""
+    x = view((2**14, 2**14))
+    jac = ndconv.ConvOperator(np.ones((16, 16)), x.shape).jacobian_kernel(x)
+    refused_quickly(jac.to_dense, r"the dense matrix has shape \(268435456, 256\) and needs .* with the identity")
+
+
+def test_small_matrices_still_built():
+    op = ndconv.ConvOperator([1.0, 2.0, 3.0], (5,), boundary="wrap")
+    np.testing.assert_array_equal(op.to_dense(), op.to_sparse().toarray())
+
+
+def test_dft_matrix():
+    error = refused_quickly(lambda: fourier.dft_matrix(2**24), r"n=16777216 gives a dft_matrix of 4\.0 PiB")
+    assert isinstance(error, ValueError)  # as documented before: still a ValueError
+
+
+@pytest.mark.parametrize("pad_input", [False, True])
+def test_match_template(pad_input):
+    refused_quickly(lambda: ndconv.match_template(view(HUGE_2D), np.eye(3), pad_input=pad_input),
+                    r"the padded image has shape \(10485\d\d, 10485\d\d\) and needs .* with its spectrum")
+
+
+def test_filters():
+    refused_quickly(lambda: filters.gaussian(view(HUGE_2D), 2.0), r"the result has shape")
+    refused_quickly(lambda: filters.sobel(view(HUGE_2D)), r"the result has shape")
+    refused_quickly(lambda: filters.box(view(HUGE_2D), 5), r"the result has shape")
+
+
+def test_nn_conv_im2col():
+    x = view((64, 64, 2048, 2048), dtype=np.float32)  # 64 GiB input, 2.3 TiB of columns
+    w = np.ones((64, 64, 3, 3), np.float32)
+    match = r"the im2col columns has shape \(64, 576, 4194304\) and needs"
+    refused_quickly(lambda: functional.conv(x, w, padding=1), match)
+    dy = view((64, 64, 2048, 2048), dtype=np.float32)
+    refused_quickly(lambda: functional.conv_backward(dy, x, w, padding=1), match)
+    layer = nn.Conv(64, 64, (3, 3), padding=1, dtype=np.float32)
+    refused_quickly(lambda: layer.forward(x), match)
+
+
+def test_nn_small_calls_unaffected():
+    x = np.ones((2, 3, 8, 8))
+    w = np.ones((4, 3, 3, 3))
+    assert functional.conv(x, w, padding=1).shape == (2, 4, 8, 8)
