@@ -36,6 +36,7 @@ class ChunkPlan:
     stride: tuple[int, ...]
     dilation: tuple[int, ...]
     method: str
+    crop: tuple[slice, ...] | None = None   # run mode 'same' and keep this window (see graph.same_window_crop)
 
 
 def _read(chunk: np.ndarray, segments: tuple[Segment, ...]) -> np.ndarray:
@@ -66,5 +67,7 @@ def assemble(plan: ChunkPlan, chunks: tuple[np.ndarray, ...]) -> np.ndarray:
 def compute_chunk(plan: ChunkPlan, kernel: np.ndarray, *chunks: np.ndarray) -> np.ndarray:
     """One output chunk: the core path on its piece, mode 'valid' (no boundary left to apply)."""
     piece = assemble(plan, chunks)
+    if plan.crop is not None:
+        return convolve(piece, kernel, mode="same", axes=plan.axes, method=plan.method)[plan.crop]
     return convolve(piece, kernel, mode="valid", axes=plan.axes, stride=plan.stride,
                     dilation=plan.dilation, method=plan.method)
