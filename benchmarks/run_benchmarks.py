@@ -50,12 +50,15 @@ def main(argv: list[str] | None = None) -> int:
         print(bench.render_summary(report))
     else:
         page = bench.render_markdown(report, command)
-        if not (args.quick or args.cases):  # the full page also carries the operator, filter, CNN and torch sections
+        if not (args.quick or args.cases):  # the full page also carries the sections of the other scripts
             import cnn
             import filters_match
+            import limits
             import operators
+            import regret
 
-            sections = [operators.render(), filters_match.render(), cnn.render()]
+            sections = [limits.render(report.results), regret.render(), operators.render(),
+                        filters_match.render(), cnn.render()]
             try:
                 import torch_fft
             except ImportError:  # no PyTorch: nothing to compare the torch engine with

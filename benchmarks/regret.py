@@ -1,0 +1,135 @@
+"""The planner's regret: is ``method='auto'`` as fast as the fastest method?
+
+A grid of (shape, kernel, dtype, boundary) cases — 1-D, 2-D and 3-D, small to
+large kernels, float32/float64/complex64/int64.  For each case every method
+that applies is timed (interleaved medians, :func:`ndconv.bench.time_interleaved`)
+and so is ``auto``; regret = auto's time / the fastest method's time.  Methods the
+planner predicts to take over ``SLOW`` seconds are not run (they cannot be the
+fastest when auto's choice is predicted far below; the table says how many).
+
+``python benchmarks/regret.py [--quick]`` prints the section; ``render()`` returns it.
+Target (issue 7): regret ≤ 1.1 in at least 95 % of at least 100 cases.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+
+import numpy as np
+
+import ndconv
+from ndconv import bench
+from ndconv.methods import REGISTRY
+
+SLOW = 1.5          # seconds: methods predicted slower than this are not timed
+REPEAT = 5
+BUDGET = 0.3        # seconds per contender once it has its minimum samples
+
+
+def grid(quick: bool = False) -> list[tuple[str, tuple[int, ...], tuple[int, ...], str, str]]:
+    """(dtype, x shape, k shape, mode, boundary) cases: 1-D, 2-D, 3-D; ≥ 100 in full."""
+    cases = []
+    one_d = [(2**12, [3, 31, 255]), (2**16, [7, 64, 512, 4096]), (2**20, [8, 64, 512, 8192])]
+    two_d = [(128, [3, 9, 31]), (512, [3, 7, 15, 31, 63]), (2048, [3, 5, 11, 31])]
+    three_d = [(32, [3, 7]), (96, [3, 5, 9])]
+    if quick:
+        one_d, two_d, three_d = one_d[:2], two_d[:2], three_d[:1]
+    for dtype in ("float32", "float64", "complex64", "int64"):
+        for n, ks in one_d:
+            for k in ks:
+                if k < n:
+                    cases.append((dtype, (n,), (k,), "full" if dtype != "float32" else "same", "constant"))
+        for n, ks in two_d:
+            for k in ks:
+                boundary = "reflect" if k % 2 else "constant"
+                cases.append((dtype, (n, n), (k, k), "same", boundary))
+        if dtype in ("float32", "float64"):
+            for n, ks in three_d:
+                for k in ks:
+                    cases.append((dtype, (n,) * 3, (k,) * 3, "same", "wrap"))
+    return cases
+
+
+def _data(dtype: str, xshape, kshape, seed: int):
+    rng = np.random.default_rng(seed)
+    if dtype == "int64":
+        return rng.integers(-100, 100, xshape), rng.integers(-10, 10, kshape)
+    x = rng.standard_normal(xshape)
+    k = rng.standard_normal(kshape)
+    if dtype.startswith("complex"):
+        x = x + 1j * rng.standard_normal(xshape)
+    return x.astype(dtype), k.astype(dtype)
+
+
+def measure(quick: bool = False, progress=None) -> list[dict]:
+    rows = []
+    for i, (dtype, xs, ks, mode, boundary) in enumerate(grid(quick)):
+        x, k = _data(dtype, xs, ks, i)
+        choice = ndconv.choose_method(x, k, mode, boundary)
+        calls = {"auto": lambda: ndconv.convolve(x, k, mode, boundary)}
+        skipped = []
+        for name in REGISTRY:
+            cost = choice.costs.get(name, math.inf)
+            if not math.isfinite(cost):
+                continue
+            if cost > SLOW and cost > 20 * choice.costs[str(choice)]:
+                skipped.append(name)
+                continue
+            calls[name] = lambda name=name: ndconv.convolve(x, k, mode, boundary, method=name)
+        for call in calls.values():   # warm up: compile, plan, fill caches
+            call()
+        times = bench.time_interleaved(calls, REPEAT, BUDGET)
+        methods = {m: t for m, t in times.items() if m != "auto"}
+        best = min(methods, key=methods.get)
+        rows.append(dict(dtype=dtype, x=xs, k=ks, mode=mode, boundary=boundary, auto=str(choice),
+                         auto_s=times["auto"], best=best, best_s=methods[best],
+                         regret=times["auto"] / methods[best], skipped=skipped))
+        if progress:
+            progress(f"{i + 1}: {dtype} {xs} {ks}: auto={choice} regret {rows[-1]['regret']:.2f}")
+    return rows
+
+
+def _shape(shape) -> str:
+    return "×".join(map(str, shape)) if len(shape) > 1 else str(shape[0])
+
+
+def render(rows: list[dict] | None = None, quick: bool = False) -> str:
+    rows = rows if rows is not None else measure(quick)
+    within = sum(r["regret"] <= 1.1 for r in rows)
+    worst = sorted(rows, key=lambda r: -r["regret"])[:12]
+    lines = ["## The planner's regret (`method='auto'` against the fastest method)",
+             f"{len(rows)} cases (1-D, 2-D, 3-D; float32, float64, complex64, int64; kernels 3 to 8192 taps per "
+             f"axis). Every applicable method timed, interleaved medians; regret = auto / fastest. "
+             f"**{within} of {len(rows)} cases ({100 * within / len(rows):.0f} %) within 1.1×** "
+             f"(target ≥ 95 %); median regret {np.median([r['regret'] for r in rows]):.2f}.",
+             "The worst cases:",
+             "| dtype | x | k | mode, boundary | auto | auto ms | fastest | fastest ms | regret |",
+             "|---|---|---|---|---|---:|---|---:|---:|"]
+    for r in worst:
+        lines.append(f"| {r['dtype']} | {_shape(r['x'])} | {_shape(r['k'])} | {r['mode']}, {r['boundary']} | "
+                     f"{r['auto']} | {r['auto_s'] * 1e3:.3g} | {r['best']} | {r['best_s'] * 1e3:.3g} | "
+                     f"{r['regret']:.2f} |")
+    chosen = {}
+    for r in rows:
+        chosen[r["auto"]] = chosen.get(r["auto"], 0) + 1
+    lines.append("auto's choices: " + ", ".join(f"{m} {n}" for m, n in sorted(chosen.items())) + ".")
+    return "\n\n".join(lines[:4]) + "\n\n" + "\n".join(lines[4:-1]) + "\n\n" + lines[-1]
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a small grid")
+    args = parser.parse_args(argv)
+    bench.passive_openmp()
+    start = time.perf_counter()
+    rows = measure(args.quick, progress=lambda m: print(m, file=sys.stderr, flush=True))
+    print(render(rows))
+    print(f"({time.perf_counter() - start:.0f} s)", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
