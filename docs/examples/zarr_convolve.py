@@ -65,7 +65,7 @@ def main() -> None:
     kernel = ndconv.filters.gaussian_kernel(2.0, ndim=2, truncate=2.0).astype(np.float32)   # 9×9
     try:
         with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, memory_limit=args.memory_limit,
-                          dashboard_address=None) as cluster, Client(cluster) as client:
+                          dashboard_address=":0") as cluster, Client(cluster) as client:
             source = da.random.default_rng(0).standard_normal((side, side), dtype=np.float32,
                                                                 chunks=chunk)
             t = time.perf_counter()
