@@ -2,7 +2,7 @@
 
 Each constant is seconds per unit of work on this machine:
 
-``direct``       per output × tap, compiled loops, by dtype class
+``direct``       per output × tap on one core, compiled loops, by dtype class
 ``direct_stream`` per byte of input and output streamed by the loops
 ``opencv``       per output × tap, OpenCV filter2D/sepFilter2D
 ``opencv_dft``   per output × log2(taps), OpenCV filter2D on large kernels (DFT)
@@ -26,14 +26,15 @@ from functools import lru_cache
 from pathlib import Path
 
 DEFAULTS: dict[str, float] = {  # measured by tune() on the project's 2-core AVX-512 machines
-    "direct_f4": 1.2e-10,
-    "direct_f8": 1.5e-10,
-    "direct_c8": 2.3e-10,
-    "direct_c16": 4.6e-10,
-    "direct_i8": 6.0e-10,
+    # (direct_*: one core's rate; the model divides large problems' loops by the cores)
+    "direct_f4": 2.7e-10,
+    "direct_f8": 3.4e-10,
+    "direct_c8": 5.3e-10,
+    "direct_c16": 9.5e-10,
+    "direct_i8": 7.0e-10,
     "direct_stream": 0.9e-10,
-    "opencv_f4": 0.75e-10,
-    "opencv_f8": 3.0e-10,
+    "opencv_f4": 0.52e-10,
+    "opencv_f8": 1.6e-10,
     "opencv_dft_f4": 2.5e-9,
     "opencv_dft_f8": 2.9e-9,
     "fft_f4": 1.25e-9,

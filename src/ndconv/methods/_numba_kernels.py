@@ -18,11 +18,9 @@ import numba
 import numpy as np
 
 from .._memory import cpu_count
+from ._taps import PARALLEL_WORK  # one threshold for the loops and the cost model
 
 BLOCK = 2048
-#: output × tap products below which one thread does all (a hand-off to the
-#: pool costs about as much as a millisecond of loops on a busy machine)
-PARALLEL_WORK = 1 << 21
 
 
 _options = dict(cache=True, nogil=True, fastmath={"contract"}, boundscheck=False, error_model="numpy")

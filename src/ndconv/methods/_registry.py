@@ -19,6 +19,7 @@ from ._costs import constants
 from ._finite import all_finite
 from ._guards import guarded
 from ._problem import Problem
+from ._taps import PARALLEL_WORK
 from .fft import block_length, blockwise_sampled, fft_sampled, fits_in_memory, transform_sizes
 
 #: a cost: terms ``(constant name, units)`` and a reason; seconds = Σ constant · units
@@ -80,8 +81,11 @@ def _direct_terms(problem: Problem) -> Cost:
     border = _size(spec.x.shape[:spec.x.ndim - spec.ndim]) * sum(
         _size(spec.x.shape[spec.x.ndim - spec.ndim:]) // g.n * (g.pad_before + g.pad_after) for g in spec.geometry)
     streamed = outputs * 2 * spec.compute_dtype.itemsize
-    return ([("call", 1), ("direct_" + _dtype_key(spec.compute_dtype), work), ("direct_stream", streamed),
-             ("copy", border)], "compiled loops")
+    # the loops share rows and blocks among the cores from PARALLEL_WORK products on
+    cores = float(cpu_count()) if work >= PARALLEL_WORK and outputs >= 2 else 1.0
+    note = "compiled loops" if cores == 1 else f"compiled loops on {cores:.0f} cores"
+    return ([("call", 1), ("direct_" + _dtype_key(spec.compute_dtype), work / cores),
+             ("direct_stream", streamed / cores), ("copy", border)], note)
 
 
 def _scan_term(spec) -> tuple[str, float]:
@@ -174,8 +178,11 @@ def _separable_terms(problem: Problem) -> Cost:
             cost.append(_scan_term(spec))
         return cost, f"rank {rank}, OpenCV sepFilter2D"
     inputs = _size(spec.x.shape)
+    # each pass is a direct sum with one axis of taps: its loops use all cores when large enough
+    per_pass = max(outputs, inputs) * max(spec.kernel_shape)
+    cores = float(cpu_count()) if per_pass >= PARALLEL_WORK else 1.0
     return ([("call", spec.ndim * rank), ("direct_" + _dtype_key(spec.compute_dtype),
-                                          rank * max(outputs, inputs) * taps),
+                                          rank * max(outputs, inputs) * taps / cores),
              ("copy", inputs * rank * spec.ndim)], f"rank {rank}, {spec.ndim} passes per term")
 
 

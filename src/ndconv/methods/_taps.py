@@ -6,6 +6,11 @@ import math
 
 import numpy as np
 
+#: output × tap products from which the row-wise loops share their jobs among all
+#: cores (a hand-off to the pool costs about as much as a millisecond of loops on a
+#: busy machine); the cost model divides the loops' work by the cores from here on
+PARALLEL_WORK = 1 << 21
+
 
 def element_strides(shape: tuple[int, ...]) -> np.ndarray:
     """C-order strides of ``shape`` counted in elements."""
