@@ -27,14 +27,14 @@ from pathlib import Path
 
 DEFAULTS: dict[str, float] = {  # measured by tune() on the project's 2-core AVX-512 machines
     # (direct_*: one core's rate; the model divides large problems' loops by the cores)
-    "direct_f4": 2.7e-10,
-    "direct_f8": 3.4e-10,
-    "direct_c8": 5.3e-10,
-    "direct_c16": 9.5e-10,
-    "direct_i8": 7.0e-10,
+    "direct_f4": 1.3e-10,
+    "direct_f8": 2.8e-10,
+    "direct_c8": 4.8e-10,
+    "direct_c16": 1.0e-9,
+    "direct_i8": 6.0e-10,
     "direct_stream": 0.9e-10,
-    "opencv_f4": 0.52e-10,
-    "opencv_f8": 1.6e-10,
+    "opencv_f4": 0.4e-10,
+    "opencv_f8": 2.2e-10,
     "opencv_dft_f4": 2.5e-9,
     "opencv_dft_f8": 2.9e-9,
     "fft_f4": 1.25e-9,

@@ -18,7 +18,7 @@ import numba
 import numpy as np
 
 from .._memory import cpu_count
-from ._taps import PARALLEL_WORK  # one threshold for the loops and the cost model
+from ._taps import ONE_PASS_TAPS, PARALLEL_WORK  # one threshold for the loops and the cost model
 
 BLOCK = 2048
 
@@ -95,12 +95,17 @@ def correlate_rows(z: np.ndarray, weights: np.ndarray, tap_offsets: np.ndarray, 
     work = z.shape[0] * row_offsets.size * ncols * max(1, weights.size)
     cores = cpu_count()
     args = (z, weights, tap_offsets, row_offsets, stride, ncols, out, out_offsets)
+    loop = _correlate_rows
+    if stride == 1 and weights.size in ONE_PASS_TAPS:   # every tap in one pass (see _unrolled)
+        from ._unrolled import ROWS
+
+        loop = ROWS[weights.size]
     if work < PARALLEL_WORK or jobs < 2 or cores < 2:
-        _correlate_rows(*args, 0, jobs)
+        loop(*args, 0, jobs)
         return
     parts = min(cores, jobs)
     bounds = [jobs * p // parts for p in range(parts + 1)]
-    futures = [_threads().submit(_correlate_rows, *args, lo, hi) for lo, hi in zip(bounds[1:-1], bounds[2:])]
-    _correlate_rows(*args, bounds[0], bounds[1])
+    futures = [_threads().submit(loop, *args, lo, hi) for lo, hi in zip(bounds[1:-1], bounds[2:])]
+    loop(*args, bounds[0], bounds[1])
     for future in futures:
         future.result()

@@ -10,6 +10,9 @@ import numpy as np
 #: cores (a hand-off to the pool costs about as much as a millisecond of loops on a
 #: busy machine); the cost model divides the loops' work by the cores from here on
 PARALLEL_WORK = 1 << 21
+#: tap counts whose row loop keeps every tap in registers and runs in one pass
+#: (``_unrolled``, stride 1); more taps run four at a time (``_numba_kernels``)
+ONE_PASS_TAPS = range(2, 10)
 
 
 def element_strides(shape: tuple[int, ...]) -> np.ndarray:

@@ -17,7 +17,6 @@ from dataclasses import replace
 import numpy as np
 
 from . import _opencv, _taps
-from ._costs import constants
 from ._finite import all_finite
 from ._problem import Problem, Sampled
 
@@ -167,12 +166,11 @@ def compute_sampled(sampled: Sampled) -> np.ndarray:
 
 def use_opencv(problem: Problem) -> bool:
     """OpenCV's filter engine applies and the cost model rates it faster than the loops."""
-    spec = problem.spec
-    if not _opencv.filter2d_applies(spec):
+    if not _opencv.filter2d_applies(problem.spec):
         return False
-    c = constants()
-    key = "f4" if spec.compute_dtype == np.float32 else "f8"
-    return c["opencv_" + key] <= c["direct_" + key]
+    from ._registry import direct_engine  # the planner's own comparison of the two engines
+
+    return direct_engine(problem)[0] == "opencv"
 
 
 def opencv_keeps_nonfinite(problem: Problem) -> bool:
