@@ -37,9 +37,14 @@ def _calibration_problems(quick: bool):
         # twice the side: on a 768² image the loops' fixed costs per row and per hand-off
         # to the second core doubled the time per output × tap against 2048²
         big = side * 2
-        x = (rng.standard_normal((big, big)) * 100).astype(dtype)
-        cases.append(("direct_" + key, "direct", x, (rng.standard_normal((5, 5)) * 10).astype(dtype),
-                      {"mode": "same"}))
+        if key == "i8":   # values large enough for the int64 loops (small ones run the float64 loops)
+            x = rng.integers(-2**47, 2**47, (big, big))
+            k = np.full((5, 5), 16, dtype=np.int64)                # Σ|h|·max|x| ≈ 2**55: beyond float64
+            k[rng.random((5, 5)) < 0.5] *= -1
+        else:
+            x = (rng.standard_normal((big, big)) * 100).astype(dtype)
+            k = (rng.standard_normal((5, 5)) * 10).astype(dtype)
+        cases.append(("direct_" + key, "direct", x, k, {"mode": "same"}))
     for key, dtype in (("f4", np.float32), ("f8", np.float64)):
         image = rng.standard_normal((side, side)).astype(dtype)
         cases.append(("opencv_" + key, "direct", image, rng.standard_normal((5, 5)).astype(dtype),

@@ -90,9 +90,19 @@ def _loops_terms(problem: Problem) -> Cost:
     cores = float(cpu_count()) if work >= PARALLEL_WORK and outputs >= 2 else 1.0
     one_pass = spec.geometry[-1].stride == 1 and taps in one_pass_taps()
     note = "compiled loops" + ("" if cores == 1 else f" on {cores:.0f} cores") + (", one pass" if one_pass else "")
-    return ([("call", 1), ("direct_" + _dtype_key(spec.compute_dtype),
-                           work / cores * (ONE_PASS_FACTOR if one_pass else 1.0)),
+    key = _dtype_key(spec.compute_dtype)
+    if key == "i8" and _float64_loops(spec):   # exact integers summed by the float64 loops
+        key, border = "f8", border + spec.x.size + outputs        # the casts to float64 and back
+    return ([("call", 1), ("direct_" + key, work / cores * (ONE_PASS_FACTOR if one_pass else 1.0)),
              ("direct_stream", streamed / cores), ("copy", border)], note)
+
+
+def _float64_loops(spec) -> bool:
+    """Whether an integer problem runs the float64 loops (``Σ|h|·max|x̃| < 2**53``, see direct.exact_integer)."""
+    xmax = direct.largest_magnitude(spec.x)
+    if spec.boundary == "constant":
+        xmax = max(xmax, abs(int(spec.fill_value)))
+    return xmax * direct.kernel_abs_sum(spec.kernel, spec.ndim) < direct.FLOAT64_EXACT_BOUND
 
 
 def _opencv_filter2d_terms(problem: Problem) -> Cost:
