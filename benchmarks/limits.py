@@ -21,24 +21,15 @@ from __future__ import annotations
 import cProfile
 import math
 import pstats
-import time
 
 import numpy as np
 import scipy.fft
+from operators import _best  # best of a few calls, after one warm-up
 
 import ndconv
 from ndconv import bench
 
 FFT_FLOPS_PER_POINT = 2.5      # real transform: about 2.5·N·log2 N FLOPs
-
-
-def _best(call, repeat: int = 5) -> float:
-    best = math.inf
-    for _ in range(repeat):
-        start = time.perf_counter()
-        call()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def machine_limits() -> dict[str, float]:

@@ -93,14 +93,20 @@ def correlate_rows(z: np.ndarray, weights: np.ndarray, tap_offsets: np.ndarray, 
     """
     jobs = z.shape[0] * row_offsets.size * ((ncols + BLOCK - 1) // BLOCK)
     work = z.shape[0] * row_offsets.size * ncols * max(1, weights.size)
-    cores = cpu_count()
     args = (z, weights, tap_offsets, row_offsets, stride, ncols, out, out_offsets)
     loop = _correlate_rows
     if stride == 1 and weights.size in ONE_PASS_TAPS:   # every tap in one pass (see _unrolled)
         from ._unrolled import ROWS
 
         loop = ROWS[weights.size]
-    if work < PARALLEL_WORK or jobs < 2 or cores < 2:
+    run_jobs(loop, args, jobs, parallel=work >= PARALLEL_WORK)
+
+
+def run_jobs(loop, args: tuple, jobs: int, parallel: bool) -> None:
+    """``loop(*args, lo, hi)`` over jobs ``0 … jobs−1``: in this thread, or (``parallel``)
+    in equal ranges on every core, this thread taking the first (the loops release the GIL)."""
+    cores = cpu_count()
+    if not parallel or jobs < 2 or cores < 2:
         loop(*args, 0, jobs)
         return
     parts = min(cores, jobs)

@@ -16,8 +16,7 @@ import math
 import numba
 import numpy as np
 
-from .._memory import cpu_count
-from ..methods._numba_kernels import _threads
+from ..methods._numba_kernels import run_jobs
 
 #: elements below which one thread copies everything
 PARALLEL_ELEMENTS = 1 << 20
@@ -62,15 +61,5 @@ def im2col(xp: np.ndarray, kernel, dilation, stride, output, out: np.ndarray) ->
     flat = out.reshape(b * c, -1)
     taps, rows = offsets(xp.shape[2:], kernel, dilation, stride, output)
     args = (z, taps, rows, int(stride[-1]), int(output[-1]), flat)
-    jobs = b * c
-    cores = cpu_count()
-    if flat.size < PARALLEL_ELEMENTS or jobs < 2 or cores < 2:
-        _gather(*args, 0, jobs)
-        return out
-    parts = min(cores, jobs)
-    bounds = [jobs * p // parts for p in range(parts + 1)]
-    futures = [_threads().submit(_gather, *args, lo, hi) for lo, hi in zip(bounds[1:-1], bounds[2:])]
-    _gather(*args, bounds[0], bounds[1])
-    for future in futures:
-        future.result()
+    run_jobs(_gather, args, b * c, parallel=flat.size >= PARALLEL_ELEMENTS)
     return out
