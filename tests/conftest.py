@@ -115,3 +115,14 @@ def set_opencv(monkeypatch):
         monkeypatch.setattr(_opencv, "ENABLED", bool(flag))
 
     return apply
+
+
+def draw_fill_value(draw, dtype: np.dtype):
+    """A ``fill_value`` of ``dtype``'s kind for the hypothesis strategies (integers stay small)."""
+    from hypothesis import strategies as st
+
+    if dtype.kind in "biu":
+        return draw(st.integers(-5, 5))
+    if dtype.kind == "c":
+        return complex(draw(st.sampled_from([0.0, 1.5, -2.0])), draw(st.sampled_from([0.0, 0.5])))
+    return draw(st.sampled_from([0.0, 1.5, -2.25, 100.0]))

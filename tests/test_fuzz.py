@@ -17,7 +17,7 @@ from hypothesis import assume, given, note, settings
 from hypothesis import strategies as st
 
 import ndconv
-from conftest import ALIASES, BOUNDARIES, MODES, check, expected_dtype, make_array
+from conftest import ALIASES, BOUNDARIES, MODES, check, draw_fill_value, expected_dtype, make_array
 from ndconv.methods import _opencv
 from ndconv.testing import assert_conv_close, dottest, reference_convolve, tolerance
 
@@ -97,21 +97,13 @@ def layouts(draw, max_len: dict[int, int] | None = None):
     return tuple(x_shape), tuple(k_shape), kw
 
 
-def _fill_for(draw, dtype: np.dtype):
-    if dtype.kind in "biu":
-        return draw(st.integers(-5, 5))
-    if dtype.kind == "c":
-        return complex(draw(st.sampled_from([0.0, 1.5, -2.0])), draw(st.sampled_from([0.0, 0.5])))
-    return draw(st.sampled_from([0.0, 1.5, -2.25, 100.0]))
-
-
 @st.composite
 def problems(draw, dtypes=ALL_DTYPES, max_len=None):
     x_shape, k_shape, kw = draw(layouts(max_len))
     x_dtype = np.dtype(draw(st.sampled_from(dtypes)))
     k_dtype = x_dtype if draw(st.booleans()) else np.dtype(draw(st.sampled_from(dtypes)))
     if ALIASES.get(kw["boundary"], kw["boundary"]) == "constant" and draw(st.booleans()):
-        kw["fill_value"] = _fill_for(draw, expected_dtype(x_dtype, k_dtype))
+        kw["fill_value"] = draw_fill_value(draw, expected_dtype(x_dtype, k_dtype))
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     return make_array(rng, x_shape, x_dtype), make_array(rng, k_shape, k_dtype), kw
 

@@ -10,18 +10,10 @@ import pytest
 from hypothesis import given, note, settings
 from hypothesis import strategies as st
 
-from conftest import ALIASES, BOUNDARIES, DTYPES, METHODS, MODES, check, make_array
+from conftest import ALIASES, BOUNDARIES, DTYPES, METHODS, MODES, check, draw_fill_value, make_array
 from ndconv.methods import _opencv
 
 SPELLINGS = BOUNDARIES + tuple(sorted(ALIASES))
-
-
-def _fill_for(draw, dtype: np.dtype):
-    if dtype.kind in "biu":
-        return draw(st.integers(-5, 5))
-    if dtype.kind == "c":
-        return complex(draw(st.sampled_from([0.0, 1.5, -2.0])), draw(st.sampled_from([0.0, 0.5])))
-    return draw(st.sampled_from([0.0, 1.5, -2.25, 100.0]))
 
 
 @st.composite
@@ -46,7 +38,7 @@ def problems(draw, per_row: bool = False):
     k_dtype = x_dtype if draw(st.booleans()) else np.dtype(draw(st.sampled_from(DTYPES)))
     if ALIASES.get(kw["boundary"], kw["boundary"]) == "constant" and draw(st.booleans()):
         result_kind = np.result_type(x_dtype, k_dtype).kind
-        kw["fill_value"] = _fill_for(draw, np.result_type(x_dtype, k_dtype)) if result_kind != "b" \
+        kw["fill_value"] = draw_fill_value(draw, np.result_type(x_dtype, k_dtype)) if result_kind != "b" \
             else draw(st.integers(0, 1))
     x_shape, k_shape = tuple(n), tuple(k)
     if per_row:
