@@ -99,10 +99,7 @@ def _loops_terms(problem: Problem) -> Cost:
 
 def _float64_loops(spec) -> bool:
     """Whether an integer problem runs the float64 loops (``Σ|h|·max|x̃| < 2**53``, see direct.exact_integer)."""
-    xmax = direct.largest_magnitude(spec.x)
-    if spec.boundary == "constant":
-        xmax = max(xmax, abs(int(spec.fill_value)))
-    return xmax * direct.kernel_abs_sum(spec.kernel, spec.ndim) < direct.FLOAT64_EXACT_BOUND
+    return direct.spec_integer_bound(spec) < direct.FLOAT64_EXACT_BOUND
 
 
 def _opencv_filter2d_terms(problem: Problem) -> Cost:

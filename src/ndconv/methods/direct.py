@@ -50,6 +50,14 @@ def integer_bound(sampled: Sampled) -> int:
     return largest_magnitude(sampled.z) * kernel_abs_sum(sampled.h, sampled.ndim)
 
 
+def spec_integer_bound(spec) -> int:
+    """``Σ|h| · max|x̃|`` of an integer problem before extension (the fill value counts for 'constant')."""
+    xmax = largest_magnitude(spec.x)
+    if spec.boundary == "constant":
+        xmax = max(xmax, abs(int(spec.fill_value)))
+    return xmax * kernel_abs_sum(spec.kernel, spec.ndim)
+
+
 def _axis_segments(n: int, kd: int, start: int, count: int, stride: int) -> list[tuple[int, int, bool]]:
     """Output ranges ``[a, b)`` of one axis: before, inside and after the outputs
     whose window lies wholly in the input (flag True for the inside one)."""

@@ -20,7 +20,7 @@ from ._finite import all_finite
 from ._guards import EXACT_FLOAT_BOUND
 from ._problem import Problem
 from ._registry import REGISTRY
-from .direct import kernel_abs_sum, largest_magnitude
+from .direct import spec_integer_bound
 
 #: an approximate method must redo this many convolutions when non-finite values need fixing
 NONFINITE_PENALTY = 4.0
@@ -77,22 +77,13 @@ def choose(problem: Problem) -> MethodChoice:
     return MethodChoice(best, costs, reasons, guard)
 
 
-def _integer_bound(problem: Problem) -> int:
-    """``Σ|h| · max|x̃|`` for an integer problem (the fill value counts for 'constant')."""
-    spec = problem.spec
-    xmax = largest_magnitude(spec.x)
-    if spec.boundary == "constant":
-        xmax = max(xmax, abs(int(spec.fill_value)))
-    return xmax * kernel_abs_sum(spec.kernel, spec.ndim)
-
-
 def _choose_exact(problem: Problem, costs: dict[str, float], reasons: dict[str, str]) -> MethodChoice:
     """Bool/integer inputs: the direct sum, or a float method whose rounded result
     is provably exact (``Σ|h| · max|x| ≤ 2**40``, see ``_guards``)."""
     best = min(costs, key=costs.__getitem__)
     if best == "direct":
         return MethodChoice(best, costs, reasons, "bool/integer inputs take only exact paths")
-    if _integer_bound(problem) <= EXACT_FLOAT_BOUND:
+    if spec_integer_bound(problem.spec) <= EXACT_FLOAT_BOUND:
         return MethodChoice(best, costs, reasons, "integers: rounded float result exact (Σ|h|·max|x| ≤ 2**40)")
     for name in costs:
         if name != "direct":
