@@ -144,3 +144,24 @@ def test_save_leaves_no_partial_file_when_writing_fails(tmp_path, monkeypatch):
     assert json.loads(target.read_text()) == {"constants": {"call": 1.0}}
     assert [p.name for p in tmp_path.iterdir()] == ["cost_model.json"]
     _costs.constants.cache_clear()
+
+
+@needs_cv2
+@pytest.mark.parametrize("view", ["tile", "reversed_rows", "every_other_column"])
+def test_opencv_reads_tiles_in_place_and_other_views_by_copy(view, monkeypatch):
+    """A tile of a larger image goes to OpenCV as it lies (rows contiguous, any row
+    step); views without contiguous rows are copied first.  Both equal the copy's result."""
+    rng = np.random.default_rng(3)
+    big = rng.standard_normal((40, 50)).astype(np.float32)
+    x = {"tile": big[5:30, 7:41], "reversed_rows": big[::-1, 4:44],
+         "every_other_column": big[:, ::2]}[view]
+    k = rng.standard_normal((3, 5)).astype(np.float32)
+    assert _opencv._rows(x) is x if view == "tile" else _opencv._rows(x).flags.c_contiguous
+    calls = []
+    real = _opencv.filter2d
+    monkeypatch.setattr(_opencv, "filter2d", lambda spec: calls.append(1) or real(spec))
+    monkeypatch.setattr(_registry, "direct_engine", lambda problem: ("opencv", [("call", 1)]))
+    expected = ndconv.convolve(np.ascontiguousarray(x), k, mode="same", boundary="reflect", method="direct")
+    np.testing.assert_array_equal(ndconv.convolve(x, k, mode="same", boundary="reflect", method="direct"),
+                                  expected)
+    assert len(calls) == 2

@@ -79,16 +79,25 @@ def axis_segments(n: int, bounds: np.ndarray, boundary: str, lo: int, hi: int) -
     index, inside = extension_index(n, lo, hi, boundary)
     block = np.searchsorted(bounds, index, side="right") - 1
     local = index - bounds[block]
-    segments: list[Segment] = []
-    begin, step = 0, None
     length = len(index)
-    for p in range(1, length + 1):
-        if p < length and block[p] == block[p - 1] and inside[p] == inside[p - 1]:
-            d = int(local[p] - local[p - 1])
-            if d in (-1, 0, 1) and step in (None, d):
-                step = d
-                continue
+    # joins[p]: sample p may extend the run holding p − 1 (same chunk, same side of the
+    # edge, a step of −1, 0 or +1); turns[p]: it may not, or its step differs from the
+    # previous one.  A run from ``begin`` takes its step from begin+1 and ends at the
+    # first turn after that, so the loop below runs once per segment, not per sample.
+    step = np.diff(local)
+    joins = np.ones(length, bool)
+    joins[1:] = (block[1:] == block[:-1]) & (inside[1:] == inside[:-1]) & (np.abs(step) <= 1)
+    turns = np.flatnonzero(~joins[2:] | (step[1:] != step[:-1])) + 2
+    segments: list[Segment] = []
+    begin = 0
+    while begin < length:
+        if begin + 1 < length and joins[begin + 1]:
+            after = np.searchsorted(turns, begin + 2)
+            end = int(turns[after]) if after < len(turns) else length
+            run_step = int(step[begin])
+        else:
+            end, run_step = begin + 1, 1
         if inside[begin]:
-            segments.append(Segment(int(block[begin]), begin, p, _source(local[begin:p], 1 if step is None else step)))
-        begin, step = p, None
+            segments.append(Segment(int(block[begin]), begin, end, _source(local[begin:end], run_step)))
+        begin = end
     return segments, not bool(inside.all())

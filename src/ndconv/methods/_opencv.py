@@ -80,6 +80,18 @@ def _anchor(spec: ConvSpec) -> tuple[int, int]:
     return (cols.k - 1 - cols.start, rows.k - 1 - rows.start)
 
 
+def _rows(image: np.ndarray) -> np.ndarray:
+    """``image`` as OpenCV reads it without a copy: contiguous rows, any positive row step.
+
+    (A tile of a larger image, such as a dask chunk, is such a view: copying it
+    first cost more than filtering it.)
+    """
+    step, item = image.strides
+    if item == image.itemsize and step >= image.shape[1] * item:
+        return image
+    return np.ascontiguousarray(image)
+
+
 def _each_image(spec: ConvSpec, apply) -> np.ndarray:
     """Run ``apply(image, dst)`` on every 2-D image of the batch.
 
@@ -90,11 +102,11 @@ def _each_image(spec: ConvSpec, apply) -> np.ndarray:
     x = spec.x
     flat_in = x.reshape((-1,) + x.shape[-2:])
     if flat_in.shape[0] == 1:
-        return apply(np.ascontiguousarray(flat_in[0]), None).reshape(spec.output_shape)
+        return apply(_rows(flat_in[0]), None).reshape(spec.output_shape)
     out = np.empty(spec.output_shape, dtype=spec.compute_dtype)
     flat_out = out.reshape((-1,) + out.shape[-2:])
     for i in range(flat_in.shape[0]):
-        result = apply(np.ascontiguousarray(flat_in[i]), flat_out[i])
+        result = apply(_rows(flat_in[i]), flat_out[i])
         if not np.shares_memory(result, flat_out[i]):  # pragma: no cover - OpenCV reallocated
             flat_out[i] = result
     return out
