@@ -1,5 +1,5 @@
-"""The one-pass row loops (2 to 9 taps): same sums as the definition, NaN stays local,
-and the module is what tools/make_unrolled.py generates."""
+"""The one-pass row loops (2 to 9 taps, and 10 to 25 taps in runs): same sums as the
+definition, NaN stays local, and the module is what tools/make_unrolled.py generates."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 import ndconv
-from ndconv.methods import _opencv
+from ndconv.methods import _numba_kernels, _opencv, _taps
 from ndconv.methods._taps import ONE_PASS_TAPS
+from ndconv.methods._unrolled import GRID
 from ndconv.testing import assert_conv_close, reference_convolve
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,3 +59,51 @@ def test_generated_module_is_up_to_date(tmp_path):
     module.main()
     committed = (ROOT / "src" / "ndconv" / "methods" / "_unrolled.py").read_text(encoding="utf-8")
     assert module.TARGET.read_text(encoding="utf-8") == committed
+
+
+@pytest.mark.parametrize("shape", sorted(GRID))
+def test_every_run_loop_equals_the_definition(shape, monkeypatch):
+    """Each ``_grid_RxC`` loop (R runs of C consecutive taps) is the one that runs, and sums right."""
+    used = []
+    real = _numba_kernels.run_jobs
+    monkeypatch.setattr(_numba_kernels, "run_jobs", lambda loop, *a, **kw: used.append(loop) or real(loop, *a, **kw))
+    rng = np.random.default_rng(shape[0] * 100 + shape[1])
+    x = rng.standard_normal((23, 41)).astype(np.float64)
+    k = rng.standard_normal(shape if shape[0] > 1 else shape[1:])
+    x_in = x if shape[0] > 1 else x[0]
+    got = ndconv.convolve(x_in, k, "same", "reflect", method="direct")
+    assert_conv_close(got, reference_convolve(x_in, k, "same", "reflect"), x_in, k)
+    assert used and all(loop.__name__ == f"_grid_{shape[0]}x{shape[1]}" for loop in used)
+
+
+@pytest.mark.parametrize("boundary", ["constant", "reflect", "symmetric", "wrap", "edge"])
+@pytest.mark.parametrize("kshape", [(5, 5), (3, 7), (2, 5), (5, 1)])
+def test_large_images_read_in_place_with_every_boundary(boundary, kshape):
+    """Above SMALL_INPUT the loops read the bulk of x in place and extend only the border
+    boxes (Sampled.window): every rule, a non-zero fill, both cores."""
+    rng = np.random.default_rng(len(boundary))
+    x = rng.standard_normal((600, 530)).astype(np.float32)
+    k = rng.standard_normal(kshape).astype(np.float32)
+    fill = 2.5 if boundary == "constant" else 0
+    for mode in ("same", "full", "valid"):
+        got = ndconv.convolve(x, k, mode, boundary, fill_value=fill, method="direct")
+        assert_conv_close(got, reference_convolve(x, k, mode, boundary, fill_value=fill), x, k)
+
+
+def test_large_images_keep_nan_local_at_the_border():
+    x = np.zeros((600, 600))
+    x[0, 300] = np.nan
+    y = ndconv.convolve(x, np.ones((5, 5)), "same", "reflect", method="direct")
+    bad = np.argwhere(np.isnan(y))
+    assert bad[:, 0].max() <= 2 and 298 <= bad[:, 1].min() and bad[:, 1].max() <= 302   # reflected, still local
+
+
+@pytest.mark.parametrize("offsets, run", [([0, 1, 2, 10, 11, 12], 3), ([0, 1, 2, 3], 4), ([0, 2, 4], 1),
+                                          ([0, 1, 5, 6, 7], 1), ([0, 1, 2, 5, 6, 8], 1), ([7], 1)])
+def test_runs_of_consecutive_taps(offsets, run):
+    assert _taps.runs(np.array(offsets)) == run
+
+
+def test_dilated_rows_do_not_use_the_run_loops():
+    assert not _taps.one_pass((5, 5), (1, 2), 1) and _taps.one_pass((5, 5), (2, 1), 1)
+    assert not _taps.one_pass((5, 5), (1, 1), 2) and not _taps.one_pass((6, 5), (1, 1), 1)

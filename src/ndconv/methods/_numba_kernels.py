@@ -17,8 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numba
 import numpy as np
 
-from .._memory import cpu_count
-from ._taps import ONE_PASS_TAPS, PARALLEL_WORK  # one threshold for the loops and the cost model
+from .._memory import cpu_count, machine_cores
+from ._taps import ONE_PASS_TAPS, PARALLEL_WORK, one_pass_shape, runs  # one threshold for the loops and the cost model
 
 BLOCK = 2048
 
@@ -79,7 +79,7 @@ _pool: ThreadPoolExecutor | None = None
 def _threads() -> ThreadPoolExecutor:
     global _pool
     if _pool is None:
-        _pool = ThreadPoolExecutor(max_workers=cpu_count(), thread_name_prefix="ndconv")
+        _pool = ThreadPoolExecutor(max_workers=machine_cores(), thread_name_prefix="ndconv")
     return _pool
 
 
@@ -99,6 +99,10 @@ def correlate_rows(z: np.ndarray, weights: np.ndarray, tap_offsets: np.ndarray, 
         from ._unrolled import ROWS
 
         loop = ROWS[weights.size]
+    elif stride == 1 and (shape := one_pass_shape(weights.size, runs(tap_offsets))) is not None:
+        from ._unrolled import GRID
+
+        loop = GRID[shape]
     run_jobs(loop, args, jobs, parallel=work >= PARALLEL_WORK)
 
 

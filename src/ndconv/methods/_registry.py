@@ -14,12 +14,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._memory import cpu_count
-from . import _opencv, direct, separable
+from . import _opencv, _taps, direct, separable
 from ._costs import constants
 from ._finite import all_finite
 from ._guards import guarded
 from ._problem import Problem
-from ._taps import ONE_PASS_TAPS, PARALLEL_WORK
+from ._taps import PARALLEL_WORK
 from .fft import block_length, blockwise_sampled, fft_sampled, fits_in_memory, transform_sizes
 
 #: a cost: terms ``(constant name, units)`` and a reason; seconds = Σ constant · units
@@ -73,10 +73,6 @@ def _parallel(independent: int, units: float) -> float:
 ONE_PASS_FACTOR = 0.7
 
 
-def one_pass_taps() -> range:
-    return ONE_PASS_TAPS
-
-
 def _loops_terms(problem: Problem) -> Cost:
     """The compiled loops: work per core, streamed bytes, the padded border strips."""
     spec = problem.spec
@@ -88,7 +84,7 @@ def _loops_terms(problem: Problem) -> Cost:
     streamed = outputs * 2 * spec.compute_dtype.itemsize
     # the loops share rows and blocks among the cores from PARALLEL_WORK products on
     cores = float(cpu_count()) if work >= PARALLEL_WORK and outputs >= 2 else 1.0
-    one_pass = spec.geometry[-1].stride == 1 and taps in one_pass_taps()
+    one_pass = _taps.one_pass(spec.kernel_shape, tuple(g.dilation for g in spec.geometry), spec.geometry[-1].stride)
     note = "compiled loops" + ("" if cores == 1 else f" on {cores:.0f} cores") + (", one pass" if one_pass else "")
     key = _dtype_key(spec.compute_dtype)
     if key == "i8" and _float64_loops(spec):   # exact integers summed by the float64 loops

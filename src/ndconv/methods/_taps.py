@@ -13,6 +13,35 @@ PARALLEL_WORK = 1 << 21
 #: tap counts whose row loop keeps every tap in registers and runs in one pass
 #: (``_unrolled``, stride 1); more taps run four at a time (``_numba_kernels``)
 ONE_PASS_TAPS = range(2, 10)
+#: up to this many taps, a kernel whose taps come in runs of consecutive samples
+#: (its last axis undilated) also runs in one pass (``_unrolled._grid_RxC``)
+ONE_PASS_RUN_TAPS = 25
+
+
+def one_pass_shape(taps: int, run: int) -> tuple[int, int] | None:
+    """``(R, C)`` of the one-pass ``_grid`` loop for ``taps`` in runs of ``run``, if there is one."""
+    if taps in ONE_PASS_TAPS or taps > ONE_PASS_RUN_TAPS or run < 2 or taps % run:
+        return None
+    return taps // run, run
+
+
+def runs(offsets: np.ndarray) -> int:
+    """Length of the runs of consecutive offsets the taps come in (1: none)."""
+    n = offsets.size
+    steps = np.flatnonzero(np.diff(offsets) != 1)
+    run = int(steps[0]) + 1 if steps.size else n
+    if run < 2 or n % run or not (np.diff(offsets.reshape(-1, run), axis=1) == 1).all():
+        return 1
+    return run
+
+
+def one_pass(kernel_shape: tuple[int, ...], dilations: tuple[int, ...], stride: int) -> bool:
+    """Whether the row loops sum every tap in one pass (the cost model's question)."""
+    taps = math.prod(kernel_shape)
+    if stride != 1:
+        return False
+    run = kernel_shape[-1] if kernel_shape and dilations[-1] == 1 else 1
+    return taps in ONE_PASS_TAPS or one_pass_shape(taps, run) is not None
 
 
 def element_strides(shape: tuple[int, ...]) -> np.ndarray:
