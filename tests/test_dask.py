@@ -352,3 +352,20 @@ def test_worker_killed_mid_computation(client, tmp_path):
     result = client.compute(y).result(timeout=60)
     assert os.path.exists(marker)   # a worker did die
     np.testing.assert_allclose(result, ndconv.convolve(x, k, mode="same", boundary="wrap"), rtol=1e-12, atol=1e-12)
+
+
+def test_tasks_run_on_one_core_when_dask_spreads_the_chunks():
+    """Several chunks: each task runs the core in its own thread (dask's threads keep
+    the cores busy); a single chunk keeps the core's own parallelism."""
+    from ndconv.dask._task import ChunkPlan
+
+    k = np.ones((3, 3))
+    many = ndconv.dask.convolve(da.zeros((40, 40), chunks=20), k, mode="same")
+    one = ndconv.dask.convolve(da.zeros((40, 40), chunks=40), k, mode="same")
+
+    def plans(y):
+        return [v[1] for v in dict(y.__dask_graph__()).values()
+                if isinstance(v, tuple) and len(v) > 1 and isinstance(v[1], ChunkPlan)]
+
+    assert plans(many) and all(p.one_core and p.crop is None for p in plans(many))
+    assert [p.one_core for p in plans(one)] == [False]

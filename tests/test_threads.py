@@ -17,6 +17,7 @@ import ndconv
 from conftest import rng_for
 from ndconv.methods import _costs, _opencv, planner
 from ndconv.methods._numba_kernels import PARALLEL_WORK
+from ndconv.testing import assert_conv_close
 
 THREADS = 8
 
@@ -191,3 +192,37 @@ def test_regression_concurrent_first_opencv_import():
             for _ in range(4)]
     outputs = [run.communicate()[0] for run in runs]
     assert [run.returncode for run in runs] == [0] * 4, outputs
+
+
+def test_one_core_runs_everything_in_the_calling_thread(monkeypatch):
+    """Inside ``one_core`` (ndconv.dask tasks) a call spreads over no other thread:
+    the loops stay in this thread, OpenCV (a process-wide pool) is not used, the FFT
+    has one worker, plans are kept apart from the parallel ones, and the sums are the same."""
+    from ndconv._memory import cpu_count, machine_cores, on_one_core, one_core
+    from ndconv.methods import _numba_kernels
+
+    x = np.random.default_rng(0).standard_normal((700, 700)).astype(np.float32)   # over PARALLEL_WORK
+    k = np.random.default_rng(1).standard_normal((5, 5)).astype(np.float32)
+    outside = ndconv.convolve(x, k, mode="same", boundary="reflect", method="direct")
+    with one_core():
+        assert on_one_core() and cpu_count() == 1 and not _opencv.available()
+        monkeypatch.setattr(_numba_kernels, "_threads", lambda: pytest.fail("the loops left the thread"))
+        inside = ndconv.convolve(x, k, mode="same", boundary="reflect", method="direct")
+        fft_inside = ndconv.convolve(x, k, mode="same", method="fft")
+        with one_core():
+            pass
+        assert on_one_core()   # nested use restores, does not clear
+    assert not on_one_core() and cpu_count() == machine_cores()
+    np.testing.assert_allclose(inside, outside, rtol=1e-5, atol=1e-5)
+    assert_conv_close(fft_inside, ndconv.convolve(x, k, mode="same", method="fft"), x, k)
+
+
+def test_one_core_is_per_thread():
+    from ndconv._memory import on_one_core, one_core
+
+    seen = []
+    with one_core():
+        worker = threading.Thread(target=lambda: seen.append(on_one_core()))
+        worker.start()
+        worker.join()
+    assert seen == [False]

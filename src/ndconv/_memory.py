@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 
 _CACHE: list[float] = [-1.0, 0.0]  # [time read, bytes]
@@ -34,12 +37,38 @@ def _read_available() -> int:
 
 
 @lru_cache(maxsize=1)
-def cpu_count() -> int:
+def machine_cores() -> int:
     """Cores this process may use."""
     try:
         return len(os.sched_getaffinity(0)) or 1
     except (AttributeError, OSError):  # pragma: no cover - not Linux
         return os.cpu_count() or 1
+
+
+_local = threading.local()
+
+
+def cpu_count() -> int:
+    """Cores a call in this thread may spread over: the process's, or 1 inside :func:`one_core`."""
+    return 1 if on_one_core() else machine_cores()
+
+
+def on_one_core() -> bool:
+    return getattr(_local, "one_core", False)
+
+
+@contextmanager
+def one_core() -> Iterator[None]:
+    """Run the core in this thread only: compiled loops unsplit, one FFT worker, no
+    OpenCV (its thread pool is process-wide).  For callers that already keep every
+    core busy with calls of their own, such as the tasks of ``ndconv.dask``: nested
+    pools would put twice as many threads as cores on the machine."""
+    previous = on_one_core()
+    _local.one_core = True
+    try:
+        yield
+    finally:
+        _local.one_core = previous
 
 
 def format_bytes(n: float) -> str:

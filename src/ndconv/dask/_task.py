@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from .._memory import one_core
 from .._spec import check_int64_range
 from ..api import convolve
 from ..methods import _opencv
@@ -39,6 +40,7 @@ class ChunkPlan:
     dilation: tuple[int, ...]
     method: str
     crop: tuple[slice, ...] | None = None   # run mode 'same' and keep this window (see graph.same_window_crop)
+    one_core: bool = False                  # run the core in the task's thread only (see graph.build)
 
 
 def _read(chunk: np.ndarray, segments: tuple[Segment, ...]) -> np.ndarray:
@@ -88,6 +90,13 @@ def assemble(plan: ChunkPlan, chunks: tuple[np.ndarray, ...]) -> np.ndarray:
 
 def compute_chunk(plan: ChunkPlan, kernel: np.ndarray, *chunks: np.ndarray) -> np.ndarray:
     """One output chunk: the core path on its piece, mode 'valid' (no boundary left to apply)."""
+    if plan.one_core:
+        with one_core():
+            return _compute(plan, kernel, chunks)
+    return _compute(plan, kernel, chunks)
+
+
+def _compute(plan: ChunkPlan, kernel: np.ndarray, chunks: tuple[np.ndarray, ...]) -> np.ndarray:
     piece = assemble(plan, chunks)
     if plan.crop is not None:
         return convolve(piece, kernel, mode="same", axes=plan.axes, method=plan.method)[plan.crop]

@@ -25,6 +25,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from .._memory import on_one_core
 from .._spec import ConvSpec
 
 MAX_SIDE = 11
@@ -49,7 +50,8 @@ def _cv2():
 
 
 def available() -> bool:
-    return ENABLED and _cv2() is not None
+    """OpenCV is installed, enabled, and may run here (not inside :func:`ndconv._memory.one_core`)."""
+    return ENABLED and not on_one_core() and _cv2() is not None
 
 
 def _border(spec: ConvSpec):

@@ -15,6 +15,7 @@ from collections import OrderedDict
 
 import numpy as np
 
+from .._memory import cpu_count
 from ._costs import constants
 from ._finite import all_finite
 from ._guards import EXACT_FLOAT_BOUND
@@ -108,7 +109,7 @@ def _plan_key(problem: Problem):
     kernel = np.ascontiguousarray(spec.kernel)
     return (spec.x.shape, spec.x.strides, spec.x.dtype.str, kernel.shape, kernel.dtype.str,
             hash(kernel.tobytes()), spec.geometry, spec.boundary, repr(spec.fill_value),
-            tuple(constants().values()), _opencv.available())
+            tuple(constants().values()), _opencv.available(), cpu_count())
 
 
 def plan(problem: Problem) -> str:
