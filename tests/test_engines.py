@@ -11,7 +11,7 @@ import pytest
 
 import ndconv
 from ndconv._spec import make_spec
-from ndconv.methods import REGISTRY, Problem, _costs, _opencv, _registry
+from ndconv.methods import REGISTRY, Problem, _costs, _opencv, _registry, direct
 from ndconv.methods._finite import all_finite
 from ndconv.testing import assert_conv_close, reference_convolve
 
@@ -161,7 +161,22 @@ def test_opencv_reads_tiles_in_place_and_other_views_by_copy(view, monkeypatch):
     real = _opencv.filter2d
     monkeypatch.setattr(_opencv, "filter2d", lambda spec: calls.append(1) or real(spec))
     monkeypatch.setattr(_registry, "direct_engine", lambda problem: ("opencv", [("call", 1)]))
+    monkeypatch.setattr(direct, "_ENGINES", {})   # no engine choice remembered from earlier calls
     expected = ndconv.convolve(np.ascontiguousarray(x), k, mode="same", boundary="reflect", method="direct")
     np.testing.assert_array_equal(ndconv.convolve(x, k, mode="same", boundary="reflect", method="direct"),
                                   expected)
     assert len(calls) == 2
+
+
+@needs_cv2
+def test_direct_engine_choice_is_remembered_per_problem(monkeypatch):
+    """The loops-or-OpenCV comparison runs once per problem key, not on every call."""
+    monkeypatch.setattr(direct, "_ENGINES", {})
+    priced = []
+    real = _registry.direct_engine
+    monkeypatch.setattr(_registry, "direct_engine", lambda problem: priced.append(1) or real(problem))
+    x = np.random.default_rng(0).standard_normal((64, 64)).astype(np.float32)
+    for _ in range(3):
+        ndconv.convolve(x, np.ones((3, 3), np.float32), mode="same", method="direct")
+    ndconv.convolve(x, np.full((3, 3), 2, np.float32), mode="same", method="direct")   # other kernel: new key
+    assert len(priced) == 2

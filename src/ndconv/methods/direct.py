@@ -185,13 +185,27 @@ def compute_sampled(sampled: Sampled) -> np.ndarray:
     return _run_numba(sampled, accumulator_dtype(dtype, ntaps))
 
 
+#: the engine comparison per problem key (pricing both cost 60 µs a call); cleared when full
+_ENGINES: dict = {}
+_ENGINES_SIZE = 256
+
+
 def use_opencv(problem: Problem) -> bool:
     """OpenCV's filter engine applies and the cost model rates it faster than the loops."""
     if not _opencv.filter2d_applies(problem.spec):
         return False
     from ._registry import direct_engine  # the planner's own comparison of the two engines
+    from .planner import plan_key
 
-    return direct_engine(problem)[0] == "opencv"
+    key = plan_key(problem)
+    choice = _ENGINES.get(key) if key is not None else None
+    if choice is None:
+        choice = direct_engine(problem)[0] == "opencv"
+        if key is not None:
+            if len(_ENGINES) >= _ENGINES_SIZE:
+                _ENGINES.clear()
+            _ENGINES[key] = choice
+    return choice
 
 
 def opencv_keeps_nonfinite(problem: Problem) -> bool:

@@ -100,7 +100,7 @@ _KEY_KERNEL_BYTES = 1 << 20
 _plans: OrderedDict = OrderedDict()
 
 
-def _plan_key(problem: Problem):
+def plan_key(problem: Problem):
     spec = problem.spec
     if spec.kernel.nbytes > _KEY_KERNEL_BYTES:
         return None
@@ -114,7 +114,7 @@ def _plan_key(problem: Problem):
 
 def plan(problem: Problem) -> str:
     """The method ``auto`` runs for ``problem`` (:func:`choose`, remembered)."""
-    key = _plan_key(problem)
+    key = plan_key(problem)
     name = _plans.get(key) if key is not None else None
     if name is None:
         choice = choose(problem)
