@@ -180,3 +180,14 @@ def test_direct_engine_choice_is_remembered_per_problem(monkeypatch):
         ndconv.convolve(x, np.ones((3, 3), np.float32), mode="same", method="direct")
     ndconv.convolve(x, np.full((3, 3), 2, np.float32), mode="same", method="direct")   # other kernel: new key
     assert len(priced) == 2
+
+
+@pytest.mark.parametrize("taps, key", [((12, 12), "direct_f4"), ((13, 13), "direct_f8")])
+def test_loops_priced_by_the_accumulator_they_sum_in(taps, key):
+    """float32 sums of more than FLOAT32_ACC_TAPS taps run in float64: the cost model
+    prices them with the float64 loops' constant (it used float32's, 2× too cheap)."""
+    x = np.zeros((300, 300), np.float32)
+    problem = Problem(make_spec(x, np.ones(taps, np.float32), mode="same", method="direct"))
+    terms, note = _registry._loops_terms(problem)
+    assert [name for name, _ in terms if name.startswith("direct_f")] == [key]
+    assert ("float64 sums" in note) == (key == "direct_f8")

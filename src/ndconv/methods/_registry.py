@@ -71,6 +71,9 @@ def _parallel(independent: int, units: float) -> float:
 #: the one-pass loops (2 to 9 taps, stride 1) cost this share of the generic ones per
 #: output × tap (measured: 3×3 on 2048² float32 5.2 → 3.6 ms, K=8 on 2^20 float64 2.0 → 1.4 ms)
 ONE_PASS_FACTOR = 0.7
+#: float32 (complex64) samples summed by float64 (complex128) loops, against all-float64
+#: ones (measured: 512² 15×15 reflect, 8.2 ms against 7.7 ms; the float32 price was 2× low)
+MIXED_FACTOR = 1.1
 
 
 def _loops_terms(problem: Problem) -> Cost:
@@ -87,9 +90,14 @@ def _loops_terms(problem: Problem) -> Cost:
     one_pass = _taps.one_pass(spec.kernel_shape, tuple(g.dilation for g in spec.geometry), spec.geometry[-1].stride)
     note = "compiled loops" + ("" if cores == 1 else f" on {cores:.0f} cores") + (", one pass" if one_pass else "")
     key = _dtype_key(spec.compute_dtype)
+    factor = ONE_PASS_FACTOR if one_pass else 1.0
     if key == "i8" and _float64_loops(spec):   # exact integers summed by the float64 loops
         key, border = "f8", border + spec.x.size + outputs        # the casts to float64 and back
-    return ([("call", 1), ("direct_" + key, work / cores * (ONE_PASS_FACTOR if one_pass else 1.0)),
+    accumulator = direct.accumulator_dtype(spec.compute_dtype, taps)
+    if accumulator != spec.compute_dtype:      # many float32 taps: summed in float64
+        key, factor = _dtype_key(accumulator), factor * MIXED_FACTOR
+        note += f", {accumulator.name} sums"
+    return ([("call", 1), ("direct_" + key, work / cores * factor),
              ("direct_stream", streamed / cores), ("copy", border)], note)
 
 
