@@ -27,16 +27,16 @@ GRID = [(r, c) for c in range(2, 26) for r in range(1, 26) if 10 <= r * c <= 25]
 TARGET = Path(__file__).resolve().parent.parent / "src" / "ndconv" / "methods" / "_unrolled.py"
 
 
-def loop(taps: int) -> str:
+def _function(name: str, taps: int, setup: list[str], starts: int, terms: list[str]) -> str:
+    """One loop: ``taps`` weights and ``setup`` lines before the jobs, ``starts`` offset
+    registers ``i0 …`` per job, and the sum of ``terms`` stored per output."""
     lines = ["@numba.njit(**_options)",
-             f"def _rows_{taps}(z, weights, tap_offsets, row_offsets, stride, ncols, out, out_offsets,",
+             f"def {name}(z, weights, tap_offsets, row_offsets, stride, ncols, out, out_offsets,",
              "             job_lo, job_hi):  # pragma: no cover - compiled",
              "    nrows = row_offsets.size",
              "    nblocks = (ncols + BLOCK - 1) // BLOCK"]
-    for t in range(taps):
-        lines.append(f"    w{t} = weights[{t}]")
-    for t in range(taps):
-        lines.append(f"    d{t} = numba.uint64(tap_offsets[{t}])")
+    lines += [f"    w{t} = weights[{t}]" for t in range(taps)]
+    lines += setup
     lines += ["    for job in range(job_lo, job_hi):",
               "        b = job // (nrows * nblocks)",
               "        rest = job - b * nrows * nblocks",
@@ -47,10 +47,8 @@ def loop(taps: int) -> str:
               "        ob = out[b]",
               "        o = numba.uint64(out_offsets[r] + c0)",
               "        base = numba.uint64(row_offsets[r] + c0)"]
-    for t in range(taps):
-        lines.append(f"        i{t} = base + d{t}")
+    lines += [f"        i{a} = base + d{a}" for a in range(starts)]
     lines.append("        for i in range(m):")
-    terms = [f"w{t} * zb[i{t} + i]" for t in range(taps)]
     body = "            ob[o + i] = (" + terms[0]
     for term in terms[1:]:
         if len(body) + len(term) + 3 > 110:
@@ -61,46 +59,19 @@ def loop(taps: int) -> str:
             body += " + " + term
     lines.append(body + ")")
     return "\n".join(lines)
+
+
+def loop(taps: int) -> str:
+    setup = [f"    d{t} = numba.uint64(tap_offsets[{t}])" for t in range(taps)]
+    return _function(f"_rows_{taps}", taps, setup, taps, [f"w{t} * zb[i{t} + i]" for t in range(taps)])
 
 
 def grid(rows: int, cols: int) -> str:
-    taps = rows * cols
-    lines = ["@numba.njit(**_options)",
-             f"def _grid_{rows}x{cols}(z, weights, tap_offsets, row_offsets, stride, ncols, out, out_offsets,",
-             "             job_lo, job_hi):  # pragma: no cover - compiled",
-             "    nrows = row_offsets.size",
-             "    nblocks = (ncols + BLOCK - 1) // BLOCK"]
-    for t in range(taps):
-        lines.append(f"    w{t} = weights[{t}]")
-    for a in range(rows):
-        lines.append(f"    d{a} = numba.uint64(tap_offsets[{a * cols}])")
-    for c in range(1, cols):
-        lines.append(f"    s{c} = numba.uint64({c})")
-    lines += ["    for job in range(job_lo, job_hi):",
-              "        b = job // (nrows * nblocks)",
-              "        rest = job - b * nrows * nblocks",
-              "        r = rest // nblocks",
-              "        c0 = (rest - r * nblocks) * BLOCK",
-              "        m = numba.uint64(min(ncols, c0 + BLOCK) - c0)",
-              "        zb = z[b]",
-              "        ob = out[b]",
-              "        o = numba.uint64(out_offsets[r] + c0)",
-              "        base = numba.uint64(row_offsets[r] + c0)"]
-    for a in range(rows):
-        lines.append(f"        i{a} = base + d{a}")
-    lines.append("        for i in range(m):")
+    setup = [f"    d{a} = numba.uint64(tap_offsets[{a * cols}])" for a in range(rows)]
+    setup += [f"    s{c} = numba.uint64({c})" for c in range(1, cols)]
     terms = [f"w{a * cols + c} * zb[i{a} + i + s{c}]" if c else f"w{a * cols} * zb[i{a} + i]"
              for a in range(rows) for c in range(cols)]
-    body = "            ob[o + i] = (" + terms[0]
-    for term in terms[1:]:
-        if len(body) + len(term) + 3 > 110:
-            lines.append(body)
-            body = "                         "
-            body += "+ " + term
-        else:
-            body += " + " + term
-    lines.append(body + ")")
-    return "\n".join(lines)
+    return _function(f"_grid_{rows}x{cols}", rows * cols, setup, rows, terms)
 
 
 def main() -> None:
