@@ -107,3 +107,27 @@ def test_runs_of_consecutive_taps(offsets, run):
 def test_dilated_rows_do_not_use_the_run_loops():
     assert not _taps.one_pass((5, 5), (1, 2), 1) and _taps.one_pass((5, 5), (2, 1), 1)
     assert not _taps.one_pass((5, 5), (1, 1), 2) and not _taps.one_pass((6, 5), (1, 1), 1)
+
+
+@pytest.mark.parametrize("boundary", ["constant", "reflect", "symmetric", "wrap", "edge"])
+@pytest.mark.parametrize("options", [dict(stride=2), dict(dilation=(2, 3)), dict(origin=(1, -1)),
+                                     dict(stride=(1, 3), dilation=2, origin=(0, 1))])
+def test_large_images_read_in_place_with_stride_dilation_origin_batch(boundary, options):
+    """The border boxes' windows (Sampled.window) under stride, dilation, origin and a
+    batch axis, on an input above SMALL_INPUT: equal to the definition."""
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((2, 300, 450))
+    k = rng.standard_normal((3, 4))
+    fill = -1.5 if boundary == "constant" else 0
+    for mode in ("same", "full", "valid") if "origin" not in options else ("same",):
+        got = ndconv.convolve(x, k, mode, boundary, fill_value=fill, axes=(1, 2), method="direct", **options)
+        want = reference_convolve(x, k, mode, boundary, fill_value=fill, axes=(1, 2), **options)
+        assert_conv_close(got, want, x, k)
+
+
+def test_large_images_with_per_row_kernels_and_complex_values():
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((2, 400, 400)) + 1j * rng.standard_normal((2, 400, 400))
+    k = rng.standard_normal((2, 3, 3)) + 0j
+    got = ndconv.convolve(x, k, "same", "symmetric", method="direct")
+    assert_conv_close(got, reference_convolve(x, k, "same", "symmetric"), x, k)
