@@ -101,15 +101,22 @@ _plans: OrderedDict = OrderedDict()
 
 
 def plan_key(problem: Problem):
+    """The problem's key in the plan caches (None: not cached); computed once per call's problem."""
+    key = problem.__dict__.get("_plan_key", ())
+    if key != ():
+        return key
     spec = problem.spec
     if spec.kernel.nbytes > _KEY_KERNEL_BYTES:
-        return None
-    from . import _opencv
+        key = None
+    else:
+        from . import _opencv
 
-    kernel = np.ascontiguousarray(spec.kernel)
-    return (spec.x.shape, spec.x.strides, spec.x.dtype.str, kernel.shape, kernel.dtype.str,
-            hash(kernel.tobytes()), spec.geometry, spec.boundary, repr(spec.fill_value),
-            tuple(constants().values()), _opencv.available(), cpu_count())
+        kernel = np.ascontiguousarray(spec.kernel)
+        key = (spec.x.shape, spec.x.strides, spec.x.dtype.str, kernel.shape, kernel.dtype.str,
+               hash(kernel.tobytes()), spec.geometry, spec.boundary, repr(spec.fill_value),
+               tuple(constants().values()), _opencv.available(), cpu_count())
+    problem.__dict__["_plan_key"] = key
+    return key
 
 
 def plan(problem: Problem) -> str:
