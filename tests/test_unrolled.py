@@ -131,3 +131,31 @@ def test_large_images_with_per_row_kernels_and_complex_values():
     k = rng.standard_normal((2, 3, 3)) + 0j
     got = ndconv.convolve(x, k, "same", "symmetric", method="direct")
     assert_conv_close(got, reference_convolve(x, k, "same", "symmetric"), x, k)
+
+
+@pytest.mark.parametrize("boundary", ["reflect", "wrap", "constant"])
+def test_large_volumes_peel_their_border_slabs(boundary):
+    """3-D above SMALL_INPUT: six border slabs around the interior, each gathered by the rule."""
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((70, 66, 61)).astype(np.float32)
+    k = rng.standard_normal((3, 4, 5)).astype(np.float32)
+    for mode in ("same", "full"):
+        got = ndconv.convolve(x, k, mode, boundary, fill_value=0.5 if boundary == "constant" else 0,
+                              method="direct")
+        want = reference_convolve(x, k, mode, boundary, fill_value=0.5 if boundary == "constant" else 0)
+        assert_conv_close(got, want, x, k)
+
+
+def test_boxes_partition_the_outputs():
+    """The interior and the 2·nd border slabs cover every output exactly once."""
+    from ndconv._spec import make_spec
+    from ndconv.methods import Problem, direct
+
+    x = np.zeros((70, 66, 61), np.float32)
+    sampled = Problem(make_spec(x, np.ones((3, 4, 5), np.float32), mode="full", boundary="reflect")).unextended
+    boxes = list(direct._boxes(sampled))
+    assert len(boxes) == 7 and [all(inside for _, _, inside in box) for box in boxes].count(True) == 1
+    hits = np.zeros(sampled.counts, int)
+    for box in boxes:
+        hits[tuple(slice(a, b) for a, b, _ in box)] += 1
+    assert (hits == 1).all()
