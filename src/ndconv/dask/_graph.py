@@ -69,11 +69,12 @@ def _kernel_slices(spec: ConvSpec, out_chunks: tuple[tuple[int, ...], ...],
 def same_window_crop(spec: ConvSpec, shape: tuple[int, ...]) -> tuple[slice, ...] | None:
     """Where the 'valid' outputs sit in the 'same' output of a piece, when 'same' is the faster call.
 
-    The core hands a 'same'-sized window of a small 2-D float kernel to OpenCV's
-    filter engine (twice as fast as the compiled loops the 'valid' window runs on a
-    1024² chunk, 2.8 ms against 5.4 ms for 5×5): then each chunk computes the
+    The core may hand a 'same'-sized window of a small 2-D float kernel to OpenCV's
+    filter engine, which a 'valid' window never reaches: then the chunk computes the
     'same' window of its piece (with the default zero boundary, which no kept
     output reads) and keeps its centre, ``kd//2 … kd//2 + n − kd`` on each axis.
+    Only a graph of one chunk does so; with several, each task runs on one core,
+    where OpenCV is not used (see :func:`build`).
     """
     if not (spec.ndim == 2 and spec.compute_dtype.kind == "f" and not spec.kernel_batched
             and spec.method in ("auto", "direct") and _opencv.available()
@@ -111,7 +112,7 @@ def build(spec: ConvSpec, mode: str, xc: da.Array) -> da.Array:
     # several chunks: dask's own threads keep the cores busy, one task each, so a task
     # runs the core in its thread only (nested pools oversubscribed the cores: OpenCV's
     # threads spun while the other task ran, 1.75× the CPU time of the in-memory call)
-    single = math.prod(len(c) for c in axis_chunks) > 1
+    several = math.prod(len(c) for c in axis_chunks) > 1
     for index in itertools.product(*(range(len(c)) for c in axis_chunks)):
         picked = [axis_plans[axis][i] for axis, i in enumerate(index)]
         segments = tuple(p[0] for p in picked)
@@ -122,7 +123,7 @@ def build(spec: ConvSpec, mode: str, xc: da.Array) -> da.Array:
         plan = ChunkPlan(shape=shape, segments=segments, blocks=blocks, dtype=spec.compute_dtype,
                          fill_value=spec.fill_value if filled else None, axes=conv_axes,
                          stride=strides, dilation=dilations, method=spec.method,
-                         crop=None if single else same_window_crop(spec, shape), one_core=single)
+                         crop=None if several else same_window_crop(spec, shape), one_core=several)
         if per_row:
             kernel_key = (kernel_name, *index[:nb])
             if kernel_key not in layer:

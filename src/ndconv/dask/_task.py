@@ -6,6 +6,7 @@ arrays (cheap to pickle, safe to retry: it writes nothing but its own result).
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 import threading
@@ -90,15 +91,9 @@ def assemble(plan: ChunkPlan, chunks: tuple[np.ndarray, ...]) -> np.ndarray:
 
 def compute_chunk(plan: ChunkPlan, kernel: np.ndarray, *chunks: np.ndarray) -> np.ndarray:
     """One output chunk: the core path on its piece, mode 'valid' (no boundary left to apply)."""
-    if plan.one_core:
-        with one_core():
-            return _compute(plan, kernel, chunks)
-    return _compute(plan, kernel, chunks)
-
-
-def _compute(plan: ChunkPlan, kernel: np.ndarray, chunks: tuple[np.ndarray, ...]) -> np.ndarray:
-    piece = assemble(plan, chunks)
-    if plan.crop is not None:
-        return convolve(piece, kernel, mode="same", axes=plan.axes, method=plan.method)[plan.crop]
-    return convolve(piece, kernel, mode="valid", axes=plan.axes, stride=plan.stride,
-                    dilation=plan.dilation, method=plan.method)
+    with one_core() if plan.one_core else contextlib.nullcontext():
+        piece = assemble(plan, chunks)
+        if plan.crop is not None:
+            return convolve(piece, kernel, mode="same", axes=plan.axes, method=plan.method)[plan.crop]
+        return convolve(piece, kernel, mode="valid", axes=plan.axes, stride=plan.stride,
+                        dilation=plan.dilation, method=plan.method)
