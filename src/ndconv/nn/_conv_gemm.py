@@ -26,12 +26,14 @@ from __future__ import annotations
 
 import math
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
+from .._blas import by_batch
 from .._errors import check_memory
 from ..boundary import extend, fold
+from . import _winograd
 from ._im2col import im2col
 
 
@@ -64,10 +66,13 @@ class ConvGeometry:
         return tuple((p - e) // s + 1 for p, e, s in zip(self.padded, self.extent, self.stride))
 
 
+#: multiply-adds from which a layer's batch is shared by the cores
+PARALLEL_WORK = 1 << 22
+
 #: the im2col buffer is kept between calls of a thread from this many bytes on: a fresh
 #: one costs a page fault per 4 KiB on first touch, about half the copy's time
 #: (B8 64→64 56² 3×3: 18.5 ms → 10.5 ms for the 57 MB of columns)
-KEEP_BYTES = 1 << 22
+KEEP_BYTES = 1 << 17
 _workspace = threading.local()
 
 
@@ -108,34 +113,114 @@ def _grouped_weight(w: np.ndarray, g: ConvGeometry) -> np.ndarray:
     return w.reshape(g.groups, g.out_channels // g.groups, -1)
 
 
+def _work(g: ConvGeometry) -> int:
+    return g.batch * g.out_channels * math.prod(g.output) * g.in_channels // g.groups * math.prod(g.kernel)
+
+
+def _winograd_applies(g: ConvGeometry, *arrays: np.ndarray) -> bool:
+    """Whether the layer runs by Winograd: its shape allows it and ``arrays`` (the
+    operands) are finite.  A transformed tile mixes its 36 inputs, so a NaN or Inf
+    would reach every output of the tile instead of only those whose window holds
+    it; such calls take the im2col path, which keeps NaN local like torch.  (A sum
+    is the cheapest test: it overflows only for values near the type's limit, and
+    then the layer merely takes the slower path.)"""
+    if not _winograd.applies(g.kernel, g.stride, g.dilation, g.groups, g.in_channels, g.out_channels, g.output):
+        return False
+    with np.errstate(over="ignore", invalid="ignore"):
+        return all(np.isfinite(a.sum()) for a in arrays)
+
+
+def _winograd_correlate(src: np.ndarray, w: np.ndarray, b: np.ndarray | None, pad: tuple[int, int],
+                        shape: tuple[int, ...], parallel: bool) -> np.ndarray:
+    """A 3×3 correlation of ``src`` read with ``pad`` zeros before it, into a new
+    array of ``shape``, by Winograd (the batch shared by the cores)."""
+    y = np.empty(shape, w.dtype)
+    m = _winograd.TILE
+    u = _winograd.transform_weights(w, m)
+    beta = np.zeros(shape[1], w.dtype) if b is None else b.astype(w.dtype, copy=False)
+    by_batch(lambda lo, hi: _winograd.correlate(src[lo:hi], u, beta, pad, y[lo:hi], _buffer, m),
+             shape[0], parallel)
+    return y
+
+
 def forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, g: ConvGeometry) -> np.ndarray:
+    dtype = np.result_type(x, w)
+    parallel = _work(g) >= PARALLEL_WORK
+    if _winograd_applies(g, x, w):
+        shape = (g.batch, g.out_channels) + g.output
+        if g.boundary == "constant":          # zeros: read x in place
+            return _winograd_correlate(x, w.astype(dtype, copy=False), b, (g.pad[0][0], g.pad[1][0]),
+                                       shape, parallel)
+        return _winograd_correlate(extend(x, g.pad, g.boundary), w.astype(dtype, copy=False), b, (0, 0),
+                                   shape, parallel)
+    y = np.empty((g.batch, g.out_channels) + g.output, dtype)
     xp = extend(x, g.pad, g.boundary)
-    y = np.matmul(_grouped_weight(w, g), _cols(xp, g))            # (B, G, Cout/G, Q)
-    y = y.reshape((g.batch, g.out_channels) + g.output)
-    if b is not None:
-        y += b.reshape((-1,) + (1,) * len(g.kernel))
+    wg = _grouped_weight(w, g)
+    flat = y.reshape(g.batch, g.groups, g.out_channels // g.groups, math.prod(g.output))
+
+    def share(lo: int, hi: int) -> None:
+        np.matmul(wg, _cols(xp[lo:hi], replace(g, batch=hi - lo)), out=flat[lo:hi])   # (B, G, Cout/G, Q)
+        if b is not None:
+            y[lo:hi] += b.reshape((-1,) + (1,) * len(g.kernel))
+
+    by_batch(share, g.batch, parallel)
     return y
 
 
 def weight_grad(dy: np.ndarray, x: np.ndarray, g: ConvGeometry) -> np.ndarray:
-    cols = _cols(extend(x, g.pad, g.boundary), g)                 # (B, G, CK, Q)
+    if _winograd_applies(g, dy, x):
+        m = _winograd.TILE
+        if g.boundary == "constant":
+            src, pad = x, (g.pad[0][0], g.pad[1][0])
+        else:
+            src, pad = extend(x, g.pad, g.boundary), (0, 0)
+        products: list[np.ndarray] = []
+        by_batch(lambda lo, hi: products.append(_winograd.weight_products(src[lo:hi], dy[lo:hi], pad, _buffer, m)),
+                 g.batch, _work(g) >= PARALLEL_WORK)
+        return _winograd.weights_from_products(products[0] if len(products) == 1 else np.sum(products, axis=0), m)
+    xp = extend(x, g.pad, g.boundary)
     dyg = dy.reshape(g.batch, g.groups, g.out_channels // g.groups, math.prod(g.output))
-    # per-sample products summed over the batch: no transposed copy of dy
-    # (1.5x faster than one (G, Cout/G, B·Q) @ (G, B·Q, CK) matmul on B=64, 3→64, 32²)
-    dw = np.matmul(dyg, cols.transpose(0, 1, 3, 2)).sum(axis=0)   # (G, Cout/G, CK)
+    parts: list[np.ndarray] = []
+
+    def share(lo: int, hi: int) -> None:
+        cols = _cols(xp[lo:hi], replace(g, batch=hi - lo))      # (b, G, CK, Q)
+        # per-sample products summed over the batch: no transposed copy of dy
+        # (1.5x faster than one (G, Cout/G, B·Q) @ (G, B·Q, CK) matmul on B=64, 3→64, 32²)
+        with np.errstate(invalid="ignore"):        # Inf − Inf is NaN, as in torch, without a warning
+            parts.append(np.matmul(dyg[lo:hi], cols.transpose(0, 1, 3, 2)).sum(axis=0))   # (G, Cout/G, CK)
+
+    by_batch(share, g.batch, _work(g) >= PARALLEL_WORK)
+    with np.errstate(invalid="ignore"):
+        dw = parts[0] if len(parts) == 1 else np.sum(parts, axis=0)
     return dw.reshape((g.out_channels, g.in_channels // g.groups) + g.kernel)
 
 
 def input_grad(dy: np.ndarray, w: np.ndarray, g: ConvGeometry) -> np.ndarray:
+    parallel = _work(g) >= PARALLEL_WORK
+    if _winograd_applies(g, dy, w):
+        # the transpose of a 3×3 correlation is the 'full' correlation of dy with
+        # the flipped kernel, input and output channels swapped
+        flipped = np.ascontiguousarray(w.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1])
+        (top, _), (left, _) = g.pad
+        if g.boundary == "constant":          # x̃'s padding is zeros: only x's samples get gradient
+            return _winograd_correlate(dy, flipped, None, (2 - top, 2 - left),
+                                       (g.batch, g.in_channels) + g.spatial, parallel)
+        z = _winograd_correlate(dy, flipped, None, (2, 2), (g.batch, g.in_channels) + g.padded, parallel)
+        return fold(z, g.pad, g.boundary, overwrite_input=True)
     q = math.prod(g.output)
     dyg = dy.reshape(g.batch, g.groups, g.out_channels // g.groups, q)
     wt = _grouped_weight(w, g).transpose(0, 2, 1)
-    dcols = np.matmul(wt, dyg, out=_buffer("dcols", (g.batch, g.groups) + wt.shape[1:2] + (q,),
-                                            np.result_type(wt, dyg)))      # (B, G, CK, Q)
-    dcols = dcols.reshape((g.batch, g.in_channels) + g.kernel + g.output)
-    z = np.zeros((g.batch, g.in_channels) + g.padded, dtype=dcols.dtype)
-    for tap in np.ndindex(*g.kernel):                             # col2im: one add per tap
-        target = tuple(slice(t * r, t * r + s * (o - 1) + 1, s)
-                       for t, r, s, o in zip(tap, g.dilation, g.stride, g.output))
-        z[(slice(None), slice(None)) + target] += dcols[(slice(None), slice(None)) + tap]
+    dtype = np.result_type(wt, dyg)
+    z = np.zeros((g.batch, g.in_channels) + g.padded, dtype=dtype)
+
+    def share(lo: int, hi: int) -> None:
+        dcols = np.matmul(wt, dyg[lo:hi], out=_buffer("dcols", (hi - lo, g.groups) + wt.shape[1:2] + (q,), dtype))
+        dcols = dcols.reshape((hi - lo, g.in_channels) + g.kernel + g.output)    # (b, G, CK, Q)
+        with np.errstate(invalid="ignore"):        # Inf − Inf is NaN, as in torch, without a warning
+            for tap in np.ndindex(*g.kernel):                         # col2im: one add per tap
+                target = tuple(slice(t * r, t * r + s * (o - 1) + 1, s)
+                               for t, r, s, o in zip(tap, g.dilation, g.stride, g.output))
+                z[(slice(lo, hi), slice(None)) + target] += dcols[(slice(None), slice(None)) + tap]
+
+    by_batch(share, g.batch, parallel)
     return fold(z, g.pad, g.boundary, overwrite_input=True)

@@ -1,0 +1,175 @@
+"""Winograd F(m×m, 3×3): the 3×3, stride-1 layers with many channels.
+
+A 3×3 cross-correlation gives each m×m block of outputs from the α×α block
+(α = m + 2) of the padded input under it.  Winograd's minimal filtering algorithm
+(Lavin & Gray, *Fast Algorithms for Convolutional Neural Networks*, 2016) writes
+that block as
+
+    Y = Aᵀ [ (G w Gᵀ) ⊙ (Bᵀ d B) ] A
+
+so that the channel sum becomes α² independent matrix products, one per
+element ``e`` of the transformed tile::
+
+    U[e] = (G w Gᵀ)[e]        (Cout, Cin)       the weights, transformed once per call
+    V[e] = (Bᵀ d B)[e]        (Cin, tiles)      every tile of a block of images
+    M[e] = U[e] @ V[e]        (Cout, tiles)     α² GEMMs in BLAS
+    y    = Aᵀ M A             (B, Cout, H, W)
+
+The gradients are the same three steps transposed: the input gradient is the
+'full' correlation of dy with the flipped kernel (the same code), the weight
+gradient multiplies A dY Aᵀ by V tile by tile (:func:`weight_products`).
+
+Tile size: m = 4 (``TILE``) does 36·Cin·Cout multiply-adds per 16 outputs where
+im2col does 144·Cin·Cout, and m = 2 does 64.  Measured on B8 64→64 56² float32
+(2 cores, interleaved): forward m = 4 in 0.7–0.8× the time of m = 2, which in turn
+ran in about half of im2col's.  The price is rounding: the transforms of m = 4
+multiply by up to 8 and divide by 3 and 15, and its float32 error is 2–3·10⁻⁶ of
+the largest output (m = 2: 2–5·10⁻⁷, like torch), i.e. about 10⁻⁷ of the bound
+tol·Σ|w|·max|x| that ndconv promises for every convolution (tol = 10⁻⁵ in
+float32); tests/test_nn_winograd.py checks that bound.  The points 0, 1, −1, 2,
+−1/2 were chosen for the smallest error (see tools/make_winograd.py).
+
+With few input channels the GEMMs' inner dimension (Cin) is too short for BLAS to
+run well, so the layer keeps im2col (``MIN_CHANNELS``).  A NaN or Inf in a tile
+reaches all of the tile's outputs, so callers send non-finite operands to
+im2col (``_conv_gemm._winograd_applies``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..methods._numba_kernels import run_jobs
+from ._winograd_loops import VARIANTS
+
+#: output tile size m of F(m×m, 3×3) (2 or 4, see ``_winograd_loops.VARIANTS``)
+TILE = 4
+
+#: Winograd needs at least this many input and output channels (below, im2col's
+#: one GEMM with inner dimension 9·Cin runs faster than 16 with inner dimension Cin)
+MIN_CHANNELS = 16
+
+#: transformed tiles below which one thread does the transforms
+PARALLEL_TILES = 1 << 14
+
+#: bytes of transformed tiles per block (whole images, or bands of one image's
+#: rows of tiles): V and M of a block stay in a core's 2 MB L2 cache between the
+#: three steps.  B8 64→64 56² float32, m = 4 (1.9 MB of V per image): 1 MiB
+#: (bands of 7 rows of tiles) ran 0.7–0.9× the time of 4 MiB (two images)
+BLOCK_BYTES = 1 << 20
+
+
+def applies(kernel, stride, dilation, groups: int, in_channels: int, out_channels: int,
+            output: tuple[int, ...]) -> bool:
+    """Whether a layer is a 2-D 3×3 stride-1 undilated ungrouped one worth transforming."""
+    return (tuple(kernel) == (3, 3) and tuple(stride) == (1, 1) and tuple(dilation) == (1, 1)
+            and groups == 1 and min(in_channels, out_channels) >= MIN_CHANNELS and min(output) >= 2)
+
+
+def transform_weights(w: np.ndarray, m: int = TILE) -> np.ndarray:
+    """U (α², Cout, Cin) = G w Gᵀ for every (output, input) channel pair, α = m + 2:
+    one product with G ⊗ G (α² × 9) in float64, rounded once to the weights' type."""
+    g = np.array(VARIANTS[m]["G"], dtype=np.float64)
+    cout, cin = w.shape[:2]
+    u = np.kron(g, g) @ w.reshape(cout * cin, 9).T.astype(np.float64)
+    return np.ascontiguousarray(u.reshape(-1, cout, cin), dtype=w.dtype)
+
+
+def correlate(x: np.ndarray, u: np.ndarray, beta: np.ndarray, pad: tuple[int, int],
+              y: np.ndarray, buffer, m: int = TILE) -> None:
+    """Fill ``y`` (B, Cout, H', W') with the 3×3 cross-correlation of ``x``
+    (B, Cin, H, W) read with ``pad = (top, left)`` rows and columns of zeros
+    before it (and zeros after it) with the weights whose transform is ``u``
+    (:func:`transform_weights` with the same ``m``), plus ``beta`` (Cout,):
+    output sample (i, j) sums x̃[i + a − top, j + b − left]·w[a, b].
+
+    Images are taken a few at a time (``BLOCK_BYTES`` of transformed tiles) so
+    that the tiles and the GEMMs' products stay in cache between the three
+    steps.  The transforms spread over the cores that :func:`ndconv._memory.cpu_count`
+    grants.  ``buffer(slot, shape, dtype)`` gives the scratch arrays (the
+    caller's per-thread workspace).
+    """
+    batch, cin, height, width = x.shape
+    cout = u.shape[1]
+    h, wd = y.shape[2:]
+    variant = VARIANTS[m]
+    alpha = m + 2
+    th, n = -(-h // m), -(-wd // m) + 1
+    dtype = y.dtype
+    x = np.ascontiguousarray(x, dtype=dtype)
+    c_in = np.array([float(c) for c in variant["input_constants"]] or [0.0], dtype)
+    c_out = np.array([float(c) for c in variant["output_constants"]] or [0.0], dtype)
+    tile_row = alpha * alpha * max(cin, cout) * n * dtype.itemsize    # bytes of v (or m) per row of tiles
+    for b0, nb, i0, rows in _blocks(batch, th, max(1, BLOCK_BYTES // tile_row)):
+        v = buffer("wino_v", (alpha * alpha, cin, nb * rows * n), dtype)
+        run_jobs(variant["input"], (x[b0:b0 + nb].reshape(-1), v, c_in, cin, height, width,
+                                    pad[0] - m * i0, pad[1], rows, n),
+                 nb * cin, parallel=nb * rows * n * cin >= PARALLEL_TILES)
+        mt = np.matmul(u, v, out=buffer("wino_m", (alpha * alpha, cout, nb * rows * n), dtype))
+        run_jobs(variant["output"], (mt, y[b0:b0 + nb].reshape(-1), c_out, beta, cout, h, wd,
+                                     m * i0, min(h - m * i0, m * rows), rows, n),
+                 nb * cout, parallel=nb * rows * n * cout >= PARALLEL_TILES)
+
+
+def weight_products(x: np.ndarray, dy: np.ndarray, pad: tuple[int, int], buffer, m: int = TILE) -> np.ndarray:
+    """dU (α², Cout, Cin): the gradient of Σ y·dy with respect to the transformed
+    weights U, for the correlation of :func:`correlate` (``x`` read with ``pad``
+    zeros before it, ``dy`` of the output's shape).
+
+    The transpose of the forward pass: V from x as there, A dY Aᵀ from dy
+    (``gradient_m``, the adjoint of the output transform), and per element e of
+    the tile ``dU[e] = (A dY Aᵀ)[e] @ V[e]ᵀ``, summed over tiles and images — GEMMs
+    whose inner dimension is the number of tiles.  :func:`weights_from_products`
+    turns dU into the kernel gradient.
+    """
+    batch, cin, height, width = x.shape
+    cout, h, wd = dy.shape[1:]
+    variant = VARIANTS[m]
+    alpha = m + 2
+    th, n = -(-h // m), -(-wd // m) + 1
+    dtype = dy.dtype
+    x = np.ascontiguousarray(x, dtype=dtype)
+    dy = np.ascontiguousarray(dy)
+    c_in = np.array([float(c) for c in variant["input_constants"]] or [0.0], dtype)
+    c_out = np.array([float(c) for c in variant["output_constants"]] or [0.0], dtype)
+    du = np.zeros((alpha * alpha, cout, cin), dtype)
+    part = np.empty_like(du)
+    tile_row = alpha * alpha * max(cin, cout) * n * dtype.itemsize
+    for b0, nb, i0, rows in _blocks(batch, th, max(1, BLOCK_BYTES // tile_row)):
+        v = buffer("wino_v", (alpha * alpha, cin, nb * rows * n), dtype)
+        run_jobs(variant["input"], (x[b0:b0 + nb].reshape(-1), v, c_in, cin, height, width,
+                                    pad[0] - m * i0, pad[1], rows, n),
+                 nb * cin, parallel=nb * rows * n * cin >= PARALLEL_TILES)
+        t = buffer("wino_m", (alpha * alpha, cout, nb * rows * n), dtype)
+        run_jobs(variant["gradient"], (dy[b0:b0 + nb].reshape(-1), t, c_out, cout, h, wd, m * i0, rows, n),
+                 nb * cout, parallel=nb * rows * n * cout >= PARALLEL_TILES)
+        du += np.matmul(t, v.transpose(0, 2, 1), out=part)
+    return du
+
+
+def weights_from_products(du: np.ndarray, m: int = TILE) -> np.ndarray:
+    """dw (Cout, Cin, 3, 3) from dU: the transpose of :func:`transform_weights`."""
+    g = np.array(VARIANTS[m]["G"], dtype=np.float64)
+    cout, cin = du.shape[1:]
+    dw = np.kron(g, g).T @ du.reshape(du.shape[0], cout * cin).astype(np.float64)
+    return np.ascontiguousarray(dw.T.reshape(cout, cin, 3, 3), dtype=du.dtype)
+
+
+def _blocks(batch: int, tile_rows: int, rows_per_block: int):
+    """(first image, images, first row of tiles, rows of tiles) of each block: whole
+    images together while they fit, else bands of one image's rows of tiles."""
+    if rows_per_block >= tile_rows:
+        images = rows_per_block // tile_rows
+        for b0 in range(0, batch, images):
+            yield b0, min(images, batch - b0), 0, tile_rows
+        return
+    for b0 in range(batch):
+        for i0 in range(0, tile_rows, rows_per_block):
+            yield b0, 1, i0, min(rows_per_block, tile_rows - i0)
+
+
+def flops(batch: int, cin: int, cout: int, output: tuple[int, int]) -> int:
+    """Multiply-adds of the 16 GEMMs (for the docs' roofline figures)."""
+    return 16 * cin * cout * batch * math.ceil(output[0] / 2) * math.ceil(output[1] / 2)
