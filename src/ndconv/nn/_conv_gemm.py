@@ -88,16 +88,24 @@ def _buffer(slot: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
     return store[:nbytes].view(dtype).reshape(shape)
 
 
-def _cols(xp: np.ndarray, g: ConvGeometry) -> np.ndarray:
-    """im2col: (B, G, Cg·K, Q) from the padded input (B, C, *P).
+def _cols(xp: np.ndarray, g: ConvGeometry, ones: bool = False) -> np.ndarray:
+    """im2col: (B, G, Cg·K, Q) from the padded input (B, C, *P); with ``ones`` (one
+    group only) a row of ones follows the columns, (B, 1, C·K + 1, Q), so that a
+    weight matrix with the bias as its last column adds the bias in the GEMM.
 
     The result lives in this thread's workspace (for large sizes): it is valid
     until the thread's next ``_cols`` call, so callers use it at once.
     """
     cg = g.in_channels // g.groups
-    cols = _buffer("cols", (g.batch, g.in_channels, math.prod(g.kernel) * math.prod(g.output)), xp.dtype)
-    im2col(xp, g.kernel, g.dilation, g.stride, g.output, cols)
-    return cols.reshape(g.batch, g.groups, cg * math.prod(g.kernel), math.prod(g.output))
+    taps, q = math.prod(g.kernel), math.prod(g.output)
+    rows = g.in_channels * taps + int(ones)
+    cols = _buffer("cols", (g.batch, rows * q), xp.dtype)
+    im2col(xp, g.kernel, g.dilation, g.stride, g.output, cols[:, :g.in_channels * taps * q].reshape(
+        g.batch, g.in_channels, taps * q))
+    if ones:
+        cols[:, -q:] = 1
+        return cols.reshape(g.batch, 1, rows, q)
+    return cols.reshape(g.batch, g.groups, cg * taps, q)
 
 
 def check_memory_for(g: ConvGeometry, dtype: np.dtype) -> None:
@@ -156,11 +164,14 @@ def forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, g: ConvGeometry)
     y = np.empty((g.batch, g.out_channels) + g.output, dtype)
     xp = extend(x, g.pad, g.boundary)
     wg = _grouped_weight(w, g)
+    ones = b is not None and g.groups == 1     # the bias as one more column of w: no pass over y
+    if ones:
+        wg = np.concatenate([wg[0], b.astype(wg.dtype)[:, None]], axis=1)[None]
     flat = y.reshape(g.batch, g.groups, g.out_channels // g.groups, math.prod(g.output))
 
     def share(lo: int, hi: int) -> None:
-        np.matmul(wg, _cols(xp[lo:hi], replace(g, batch=hi - lo)), out=flat[lo:hi])   # (B, G, Cout/G, Q)
-        if b is not None:
+        np.matmul(wg, _cols(xp[lo:hi], replace(g, batch=hi - lo), ones), out=flat[lo:hi])   # (B, G, Cout/G, Q)
+        if b is not None and not ones:
             y[lo:hi] += b.reshape((-1,) + (1,) * len(g.kernel))
 
     by_batch(share, g.batch, parallel)

@@ -23,22 +23,25 @@ PARALLEL_ELEMENTS = 1 << 20
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False)
-def _gather(z, tap_offsets, row_offsets, stride, ncols, out, lo, hi):  # pragma: no cover - compiled
+def _gather(z, tap_offsets, row_offsets, stride, ncols, out, channels, lo, hi):  # pragma: no cover - compiled
+    # unsigned offsets: no wrap-around test per element, so the row copies vectorise
     ntaps = tap_offsets.size
     nrows = row_offsets.size
+    n = numba.uint64(ncols)
+    step = numba.uint64(stride)
     for bc in range(lo, hi):
         src = z[bc]
-        dst = out[bc]
+        dst = out[bc // channels, bc % channels]
         for t in range(ntaps):
             for r in range(nrows):
-                base = row_offsets[r] + tap_offsets[t]
-                o = (t * nrows + r) * ncols
+                base = numba.uint64(row_offsets[r] + tap_offsets[t])
+                o = numba.uint64((t * nrows + r) * ncols)
                 if stride == 1:
-                    for i in range(ncols):
+                    for i in range(n):
                         dst[o + i] = src[base + i]
                 else:
-                    for i in range(ncols):
-                        dst[o + i] = src[base + i * stride]
+                    for i in range(n):
+                        dst[o + i] = src[base + i * step]
 
 
 def offsets(padded: tuple[int, ...], kernel: tuple[int, ...], dilation: tuple[int, ...],
@@ -55,11 +58,14 @@ def offsets(padded: tuple[int, ...], kernel: tuple[int, ...], dilation: tuple[in
 
 
 def im2col(xp: np.ndarray, kernel, dilation, stride, output, out: np.ndarray) -> np.ndarray:
-    """Fill ``out`` (B, C, prod(kernel)·prod(output)), C-contiguous) from the padded input."""
+    """Fill ``out`` (B, C, prod(kernel)·prod(output)) from the padded input.
+
+    Each (batch item, channel) row of ``out`` must be contiguous; the batch axis
+    may have any stride (so the columns can sit inside a larger buffer).
+    """
     b, c = xp.shape[:2]
     z = np.ascontiguousarray(xp).reshape(b * c, -1)
-    flat = out.reshape(b * c, -1)
     taps, rows = offsets(xp.shape[2:], kernel, dilation, stride, output)
-    args = (z, taps, rows, int(stride[-1]), int(output[-1]), flat)
-    run_jobs(_gather, args, b * c, parallel=flat.size >= PARALLEL_ELEMENTS)
+    args = (z, taps, rows, int(stride[-1]), int(output[-1]), out, c)
+    run_jobs(_gather, args, b * c, parallel=out[..., 0].size * out.shape[-1] >= PARALLEL_ELEMENTS)
     return out
