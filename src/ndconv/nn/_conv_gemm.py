@@ -34,7 +34,7 @@ from .._blas import by_batch
 from .._errors import check_memory
 from ..boundary import extend, fold
 from . import _winograd
-from ._im2col import im2col
+from ._im2col import im2col, row_sums
 
 
 @dataclass(frozen=True)
@@ -235,3 +235,11 @@ def input_grad(dy: np.ndarray, w: np.ndarray, g: ConvGeometry) -> np.ndarray:
 
     by_batch(share, g.batch, parallel)
     return fold(z, g.pad, g.boundary, overwrite_input=True)
+
+
+def bias_grad(dy: np.ndarray) -> np.ndarray:
+    """``dy`` summed over batch and spatial axes: rows summed in float64 on the cores."""
+    if dy.dtype.kind != "f" or dy.size == 0:
+        return dy.sum(axis=(0,) + tuple(range(2, dy.ndim)))
+    rows = row_sums(np.ascontiguousarray(dy).reshape(dy.shape[0] * dy.shape[1], -1))
+    return rows.reshape(dy.shape[:2]).sum(axis=0).astype(dy.dtype)

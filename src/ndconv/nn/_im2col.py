@@ -69,3 +69,28 @@ def im2col(xp: np.ndarray, kernel, dilation, stride, output, out: np.ndarray) ->
     args = (z, taps, rows, int(stride[-1]), int(output[-1]), out, c)
     run_jobs(_gather, args, b * c, parallel=out[..., 0].size * out.shape[-1] >= PARALLEL_ELEMENTS)
     return out
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False, error_model="numpy")
+def _row_sums(a, out, lo, hi):  # pragma: no cover - compiled
+    # a float64 accumulator per row, in 8 lanes that LLVM keeps in one register
+    n = a.shape[1]
+    for r in range(lo, hi):
+        row = a[r]
+        acc = np.zeros(8)
+        full = n - n % 8
+        for i in range(0, full, 8):
+            for k in range(8):
+                acc[k] += row[i + k]
+        total = acc.sum()
+        for i in range(full, n):
+            total += row[i]
+        out[r] = total
+
+
+def row_sums(a: np.ndarray) -> np.ndarray:
+    """Sums of the rows of a C-contiguous 2-D float array, in float64, on every core
+    for large arrays (NumPy's reduction runs on one: 3.5 ms for dy of B64 64×32²)."""
+    out = np.empty(a.shape[0])
+    run_jobs(_row_sums, (a, out), a.shape[0], parallel=a.size >= PARALLEL_ELEMENTS)
+    return out

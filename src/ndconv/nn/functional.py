@@ -230,7 +230,7 @@ def conv_bias_grad(dy: Any) -> np.ndarray:
     dy = _float_array(dy, "dy")
     if dy.ndim < 3:
         raise bad_value("dy", _Shape(dy.shape), "an array (batch, channels, *spatial)")
-    return dy.sum(axis=(0,) + tuple(range(2, dy.ndim)))
+    return _conv_gemm.bias_grad(dy)
 
 
 def conv_backward(dy: Any, x: Any, w: Any, *, stride: object = 1, padding: object = 0,
@@ -251,4 +251,4 @@ def conv_backward(dy: Any, x: Any, w: Any, *, stride: object = 1, padding: objec
     """
     dy, x, w, geometry = _prepare_backward(dy, x, w, stride, padding, boundary, dilation, groups)
     return (_conv_gemm.input_grad(dy, w, geometry), _conv_gemm.weight_grad(dy, x, geometry),
-            dy.sum(axis=(0,) + tuple(range(2, dy.ndim))))
+            _conv_gemm.bias_grad(dy))
