@@ -52,7 +52,7 @@ def _conv_rows(torch) -> list[str]:
         times = bench.time_interleaved({
             "ndconv": lambda: F.conv(x, w, b, padding=1), "torch": torch_forward,
             "ndconv_both": ndconv_both, "torch_both": torch_both,
-        }, ROUNDS, budget=2.0)
+        }, ROUNDS, budget=2.0, seed=0)
         rows.append(f"| {title} | {times['ndconv'] * 1e3:.2f} | {times['torch'] * 1e3:.2f} | "
                     f"{times['ndconv'] / times['torch']:.2f} | {times['ndconv_both'] * 1e3:.2f} | "
                     f"{times['torch_both'] * 1e3:.2f} | {times['ndconv_both'] / times['torch_both']:.2f} |")

@@ -128,3 +128,11 @@ def test_cli_bench_calibrate_prints_the_constants(monkeypatch, tmp_path, capsys)
     out = capsys.readouterr().out
     assert f"cost model written to {path}" in out
     assert "  call  2.000e-05\n  copy  5.000e-10\n" in out and "| 1-D float64 2^11 'full' K=8 |" in out
+
+
+def test_time_interleaved_with_a_seed_shuffles_each_round():
+    calls = []
+    bench.time_interleaved({name: (lambda n=name: calls.append(n)) for name in "abcd"}, 3, 0.0, seed=1)
+    rounds = [calls[i:i + 4] for i in range(0, 12, 4)]
+    assert all(sorted(r) == list("abcd") for r in rounds)
+    assert len({tuple(r) for r in rounds}) > 1 and any(r[0] != "abcd"[i % 4] for i, r in enumerate(rounds))

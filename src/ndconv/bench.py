@@ -27,6 +27,7 @@ import json
 import math
 import os
 import platform
+import random
 import statistics
 import subprocess
 import sys
@@ -432,20 +433,28 @@ def disagreement(reference: np.ndarray, answer, x: np.ndarray, k: np.ndarray) ->
     return None if error <= bound else f"{DISAGREES}: max |diff| {error:.2g}, allowed {bound:.2g}"
 
 
-def time_interleaved(calls: dict[str, Call], repeat: int, budget: float) -> dict[str, float]:
-    """Median seconds per call; contenders interleaved, the order rotating each round.
+def time_interleaved(calls: dict[str, Call], repeat: int, budget: float,
+                     seed: int | None = None) -> dict[str, float]:
+    """Median seconds per call; contenders interleaved, the order rotating each round
+    (or, with ``seed``, a fresh random order each round).
 
-    A contender leaves the rounds once it has ``MIN_SAMPLES`` timings and has
-    used ``budget`` seconds.  The garbage collector is off while timing.
+    A rotation keeps each contender after the same neighbour in most rounds; where
+    one contender leaves worker threads spinning (BLAS, OpenMP) the next one pays for
+    it every time, and a random order spreads that cost.  A contender leaves the
+    rounds once it has ``MIN_SAMPLES`` timings and has used ``budget`` seconds.  The
+    garbage collector is off while timing.
     """
     names = list(calls)
     samples: dict[str, list[float]] = {name: [] for name in names}
     enough = min(MIN_SAMPLES, repeat)
+    rng = None if seed is None else random.Random(seed)
     collecting = gc.isenabled()
     gc.disable()
     try:
         for r in range(repeat):
-            for name in names[r % len(names):] + names[:r % len(names)]:
+            order = (names[r % len(names):] + names[:r % len(names)] if rng is None
+                     else rng.sample(names, len(names)))
+            for name in order:
                 taken = samples[name]
                 if len(taken) >= enough and sum(taken) >= budget:
                     continue

@@ -41,6 +41,7 @@ import math
 
 import numpy as np
 
+from .._blas import serial_blas
 from ..methods._numba_kernels import run_jobs
 from ._winograd_loops import VARIANTS
 
@@ -73,7 +74,8 @@ def transform_weights(w: np.ndarray, m: int = TILE) -> np.ndarray:
     one product with G ⊗ G (α² × 9) in float64, rounded once to the weights' type."""
     g = np.array(VARIANTS[m]["G"], dtype=np.float64)
     cout, cin = w.shape[:2]
-    u = np.kron(g, g) @ w.reshape(cout * cin, 9).T.astype(np.float64)
+    with serial_blas():                  # a small product: waking BLAS's threads would cost more
+        u = np.kron(g, g) @ w.reshape(cout * cin, 9).T.astype(np.float64)
     return np.ascontiguousarray(u.reshape(-1, cout, cin), dtype=w.dtype)
 
 
@@ -153,7 +155,8 @@ def weights_from_products(du: np.ndarray, m: int = TILE) -> np.ndarray:
     """dw (Cout, Cin, 3, 3) from dU: the transpose of :func:`transform_weights`."""
     g = np.array(VARIANTS[m]["G"], dtype=np.float64)
     cout, cin = du.shape[1:]
-    dw = np.kron(g, g).T @ du.reshape(du.shape[0], cout * cin).astype(np.float64)
+    with serial_blas():
+        dw = np.kron(g, g).T @ du.reshape(du.shape[0], cout * cin).astype(np.float64)
     return np.ascontiguousarray(dw.T.reshape(cout, cin, 3, 3), dtype=du.dtype)
 
 
