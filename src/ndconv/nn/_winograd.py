@@ -56,10 +56,11 @@ MIN_CHANNELS = 16
 PARALLEL_TILES = 1 << 14
 
 #: bytes of transformed tiles per block (whole images, or bands of one image's
-#: rows of tiles): V and M of a block stay in a core's 2 MB L2 cache between the
-#: three steps.  B8 64→64 56² float32, m = 4 (1.9 MB of V per image): 1 MiB
-#: (bands of 7 rows of tiles) ran 0.7–0.9× the time of 4 MiB (two images)
-BLOCK_BYTES = 1 << 20
+#: rows of tiles), so that V and M of a block stay near a core (2 MB of L2 here)
+#: between the three steps.  B8 64→64 56² float32, m = 4 (1.9 MB of V per image),
+#: interleaved: 2 MiB (one image) forward 13.2 ms, 1 MiB (bands) 15.2, 512 KiB 20.2,
+#: 4 MiB (two images) 17.3; the gradients alike
+BLOCK_BYTES = 1 << 21
 
 
 def applies(kernel, stride, dilation, groups: int, in_channels: int, out_channels: int,
