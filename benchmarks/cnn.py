@@ -25,7 +25,8 @@ CASES = [("B64 3→64 32² 3×3", (64, 3, 32, 32), (64, 3, 3, 3)),
          ("B8 64→64 56² 3×3", (8, 64, 56, 56), (64, 64, 3, 3))]
 
 
-def _conv_rows(torch) -> list[str]:
+def _conv_rows(torch, forward_times: dict[str, float] | None = None) -> list[str]:
+    """The table rows; each case's ndconv forward time goes into ``forward_times``."""
     rng = np.random.default_rng(0)
     rows = ["| case | ndconv fwd ms | torch fwd ms | ratio | ndconv fwd+bwd ms | torch fwd+bwd ms | ratio |",
             "|---|---:|---:|---:|---:|---:|---:|"]
@@ -53,10 +54,66 @@ def _conv_rows(torch) -> list[str]:
             "ndconv": lambda: F.conv(x, w, b, padding=1), "torch": torch_forward,
             "ndconv_both": ndconv_both, "torch_both": torch_both,
         }, ROUNDS, budget=2.0, seed=0)
+        if forward_times is not None:
+            forward_times[title] = times["ndconv"]
         rows.append(f"| {title} | {times['ndconv'] * 1e3:.2f} | {times['torch'] * 1e3:.2f} | "
                     f"{times['ndconv'] / times['torch']:.2f} | {times['ndconv_both'] * 1e3:.2f} | "
                     f"{times['torch_both'] * 1e3:.2f} | {times['ndconv_both'] / times['torch_both']:.2f} |")
     return rows
+
+
+def _limit_rows(forward_times: dict[str, float]) -> list[str]:
+    """Roofline bounds of each forward case and where ndconv's time goes."""
+    import limits
+
+    from ndconv.nn import _winograd
+
+    machine = limits.machine_limits()
+    rows = ["| case | ndconv fwd ms | memory ms | direct GEMM ms | ndconv's algorithm | its GEMM ms | distance "
+            "| where the time goes (main thread) |",
+            "|---|---:|---:|---:|---|---:|---:|---|"]
+    rng = np.random.default_rng(0)
+    for title, xshape, wshape in CASES:
+        batch, cin, h, w = xshape
+        cout = wshape[0]
+        x = rng.standard_normal(xshape).astype(np.float32)
+        k = (rng.standard_normal(wshape) / 10).astype(np.float32)
+        nbytes = 4 * (x.size + k.size + batch * cout * h * w)
+        direct = 2 * batch * cout * cin * 9 * h * w / machine["gemm_f4"]
+        if _winograd.applies((3, 3), (1, 1), (1, 1), 1, cin, cout, (h, w)):
+            m = _winograd.TILE
+            tiles = batch * -(-h // m) * (-(-w // m) + 1)
+            algorithm, gemm = f"Winograd F({m}×{m}, 3×3)", 2 * (m + 2) ** 2 * cin * cout * tiles / machine["gemm_f4"]
+        else:
+            algorithm, gemm = "im2col + GEMM", direct
+        limit = max(nbytes / machine["bandwidth"], min(direct, gemm))
+        ours = forward_times[title]
+        where = ", ".join(f"{name} {share:.0%}" for name, share in _profile(x, k))
+        rows.append(f"| {title} | {ours * 1e3:.2f} | {nbytes / machine['bandwidth'] * 1e3:.2f} | {direct * 1e3:.2f} "
+                    f"| {algorithm} | {gemm * 1e3:.2f} | {ours / limit:.1f} | {where} |")
+    return rows
+
+
+def _profile(x: np.ndarray, k: np.ndarray, calls: int = 5) -> list[tuple[str, float]]:
+    """The three largest own times in the main thread's share of ``conv`` (a compiled loop,
+    or BLAS inside the function that calls it, counts as one function)."""
+    import cProfile
+    import pstats
+
+    import limits
+
+    F.conv(x, k, padding=1)
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(calls):
+        F.conv(x, k, padding=1)
+    profiler.disable()
+    rows = [(func, data[2]) for func, data in pstats.Stats(profiler).stats.items()]
+    total = sum(t for _, t in rows) or 1.0
+    names = {"_winograd.correlate": "GEMMs (BLAS, in _winograd.correlate)",
+             "_conv_gemm.share": "GEMMs (BLAS, in _conv_gemm.share)"}
+    return [(names.get(limits._name(func), limits._name(func)), t / total)
+            for func, t in sorted(rows, key=lambda r: -r[1])[:3]]
 
 
 def _torch_lenet(torch):
@@ -115,7 +172,14 @@ def render() -> str:
              f"`ndconv.nn.functional.conv` against `torch.nn.functional.conv2d` (CPU, float32, padding 1, "
              f"{threads} torch threads); forward+backward is the forward plus the input, weight and bias "
              "gradients (`conv_backward` against `torch.autograd.grad`). Interleaved medians:",
-             "\n".join(_conv_rows(torch)),
+             "\n".join(_conv_rows(torch, forward_times := {})),
+             "Bounds of the forward pass (measured in this process, as in *Limits and profiles*): memory = x, w "
+             "and y once through memory; direct GEMM = 2·B·Cout·Cin·9·H·W FLOPs at the float32 GEMM rate; "
+             "ndconv's algorithm = the FLOPs of the GEMMs it runs (Winograd: 2·36·Cin·Cout per tile of 4×4 "
+             "outputs, counting the one padding tile per row of tiles); distance = ndconv / max(memory, "
+             "min(direct, algorithm)). Profile: cProfile of the main thread, which runs half of the batch "
+             "(the other core's half shows as waiting).",
+             "\n".join(_limit_rows(forward_times)),
              "Training time per epoch, the same network in both (`nn.lenet`: two 3×3 conv–ReLU–max-pool "
              "stages, 64 hidden units; Adam):",
              "\n".join(_epoch_rows(torch))]

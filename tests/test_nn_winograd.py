@@ -255,3 +255,22 @@ def test_non_finite_values_keep_torch_locality_in_every_gradient(bad):
         np.testing.assert_array_equal(np.isinf(got), np.isinf(expected))
         finite = np.isfinite(expected)
         np.testing.assert_allclose(got[finite], expected[finite], rtol=1e-10, atol=1e-10)
+
+
+def test_shares_are_summed_in_batch_order(monkeypatch):
+    """With four shares (as on a 4-core machine) the weight gradients' partial sums are
+    added in batch order: the same bits whichever share finishes first."""
+    from ndconv.methods import _numba_kernels
+
+    monkeypatch.setattr(_blas, "cpu_count", lambda: 4)
+    monkeypatch.setattr(_numba_kernels, "cpu_count", lambda: 4)
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((8, 16, 12, 12)).astype(np.float32)
+    w = rng.standard_normal((16, 16, 3, 3)).astype(np.float32)
+    dy = rng.standard_normal((8, 16, 12, 12)).astype(np.float32)
+    for boundary in ("constant", "reflect"):
+        for stride, grad_out in ((1, dy), (2, dy[:, :, :6, :6])):      # Winograd, then im2col
+            kw = dict(stride=stride, padding=1, boundary=boundary)
+            first = F.conv_weight_grad(grad_out, x, w, **kw)
+            for _ in range(4):
+                assert F.conv_weight_grad(grad_out, x, w, **kw).tobytes() == first.tobytes()

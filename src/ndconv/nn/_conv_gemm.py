@@ -151,6 +151,16 @@ def _winograd_correlate(src: np.ndarray, w: np.ndarray, b: np.ndarray | None, pa
     return y
 
 
+def _sum_in_order(parts: dict[int, np.ndarray]) -> np.ndarray:
+    """The shares' partial sums added in batch order, whichever core finished first
+    (floating-point addition of three or more terms depends on the order)."""
+    keys = sorted(parts)
+    total = parts[keys[0]]
+    for key in keys[1:]:
+        total = total + parts[key]
+    return total
+
+
 def forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, g: ConvGeometry) -> np.ndarray:
     dtype = np.result_type(x, w)
     parallel = _work(g) >= PARALLEL_WORK
@@ -185,24 +195,27 @@ def weight_grad(dy: np.ndarray, x: np.ndarray, g: ConvGeometry) -> np.ndarray:
             src, pad = x, (g.pad[0][0], g.pad[1][0])
         else:
             src, pad = extend(x, g.pad, g.boundary), (0, 0)
-        products: list[np.ndarray] = []
-        by_batch(lambda lo, hi: products.append(_winograd.weight_products(src[lo:hi], dy[lo:hi], pad, _buffer, m)),
-                 g.batch, _work(g) >= PARALLEL_WORK)
-        return _winograd.weights_from_products(products[0] if len(products) == 1 else np.sum(products, axis=0), m)
+        products: dict[int, np.ndarray] = {}
+
+        def share_products(lo: int, hi: int) -> None:
+            products[lo] = _winograd.weight_products(src[lo:hi], dy[lo:hi], pad, _buffer, m)
+
+        by_batch(share_products, g.batch, _work(g) >= PARALLEL_WORK)
+        return _winograd.weights_from_products(_sum_in_order(products), m)
     xp = extend(x, g.pad, g.boundary)
     dyg = dy.reshape(g.batch, g.groups, g.out_channels // g.groups, math.prod(g.output))
-    parts: list[np.ndarray] = []
+    parts: dict[int, np.ndarray] = {}
 
     def share(lo: int, hi: int) -> None:
         cols = _cols(xp[lo:hi], replace(g, batch=hi - lo))      # (b, G, CK, Q)
         # per-sample products summed over the batch: no transposed copy of dy
         # (1.5x faster than one (G, Cout/G, B·Q) @ (G, B·Q, CK) matmul on B=64, 3→64, 32²)
         with np.errstate(invalid="ignore"):        # Inf − Inf is NaN, as in torch, without a warning
-            parts.append(np.matmul(dyg[lo:hi], cols.transpose(0, 1, 3, 2)).sum(axis=0))   # (G, Cout/G, CK)
+            parts[lo] = np.matmul(dyg[lo:hi], cols.transpose(0, 1, 3, 2)).sum(axis=0)   # (G, Cout/G, CK)
 
     by_batch(share, g.batch, _work(g) >= PARALLEL_WORK)
     with np.errstate(invalid="ignore"):
-        dw = parts[0] if len(parts) == 1 else np.sum(parts, axis=0)
+        dw = _sum_in_order(parts)
     return dw.reshape((g.out_channels, g.in_channels // g.groups) + g.kernel)
 
 

@@ -37,8 +37,6 @@ im2col (``_conv_gemm._winograd_applies``).
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from .._blas import serial_blas
@@ -94,26 +92,14 @@ def correlate(x: np.ndarray, u: np.ndarray, beta: np.ndarray, pad: tuple[int, in
     grants.  ``buffer(slot, shape, dtype)`` gives the scratch arrays (the
     caller's per-thread workspace).
     """
-    batch, cin, height, width = x.shape
-    cout = u.shape[1]
-    h, wd = y.shape[2:]
-    variant = VARIANTS[m]
-    alpha = m + 2
-    th, n = -(-h // m), -(-wd // m) + 1
-    dtype = y.dtype
-    x = np.ascontiguousarray(x, dtype=dtype)
-    c_in = np.array([float(c) for c in variant["input_constants"]] or [0.0], dtype)
-    c_out = np.array([float(c) for c in variant["output_constants"]] or [0.0], dtype)
-    tile_row = alpha * alpha * max(cin, cout) * n * dtype.itemsize    # bytes of v (or m) per row of tiles
-    for b0, nb, i0, rows in _blocks(batch, th, max(1, BLOCK_BYTES // tile_row)):
-        v = buffer("wino_v", (alpha * alpha, cin, nb * rows * n), dtype)
-        run_jobs(variant["input"], (x[b0:b0 + nb].reshape(-1), v, c_in, cin, height, width,
-                                    pad[0] - m * i0, pad[1], rows, n),
-                 nb * cin, parallel=nb * rows * n * cin >= PARALLEL_TILES)
-        mt = np.matmul(u, v, out=buffer("wino_m", (alpha * alpha, cout, nb * rows * n), dtype))
-        run_jobs(variant["output"], (mt, y[b0:b0 + nb].reshape(-1), c_out, beta, cout, h, wd,
-                                     m * i0, min(h - m * i0, m * rows), rows, n),
-                 nb * cout, parallel=nb * rows * n * cout >= PARALLEL_TILES)
+    cout, (h, wd) = u.shape[1], y.shape[2:]
+    plan = _Plan(m, x, pad, y.dtype, cout, h, wd)
+    for b0, nb, i0, rows in plan.blocks():
+        v = plan.transform_input(b0, nb, i0, rows, buffer)
+        mt = np.matmul(u, v, out=buffer("wino_m", (plan.alpha ** 2, cout, nb * rows * plan.n), plan.dtype))
+        run_jobs(plan.variant["output"], (mt, y[b0:b0 + nb].reshape(-1), plan.c_out, beta, cout, h, wd,
+                                          m * i0, min(h - m * i0, m * rows), rows, plan.n),
+                 nb * cout, parallel=nb * rows * plan.n * cout >= PARALLEL_TILES)
 
 
 def weight_products(x: np.ndarray, dy: np.ndarray, pad: tuple[int, int], buffer, m: int = TILE) -> np.ndarray:
@@ -127,27 +113,17 @@ def weight_products(x: np.ndarray, dy: np.ndarray, pad: tuple[int, int], buffer,
     whose inner dimension is the number of tiles.  :func:`weights_from_products`
     turns dU into the kernel gradient.
     """
-    batch, cin, height, width = x.shape
     cout, h, wd = dy.shape[1:]
-    variant = VARIANTS[m]
-    alpha = m + 2
-    th, n = -(-h // m), -(-wd // m) + 1
-    dtype = dy.dtype
-    x = np.ascontiguousarray(x, dtype=dtype)
+    plan = _Plan(m, x, pad, dy.dtype, cout, h, wd)
     dy = np.ascontiguousarray(dy)
-    c_in = np.array([float(c) for c in variant["input_constants"]] or [0.0], dtype)
-    c_out = np.array([float(c) for c in variant["output_constants"]] or [0.0], dtype)
-    du = np.zeros((alpha * alpha, cout, cin), dtype)
+    du = np.zeros((plan.alpha ** 2, cout, plan.cin), plan.dtype)
     part = np.empty_like(du)
-    tile_row = alpha * alpha * max(cin, cout) * n * dtype.itemsize
-    for b0, nb, i0, rows in _blocks(batch, th, max(1, BLOCK_BYTES // tile_row)):
-        v = buffer("wino_v", (alpha * alpha, cin, nb * rows * n), dtype)
-        run_jobs(variant["input"], (x[b0:b0 + nb].reshape(-1), v, c_in, cin, height, width,
-                                    pad[0] - m * i0, pad[1], rows, n),
-                 nb * cin, parallel=nb * rows * n * cin >= PARALLEL_TILES)
-        t = buffer("wino_m", (alpha * alpha, cout, nb * rows * n), dtype)
-        run_jobs(variant["gradient"], (dy[b0:b0 + nb].reshape(-1), t, c_out, cout, h, wd, m * i0, rows, n),
-                 nb * cout, parallel=nb * rows * n * cout >= PARALLEL_TILES)
+    for b0, nb, i0, rows in plan.blocks():
+        v = plan.transform_input(b0, nb, i0, rows, buffer)
+        t = buffer("wino_m", (plan.alpha ** 2, cout, nb * rows * plan.n), plan.dtype)
+        run_jobs(plan.variant["gradient"], (dy[b0:b0 + nb].reshape(-1), t, plan.c_out, cout, h, wd, m * i0,
+                                            rows, plan.n),
+                 nb * cout, parallel=nb * rows * plan.n * cout >= PARALLEL_TILES)
         du += np.matmul(t, v.transpose(0, 2, 1), out=part)
     return du
 
@@ -161,19 +137,38 @@ def weights_from_products(du: np.ndarray, m: int = TILE) -> np.ndarray:
     return np.ascontiguousarray(dw.T.reshape(cout, cin, 3, 3), dtype=du.dtype)
 
 
-def _blocks(batch: int, tile_rows: int, rows_per_block: int):
-    """(first image, images, first row of tiles, rows of tiles) of each block: whole
-    images together while they fit, else bands of one image's rows of tiles."""
-    if rows_per_block >= tile_rows:
-        images = rows_per_block // tile_rows
-        for b0 in range(0, batch, images):
-            yield b0, min(images, batch - b0), 0, tile_rows
-        return
-    for b0 in range(batch):
-        for i0 in range(0, tile_rows, rows_per_block):
-            yield b0, 1, i0, min(rows_per_block, tile_rows - i0)
+class _Plan:
+    """What :func:`correlate` and :func:`weight_products` share: the tiling of an
+    output of h × wd by m × m tiles (``n`` columns of tiles with the padding one),
+    the blocks, and the input transform of a block."""
 
+    def __init__(self, m: int, x: np.ndarray, pad: tuple[int, int], dtype: np.dtype, cout: int, h: int, wd: int):
+        self.m, self.dtype, self.variant, self.alpha = m, dtype, VARIANTS[m], m + 2
+        self.x = np.ascontiguousarray(x, dtype=dtype)
+        self.batch, self.cin, self.height, self.width = x.shape
+        self.tiles_h, self.n = -(-h // m), -(-wd // m) + 1
+        self.c_in = np.array([float(c) for c in self.variant["input_constants"]] or [0.0], dtype)
+        self.c_out = np.array([float(c) for c in self.variant["output_constants"]] or [0.0], dtype)
+        row_bytes = self.alpha ** 2 * max(self.cin, cout) * self.n * dtype.itemsize   # of v (or m) per row of tiles
+        self.rows_per_block = max(1, BLOCK_BYTES // row_bytes)
+        self.pad = pad
 
-def flops(batch: int, cin: int, cout: int, output: tuple[int, int]) -> int:
-    """Multiply-adds of the 16 GEMMs (for the docs' roofline figures)."""
-    return 16 * cin * cout * batch * math.ceil(output[0] / 2) * math.ceil(output[1] / 2)
+    def blocks(self):
+        """(first image, images, first row of tiles, rows of tiles) of each block: whole
+        images together while they fit, else bands of one image's rows of tiles."""
+        if self.rows_per_block >= self.tiles_h:
+            images = self.rows_per_block // self.tiles_h
+            for b0 in range(0, self.batch, images):
+                yield b0, min(images, self.batch - b0), 0, self.tiles_h
+            return
+        for b0 in range(self.batch):
+            for i0 in range(0, self.tiles_h, self.rows_per_block):
+                yield b0, 1, i0, min(self.rows_per_block, self.tiles_h - i0)
+
+    def transform_input(self, b0: int, nb: int, i0: int, rows: int, buffer) -> np.ndarray:
+        """V (α², Cin, nb·rows·n) of images b0 … b0 + nb − 1, rows of tiles i0 … i0 + rows − 1."""
+        v = buffer("wino_v", (self.alpha ** 2, self.cin, nb * rows * self.n), self.dtype)
+        run_jobs(self.variant["input"], (self.x[b0:b0 + nb].reshape(-1), v, self.c_in, self.cin, self.height,
+                                         self.width, self.pad[0] - self.m * i0, self.pad[1], rows, self.n),
+                 nb * self.cin, parallel=nb * rows * self.n * self.cin >= PARALLEL_TILES)
+        return v
