@@ -165,12 +165,9 @@ def forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, g: ConvGeometry)
     dtype = np.result_type(x, w)
     parallel = _work(g) >= PARALLEL_WORK
     if _winograd_applies(g, x, w):
-        shape = (g.batch, g.out_channels) + g.output
-        if g.boundary == "constant":          # zeros: read x in place
-            return _winograd_correlate(x, w.astype(dtype, copy=False), b, (g.pad[0][0], g.pad[1][0]),
-                                       shape, parallel)
-        return _winograd_correlate(extend(x, g.pad, g.boundary), w.astype(dtype, copy=False), b, (0, 0),
-                                   shape, parallel)
+        src, pad = _winograd_source(x, g)         # zero padding: x read in place
+        return _winograd_correlate(src, w.astype(dtype, copy=False), b, pad, (g.batch, g.out_channels) + g.output,
+                                   parallel)
     y = np.empty((g.batch, g.out_channels) + g.output, dtype)
     xp = extend(x, g.pad, g.boundary)
     wg = _grouped_weight(w, g)
@@ -188,13 +185,51 @@ def forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, g: ConvGeometry)
     return y
 
 
+def _winograd_source(x: np.ndarray, g: ConvGeometry) -> tuple[np.ndarray, tuple[int, int]]:
+    """What the Winograd input transform reads for x̃, and the zeros before it:
+    x itself for zero padding, else the extended input."""
+    if g.boundary == "constant":
+        return x, (g.pad[0][0], g.pad[1][0])
+    return extend(x, g.pad, g.boundary), (0, 0)
+
+
+def _winograd_input_grad(dy: np.ndarray, w: np.ndarray, g: ConvGeometry):
+    """(transformed flipped weights, zeros before dy, the array to fill, the step that
+    turns it into dx): the transpose of a 3×3 correlation is the 'full' correlation of
+    dy with the flipped kernel, input and output channels swapped."""
+    m = _winograd.TILE
+    u = _winograd.transform_weights(np.ascontiguousarray(w.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1]), m)
+    (top, _), (left, _) = g.pad
+    if g.boundary == "constant":          # x̃'s padding is zeros: only x's samples get gradient
+        return u, (2 - top, 2 - left), np.empty((g.batch, g.in_channels) + g.spatial, dy.dtype), lambda z: z
+    return (u, (2, 2), np.empty((g.batch, g.in_channels) + g.padded, dy.dtype),
+            lambda z: fold(z, g.pad, g.boundary, overwrite_input=True))
+
+
+def backward(dy: np.ndarray, x: np.ndarray, w: np.ndarray,
+             g: ConvGeometry) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(dx, dw, db).  Winograd layers share the batch once for both gradients, so
+    each core transforms its images' dy for dx and for dw while they are in cache."""
+    if not _winograd_applies(g, dy, x, w):
+        return input_grad(dy, w, g), weight_grad(dy, x, g), bias_grad(dy)
+    m = _winograd.TILE
+    u, dy_pad, z, finish = _winograd_input_grad(dy, w, g)
+    zeros = np.zeros(g.in_channels, dy.dtype)
+    src, pad = _winograd_source(x, g)
+    products: dict[int, np.ndarray] = {}
+
+    def share(lo: int, hi: int) -> None:
+        _winograd.correlate(dy[lo:hi], u, zeros, dy_pad, z[lo:hi], _buffer, m)
+        products[lo] = _winograd.weight_products(src[lo:hi], dy[lo:hi], pad, _buffer, m)
+
+    by_batch(share, g.batch, _work(g) >= PARALLEL_WORK)
+    return finish(z), _winograd.weights_from_products(_sum_in_order(products), m), bias_grad(dy)
+
+
 def weight_grad(dy: np.ndarray, x: np.ndarray, g: ConvGeometry) -> np.ndarray:
     if _winograd_applies(g, dy, x):
         m = _winograd.TILE
-        if g.boundary == "constant":
-            src, pad = x, (g.pad[0][0], g.pad[1][0])
-        else:
-            src, pad = extend(x, g.pad, g.boundary), (0, 0)
+        src, pad = _winograd_source(x, g)
         products: dict[int, np.ndarray] = {}
 
         def share_products(lo: int, hi: int) -> None:
@@ -222,15 +257,11 @@ def weight_grad(dy: np.ndarray, x: np.ndarray, g: ConvGeometry) -> np.ndarray:
 def input_grad(dy: np.ndarray, w: np.ndarray, g: ConvGeometry) -> np.ndarray:
     parallel = _work(g) >= PARALLEL_WORK
     if _winograd_applies(g, dy, w):
-        # the transpose of a 3×3 correlation is the 'full' correlation of dy with
-        # the flipped kernel, input and output channels swapped
-        flipped = np.ascontiguousarray(w.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1])
-        (top, _), (left, _) = g.pad
-        if g.boundary == "constant":          # x̃'s padding is zeros: only x's samples get gradient
-            return _winograd_correlate(dy, flipped, None, (2 - top, 2 - left),
-                                       (g.batch, g.in_channels) + g.spatial, parallel)
-        z = _winograd_correlate(dy, flipped, None, (2, 2), (g.batch, g.in_channels) + g.padded, parallel)
-        return fold(z, g.pad, g.boundary, overwrite_input=True)
+        u, dy_pad, z, finish = _winograd_input_grad(dy, w, g)
+        zeros = np.zeros(g.in_channels, dy.dtype)
+        by_batch(lambda lo, hi: _winograd.correlate(dy[lo:hi], u, zeros, dy_pad, z[lo:hi], _buffer, _winograd.TILE),
+                 g.batch, parallel)
+        return finish(z)
     q = math.prod(g.output)
     dyg = dy.reshape(g.batch, g.groups, g.out_channels // g.groups, q)
     wt = _grouped_weight(w, g).transpose(0, 2, 1)

@@ -250,5 +250,4 @@ def conv_backward(dy: Any, x: Any, w: Any, *, stride: object = 1, padding: objec
     ((2, 1, 4), (3, 1, 2), array([6., 6., 6.]))
     """
     dy, x, w, geometry = _prepare_backward(dy, x, w, stride, padding, boundary, dilation, groups)
-    return (_conv_gemm.input_grad(dy, w, geometry), _conv_gemm.weight_grad(dy, x, geometry),
-            _conv_gemm.bias_grad(dy))
+    return _conv_gemm.backward(dy, x, w, geometry)
