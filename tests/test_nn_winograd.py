@@ -118,6 +118,7 @@ def test_layer_and_gradients_match_torch(m, boundary, padding, monkeypatch):
     from test_nn_functional import torch_conv
 
     monkeypatch.setattr(_winograd, "TILE", m)
+    monkeypatch.setattr(_winograd, "MIN_OUTPUT", 2)
     rng = np.random.default_rng(3)
     x = rng.standard_normal((3, 16, 9, 11))
     w = rng.standard_normal((18, 16, 3, 3))
@@ -142,6 +143,7 @@ def test_float32_layers_within_the_contract(batch):
     rng = np.random.default_rng(batch)
     x = rng.standard_normal((batch, 32, 30, 29)).astype(np.float32)
     w = (rng.standard_normal((24, 32, 3, 3)) / 17).astype(np.float32)
+    assert _winograd.applies((3, 3), (1, 1), (1, 1), 1, 32, 24, (30, 29))
     y = F.conv(x, w, padding=1)
     assert_within_contract(y, reference(x, w, ((1, 1), (1, 1)), (30, 29)), w, x, np.float32)
     dy = rng.standard_normal(y.shape).astype(np.float32)
@@ -156,7 +158,8 @@ def test_float32_layers_within_the_contract(batch):
 
 
 def test_which_layers_use_winograd():
-    assert _winograd.applies((3, 3), (1, 1), (1, 1), 1, 16, 16, (2, 2))
+    assert _winograd.applies((3, 3), (1, 1), (1, 1), 1, 16, 16, (16, 16))
+    assert not _winograd.applies((3, 3), (1, 1), (1, 1), 1, 16, 16, (15, 40))     # small images
     assert not _winograd.applies((3, 3), (1, 1), (1, 1), 1, 3, 64, (32, 32))      # few input channels
     assert not _winograd.applies((3, 3), (2, 2), (1, 1), 1, 64, 64, (32, 32))     # stride
     assert not _winograd.applies((3, 3), (1, 1), (2, 2), 1, 64, 64, (32, 32))     # dilation
@@ -164,9 +167,11 @@ def test_which_layers_use_winograd():
     assert not _winograd.applies((5, 5), (1, 1), (1, 1), 1, 64, 64, (32, 32))
     assert not _winograd.applies((3,), (1,), (1,), 1, 64, 64, (32,))
     assert not _winograd.applies((3, 3), (1, 1), (1, 1), 1, 64, 64, (1, 40))      # one output row
+    assert not _winograd.applies((3, 3), (1, 1), (1, 1), 1, 64, 64, (32, 32, 32))
 
 
-def test_nan_stays_in_its_windows():
+def test_nan_stays_in_its_windows(monkeypatch):
+    monkeypatch.setattr(_winograd, "MIN_OUTPUT", 2)
     x = np.ones((1, 16, 12, 12))
     x[0, 3, 5, 6] = np.nan
     y = F.conv(x, np.ones((16, 16, 3, 3)), padding=1)
@@ -235,10 +240,11 @@ def test_by_batch_covers_the_batch_once_on_one_core_per_share(monkeypatch):
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
-def test_non_finite_values_keep_torch_locality_in_every_gradient(bad):
+def test_non_finite_values_keep_torch_locality_in_every_gradient(bad, monkeypatch):
     """Non-finite operands take the im2col path: NaN/Inf reach only the outputs (and
     gradient entries) whose window holds them, the same values as torch."""
     torch = pytest.importorskip("torch")
+    monkeypatch.setattr(_winograd, "MIN_OUTPUT", 2)
     rng = np.random.default_rng(0)
     x = rng.standard_normal((2, 16, 10, 10))
     w = rng.standard_normal((16, 16, 3, 3))
@@ -264,6 +270,7 @@ def test_shares_are_summed_in_batch_order(monkeypatch):
 
     monkeypatch.setattr(_blas, "cpu_count", lambda: 4)
     monkeypatch.setattr(_numba_kernels, "cpu_count", lambda: 4)
+    monkeypatch.setattr(_winograd, "MIN_OUTPUT", 2)
     rng = np.random.default_rng(5)
     x = rng.standard_normal((8, 16, 12, 12)).astype(np.float32)
     w = rng.standard_normal((16, 16, 3, 3)).astype(np.float32)

@@ -283,7 +283,7 @@ def input_grad(dy: np.ndarray, w: np.ndarray, g: ConvGeometry) -> np.ndarray:
 
 def bias_grad(dy: np.ndarray) -> np.ndarray:
     """``dy`` summed over batch and spatial axes: rows summed in float64 on the cores."""
-    if dy.dtype.kind != "f" or dy.size == 0:
-        return dy.sum(axis=(0,) + tuple(range(2, dy.ndim)))
+    if dy.dtype.kind != "f" or dy.size < PARALLEL_WORK:     # small: NumPy's call is cheaper
+        return dy.sum(axis=(0,) + tuple(range(2, dy.ndim)), dtype=np.float64).astype(dy.dtype)
     rows = row_sums(np.ascontiguousarray(dy).reshape(dy.shape[0] * dy.shape[1], -1))
     return rows.reshape(dy.shape[:2]).sum(axis=0).astype(dy.dtype)

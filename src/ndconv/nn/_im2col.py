@@ -6,7 +6,10 @@ serves 1-D, 2-D and 3-D.  The loop releases the GIL; large copies are shared by
 the cores through ndconv's thread pool.  Against NumPy's strided copy of the
 sliding-window view it saves about 40 % (B8 64→64 56² 3×3: 10.5 → 6.6 ms),
 because each short row is copied by a tight loop instead of NumPy's
-general n-dimensional iterator.
+general n-dimensional iterator; with unsigned offsets the rows copy as vectors
+(B64 3→64 32², rows of 32 samples: 5.2 → 0.7 ms).
+
+Also here: :func:`row_sums`, the compiled reduction behind the bias gradient.
 """
 
 from __future__ import annotations

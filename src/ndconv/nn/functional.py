@@ -159,8 +159,8 @@ def conv(x: Any, w: Any, b: Any = None, *, stride: object = 1, padding: object =
 
         y[n, o, p] = b[o] + Σ_{c ∈ g(o)} Σ_t w[o, c − c₀(g), t] · x̃[n, c, p·stride + t·dilation].
 
-    3×3 stride-1 layers with at least 16 input and output channels (and finite
-    operands) run by Winograd F(4×4, 3×3): 36 small GEMMs on transformed tiles,
+    3×3 stride-1 layers with at least 16 input and output channels, outputs of
+    at least 16×16 and finite operands run by Winograd F(4×4, 3×3): 36 small GEMMs on transformed tiles,
     2.25 multiply-adds per output and input channel instead of 9, with a float32
     error near 2·10⁻⁶ of the largest output (far inside ndconv's bound
     10⁻⁵·Σ|w|·max|x|).  Other layers gather im2col columns and run one BLAS matmul
