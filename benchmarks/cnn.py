@@ -1,8 +1,11 @@
-"""The CNN section of docs/benchmarks.md (issue 4's speed points).
+"""The CNN section of docs/benchmarks.md (issue 4's speed points, issue 7's targets).
 
 * ``ndconv.nn.functional.conv`` forward, and forward + backward (input,
   weight and bias gradients), against ``torch.nn.functional.conv2d`` with
-  autograd on the CPU, same float32 data (target: forward within 2×);
+  autograd on the CPU, same float32 data, contenders in a fresh random order
+  each round (issue 7's target: at most 1.0×);
+* the roofline bounds of each forward case (memory, the direct GEMM, the GEMMs
+  of the algorithm ndconv runs) and a profile of where its time goes;
 * one epoch of digits training: ``ndconv.nn.lenet`` + ``fit`` against the
   same LeNet written in plain PyTorch (same layers, Adam, batch 32).
 
