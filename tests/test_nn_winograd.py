@@ -135,6 +135,8 @@ def test_layer_and_gradients_match_torch(m, boundary, padding, monkeypatch):
     np.testing.assert_allclose(dx, xt.grad.numpy(), rtol=1e-11, atol=1e-12 * np.abs(dx).max())
     np.testing.assert_allclose(dw, wt.grad.numpy(), rtol=1e-11, atol=1e-12 * np.abs(dw).max())
     np.testing.assert_allclose(db, bt.grad.numpy(), rtol=1e-12)
+    assert np.array_equal(F.conv_input_grad(dy, x, w, **kw), dx)      # the separate entry points
+    assert np.array_equal(F.conv_weight_grad(dy, x, w, **kw), dw)
 
 
 @pytest.mark.parametrize("batch", [1, 2, 5])
