@@ -78,25 +78,31 @@ def _constants(*mats) -> dict[Fraction, str]:
     return {v: f"k{i}" for i, v in enumerate(values)}
 
 
+def _head(signature: str, comments: list[str], constants: dict[Fraction, str]) -> list[str]:
+    """A loop's decorator, signature, comment and constants (read from ``consts``)."""
+    return (["@numba.njit(**_options)", f"def {signature}:  # pragma: no cover - compiled"]
+            + [f"    # {line}" for line in comments]
+            + [f"    {name} = consts[{i}]" for i, name in enumerate(constants.values())])
+
+
+#: the loop over (image, channel) planes that every transform runs
+_PLANES = ["    for p in range(lo, hi):",
+           "        b = p // channels",
+           "        c = p - b * channels"]
+
+
 def _input(m: int, bt, constants: dict[Fraction, str]) -> list[str]:
     alpha = m + R - 1
-    lines = [
-        "@numba.njit(**_options)",
-        f"def input_{m}(x, v, consts, channels, height, width, top, left, tiles_h, n, lo, hi):"
-        "  # pragma: no cover - compiled",
-        f"    # Bᵀ d B of F({m}, 3) for every {alpha}×{alpha} tile: split into {m}×{m} phases, then",
-        "    # the column combinations per row phase, then the row combinations into v.",
-    ]
-    lines += [f"    {name} = consts[{i}]" for i, name in enumerate(constants.values())]
+    lines = _head(f"input_{m}(x, v, consts, channels, height, width, top, left, tiles_h, n, lo, hi)",
+                  [f"Bᵀ d B of F({m}, 3) for every {alpha}×{alpha} tile: split into {m}×{m} phases, then",
+                   "the column combinations per row phase, then the row combinations into v."], constants)
     lines += [
         "    size = (tiles_h + 1) * n",
         "    per_image = tiles_h * n",
         f"    ph = np.zeros(({m}, {m}, size), x.dtype)",
         f"    cc = np.empty(({m}, {alpha}, size), x.dtype)",
         f"    step = numba.uint64({m})",
-        "    for p in range(lo, hi):",
-        "        b = p // channels",
-        "        c = p - b * channels",
+        *_PLANES,
         "        plane = p * height * width",
         f"        for r in range({m} * (tiles_h + 1)):",
         "            row = r - top",
@@ -143,23 +149,16 @@ def _input(m: int, bt, constants: dict[Fraction, str]) -> list[str]:
 
 def _output(m: int, at, constants: dict[Fraction, str]) -> list[str]:
     alpha = m + R - 1
-    lines = [
-        "@numba.njit(**_options)",
-        f"def output_{m}(mt, y, consts, bias, channels, h, w, row0, rows, tiles_h, n, lo, hi):"
-        "  # pragma: no cover - compiled",
-        f"    # Aᵀ M A of F({m}, 3): the row combinations, the column combinations into",
-        f"    # {m}×{m} output phases (plus the bias), then the phases interleaved into",
-        "    # output rows row0 … row0 + rows − 1 of each (image, channel) plane of y.",
-    ]
-    lines += [f"    {name} = consts[{i}]" for i, name in enumerate(constants.values())]
+    lines = _head(f"output_{m}(mt, y, consts, bias, channels, h, w, row0, rows, tiles_h, n, lo, hi)",
+                  [f"Aᵀ M A of F({m}, 3): the row combinations, the column combinations into",
+                   f"{m}×{m} output phases (plus the bias), then the phases interleaved into",
+                   "output rows row0 … row0 + rows − 1 of each (image, channel) plane of y."], constants)
     lines += [
         "    per_image = tiles_h * n",
         f"    s = np.empty(({m}, {alpha}, per_image), mt.dtype)",
         f"    ph = np.empty(({m}, {m}, per_image), mt.dtype)",
         f"    step = numba.uint64({m})",
-        "    for p in range(lo, hi):",
-        "        b = p // channels",
-        "        c = p - b * channels",
+        *_PLANES,
         "        beta = bias[c]",
         "        lo_q = b * per_image",
         f"        for k in range({alpha}):",
@@ -200,23 +199,16 @@ def _gradient(m: int, at, constants: dict[Fraction, str]) -> list[str]:
     """The transpose of the output transform: A dY Aᵀ for every m×m tile of dy."""
     alpha = m + R - 1
     a = [[at[r][k] for r in range(m)] for k in range(alpha)]          # A = (Aᵀ)ᵀ, alpha × m
-    lines = [
-        "@numba.njit(**_options)",
-        f"def gradient_{m}(dy, t, consts, channels, h, w, row0, tiles_h, n, lo, hi):"
-        "  # pragma: no cover - compiled",
-        f"    # A dY Aᵀ of F({m}, 3) for the m×m tiles of dy whose first row is row0: the",
-        "    # adjoint of output_m, for the weight gradient.  Samples past dy and the junk",
-        "    # tile of each row (column n − 1) are zeros, so they add nothing.",
-    ]
-    lines += [f"    {name} = consts[{i}]" for i, name in enumerate(constants.values())]
+    lines = _head(f"gradient_{m}(dy, t, consts, channels, h, w, row0, tiles_h, n, lo, hi)",
+                  [f"A dY Aᵀ of F({m}, 3) for the m×m tiles of dy whose first row is row0: the",
+                   "adjoint of output_m, for the weight gradient.  Samples past dy and the junk",
+                   "tile of each row (column n − 1) are zeros, so they add nothing."], constants)
     lines += [
         "    per_image = tiles_h * n",
         f"    ph = np.zeros(({m}, {m}, per_image), dy.dtype)",
         f"    cc = np.empty(({m}, {alpha}, per_image), dy.dtype)",
         f"    step = numba.uint64({m})",
-        "    for p in range(lo, hi):",
-        "        b = p // channels",
-        "        c = p - b * channels",
+        *_PLANES,
         "        plane = p * h * w",
         f"        for r in range({m} * tiles_h):",
         "            row = row0 + r",
