@@ -99,7 +99,7 @@ def correlate_rows(z: np.ndarray, weights: np.ndarray, tap_offsets: np.ndarray, 
         from ._unrolled import ROWS
 
         loop = ROWS[weights.size]
-    elif stride == 1 and (shape := one_pass_shape(weights.size, runs(tap_offsets))) is not None:
+    elif stride == 1 and z.dtype.kind != "c" and (shape := one_pass_shape(weights.size, runs(tap_offsets))) is not None:
         from ._unrolled import GRID
 
         loop = GRID[shape]
