@@ -23,6 +23,7 @@ needs_cv2 = pytest.mark.skipif(not _opencv.available(), reason="OpenCV not insta
 @pytest.mark.parametrize("boundary", ["constant", "reflect", "symmetric", "edge"])
 @pytest.mark.parametrize("ksize", [(13, 13), (16, 21)])
 def test_fft_through_opencv_dft_matches_the_oracle(dtype, boundary, ksize, monkeypatch):
+    monkeypatch.setitem(_costs.constants(), "opencv_dft_setup", 1e-15)
     monkeypatch.setitem(_costs.constants(), "opencv_dft_f4", 1e-15)
     monkeypatch.setitem(_costs.constants(), "opencv_dft_f8", 1e-15)
     rng = np.random.default_rng(sum(ksize))
@@ -42,6 +43,7 @@ def test_fft_through_opencv_dft_matches_the_oracle(dtype, boundary, ksize, monke
 
 @needs_cv2
 def test_fft_through_opencv_keeps_nonfinite_local(monkeypatch):
+    monkeypatch.setitem(_costs.constants(), "opencv_dft_setup", 1e-15)
     monkeypatch.setitem(_costs.constants(), "opencv_dft_f8", 1e-15)
     rng = np.random.default_rng(5)
     x = rng.standard_normal((50, 50))
