@@ -73,6 +73,14 @@ def _expr(row: list[Fraction], names: list[str], constants: dict[Fraction, str])
     return text[2:] if text.startswith("+ ") else "-" + text[2:]
 
 
+def _combination(target: str, row: list[Fraction], names: list[str], constants: dict[Fraction, str],
+                 count: str = "per_image", plus: str = "") -> list[str]:
+    """One vectorisable loop: ``target[q] = Σ row[t]·names[t][q] (+ plus)`` for q < count."""
+    return [f"            out = {target}",
+            f"            for q in range({count}):",
+            f"                out[q] = {_expr(row, names, constants)}{plus}"]
+
+
 def _constants(*mats) -> dict[Fraction, str]:
     values = sorted({abs(c) for mat in mats for row in mat for c in row if c != 0 and abs(c) != 1})
     return {v: f"k{i}" for i, v in enumerate(values)}
@@ -131,19 +139,14 @@ def _input(m: int, bt, constants: dict[Fraction, str]) -> list[str]:
         view = f"ph[rho, {t % m}]" + ("" if t < m else f"[{t // m}:]")
         lines.append(f"            d{t} = {view}")
     for k in range(alpha):
-        lines += [f"            out = cc[rho, {k}]",
-                  "            for q in range(size - 1):",
-                  f"                out[q] = {_expr(bt[k], names, constants)}",
-                  "            out[size - 1] = 0"]
+        lines += _combination(f"cc[rho, {k}]", bt[k], names, constants, "size - 1") + ["            out[size - 1] = 0"]
     lines += ["        lo_q = b * per_image",
               f"        for k in range({alpha}):"]
     for t in range(alpha):
         view = f"cc[{t % m}, k]" + ("" if t < m else f"[{t // m} * n:]")
         lines.append(f"            d{t} = {view}")
     for a in range(alpha):
-        lines += [f"            out = v[{a * alpha} + k, c, lo_q:lo_q + per_image]",
-                  "            for q in range(per_image):",
-                  f"                out[q] = {_expr(bt[a], names, constants)}"]
+        lines += _combination(f"v[{a * alpha} + k, c, lo_q:lo_q + per_image]", bt[a], names, constants)
     return lines
 
 
@@ -167,16 +170,12 @@ def _output(m: int, at, constants: dict[Fraction, str]) -> list[str]:
     for t in range(alpha):
         lines.append(f"            e{t} = mt[{t * alpha} + k, c, lo_q:lo_q + per_image]")
     for a in range(m):
-        lines += [f"            out = s[{a}, k]",
-                  "            for q in range(per_image):",
-                  f"                out[q] = {_expr(at[a], names, constants)}"]
+        lines += _combination(f"s[{a}, k]", at[a], names, constants)
     lines.append(f"        for a in range({m}):")
     for t in range(alpha):
         lines.append(f"            e{t} = s[a, {t}]")
     for b in range(m):
-        lines += [f"            out = ph[a, {b}]",
-                  "            for q in range(per_image):",
-                  f"                out[q] = {_expr(at[b], names, constants)} + beta"]
+        lines += _combination(f"ph[a, {b}]", at[b], names, constants, plus=" + beta")
     lines += [
         "        plane = numba.uint64(p * h * w + row0 * w)",
         "        for i in range(rows):",
@@ -227,16 +226,12 @@ def _gradient(m: int, at, constants: dict[Fraction, str]) -> list[str]:
     names = [f"d{t}" for t in range(m)]
     lines += [f"            d{t} = ph[rho, {t}]" for t in range(m)]
     for k in range(alpha):
-        lines += [f"            out = cc[rho, {k}]",
-                  "            for q in range(per_image):",
-                  f"                out[q] = {_expr(a[k], names, constants)}"]
+        lines += _combination(f"cc[rho, {k}]", a[k], names, constants)
     lines += ["        lo_q = b * per_image",
               f"        for k in range({alpha}):"]
     lines += [f"            d{t} = cc[{t}, k]" for t in range(m)]
     for r in range(alpha):
-        lines += [f"            out = t[{r * alpha} + k, c, lo_q:lo_q + per_image]",
-                  "            for q in range(per_image):",
-                  f"                out[q] = {_expr(a[r], names, constants)}"]
+        lines += _combination(f"t[{r * alpha} + k, c, lo_q:lo_q + per_image]", a[r], names, constants)
     return lines
 
 
