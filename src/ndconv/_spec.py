@@ -76,6 +76,8 @@ def result_dtype(x_dtype: np.dtype, k_dtype: np.dtype) -> np.dtype:
 
 def per_axis(name: str, value: object, naxes: int, *, minimum: int | None) -> tuple[int, ...]:
     """An int (same on every axis) or one int per convolved axis."""
+    if type(value) is int and (minimum is None or value >= minimum):   # the common call, without the ABC checks
+        return (value,) * naxes
     allowed = f"an int or a sequence of {naxes} ints" + (f" >= {minimum}" if minimum is not None else "")
     items = [value] if isinstance(value, (numbers.Integral, np.integer)) else value
     try:
@@ -115,6 +117,8 @@ def normalize_axes(axes: object, x_ndim: int, k_ndim: int) -> tuple[tuple[int, .
 
 
 def _fill(fill_value: object, dtype: np.dtype) -> Any:
+    if type(fill_value) is int and fill_value == 0:   # the default, without the ABC checks
+        return 0 if dtype.kind in "iu" else dtype.type(0)
     if not isinstance(fill_value, (numbers.Number, np.generic)) or isinstance(
             fill_value, (np.datetime64, np.timedelta64)):
         raise bad_value("fill_value", fill_value, "a real or complex number")

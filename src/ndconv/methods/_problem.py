@@ -17,7 +17,7 @@ their samples of x̃ through :meth:`Sampled.window` (for a 5×5 reflect filter o
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
@@ -116,7 +116,9 @@ class Sampled:
             hi = min(n, max(lo, start + (count - 1) * s + 1))
             index.append(slice(lo, hi))
             starts.append(start - lo)
-        return replace(self, z=self.z[tuple(index)], starts=tuple(starts))
+        # the constructor, not dataclasses.replace: a small call spent 5 µs there
+        return Sampled(self.z[tuple(index)], self.h, tuple(starts), self.counts, self.strides, self.dilations,
+                       self.boundary, self.fill_value)
 
 
 class Problem:

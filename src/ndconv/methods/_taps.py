@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -46,27 +47,36 @@ def one_pass(kernel_shape: tuple[int, ...], dilations: tuple[int, ...], stride: 
     return taps in ONE_PASS_TAPS or (not complex_ and one_pass_shape(taps, run) is not None)
 
 
-def element_strides(shape: tuple[int, ...]) -> np.ndarray:
+def element_strides(shape: tuple[int, ...]) -> tuple[int, ...]:
     """C-order strides of ``shape`` counted in elements."""
-    strides = np.ones(len(shape), dtype=np.int64)
+    strides = [1] * len(shape)
     for a in range(len(shape) - 2, -1, -1):
-        strides[a] = strides[a + 1] * shape[a + 1]
-    return strides
+        strides[a] = strides[a + 1] * int(shape[a + 1])
+    return tuple(strides)
 
 
 def grid_offsets(counts: tuple[int, ...], origin: tuple[int, ...], steps: tuple[int, ...],
-                 strides: np.ndarray) -> np.ndarray:
+                 strides: tuple[int, ...]) -> np.ndarray:
     """``Σ_a (origin[a] + i[a]·steps[a]) · strides[a]`` over the C-order grid ``counts``."""
     total = int(sum(int(o) * int(s) for o, s in zip(origin, strides)))
+    if not counts:   # one row (1-D problems): the common small call, kept cheap
+        return np.full(1, total, dtype=np.int64)
     offsets = np.full(math.prod(counts), total, dtype=np.int64)
-    if counts:
-        grid = np.indices(counts, dtype=np.int64).reshape(len(counts), -1)
-        for a in range(len(counts)):
-            offsets += grid[a] * (int(steps[a]) * int(strides[a]))
+    grid = np.indices(counts, dtype=np.int64).reshape(len(counts), -1)
+    for a in range(len(counts)):
+        offsets += grid[a] * (int(steps[a]) * int(strides[a]))
     return offsets
 
 
+@functools.lru_cache(maxsize=512)
+def _tap_offsets(kernel_shape: tuple[int, ...], dilations: tuple[int, ...], item_shape: tuple[int, ...]) -> np.ndarray:
+    return grid_offsets(kernel_shape, (0,) * len(kernel_shape), dilations, element_strides(item_shape))
+
+
 def tap_offsets(kernel_shape: tuple[int, ...], dilations: tuple[int, ...], item_shape: tuple[int, ...]) -> np.ndarray:
-    """Offsets of the taps of the flipped kernel (C order) in an item of ``item_shape``."""
-    est = element_strides(item_shape)
-    return grid_offsets(kernel_shape, (0,) * len(kernel_shape), dilations, est)
+    """Offsets of the taps of the flipped kernel (C order) in an item of ``item_shape``.
+
+    Remembered (building them cost a small call 10 µs), so callers must not write to
+    them; they stay writeable because the compiled loops would compile a second,
+    read-only version of themselves."""
+    return _tap_offsets(tuple(map(int, kernel_shape)), tuple(map(int, dilations)), tuple(map(int, item_shape)))

@@ -101,7 +101,7 @@ def _run_numba(sampled: Sampled, acc_dtype: np.dtype) -> np.ndarray:
     nd = sampled.ndim
     nb = sampled.z.ndim - nd
     out = np.empty(sampled.output_shape, dtype=acc_dtype)
-    g = np.flip(sampled.h, axis=tuple(range(nb, sampled.h.ndim)))
+    g = sampled.h[(Ellipsis,) + (slice(None, None, -1),) * nd]   # flipped on the convolved axes
     kernel_batched = any(s != 1 for s in g.shape[:nb])
     z = sampled.z if sampled.z.flags.c_contiguous else np.ascontiguousarray(sampled.z)
     if kernel_batched:

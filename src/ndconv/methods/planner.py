@@ -16,6 +16,7 @@ from collections import OrderedDict
 import numpy as np
 
 from .._memory import cpu_count
+from . import _opencv
 from ._costs import constants
 from ._finite import all_finite
 from ._guards import EXACT_FLOAT_BOUND
@@ -109,8 +110,6 @@ def plan_key(problem: Problem):
     if spec.kernel.nbytes > _KEY_KERNEL_BYTES:
         key = None
     else:
-        from . import _opencv
-
         kernel = np.ascontiguousarray(spec.kernel)
         key = (spec.x.shape, spec.x.strides, spec.x.dtype.str, kernel.shape, kernel.dtype.str,
                hash(kernel.tobytes()), spec.geometry, spec.boundary, repr(spec.fill_value),
