@@ -415,6 +415,34 @@ def test_interior_and_border_boxes_on_small_inputs(method, mode, boundary, ndim,
     check(rng.standard_normal((3, *xs)), rng.standard_normal(ks), method, mode=mode, boundary=boundary)
 
 
+@pytest.mark.parametrize("boundary", BOUNDARIES)
+@pytest.mark.parametrize("mode", MODES)
+def test_thin_border_boxes_run_with_their_longest_axis_last(mode, boundary, monkeypatch):
+    """Border slabs one or two outputs deep along the last axis run transposed
+    (``direct._thin_box``): equal to the definition in 2-D and 3-D, with batch axes,
+    per-row kernels, strides, dilations, origins and a fill value — and really taken."""
+    from ndconv.methods import direct
+
+    calls = []
+    thin_box = direct._thin_box
+    monkeypatch.setattr(direct, "_thin_box", lambda *a: calls.append(a[-1].shape) or thin_box(*a))
+    monkeypatch.setattr(direct, "SMALL_INPUT", 0)
+    rng = rng_for("thin", mode, boundary)
+    cases = [((17, 12), (3, 5), {}), ((3, 16, 11), (4, 3), {}), ((9, 8, 14), (3, 2, 5), {}),
+             ((10, 7, 12), (3, 3, 3), {"stride": (1, 1, 2)}), ((12, 13), (3, 3), {"dilation": 2}),
+             ((15, 9), (5, 3), {"fill_value": -2.5})]
+    for xs, ks, kw in cases:
+        if _fits(mode, xs[-len(ks):], ks, kw.get("dilation", 1)):
+            check(rng.standard_normal(xs), rng.standard_normal(ks), "direct", mode=mode, boundary=boundary, **kw)
+    if mode == "same":
+        check(rng.standard_normal((14, 10)), rng.standard_normal((3, 5)), "direct", mode=mode, boundary=boundary,
+              origin=(1, -2))
+    x, k = rng.standard_normal((3, 12, 10)), rng.standard_normal((3, 3, 5))   # one kernel per row
+    check(x, k, "direct", mode=mode, boundary=boundary, axes=(1, 2))
+    if mode != "valid":   # 'valid' has no border boxes
+        assert calls, "no thin border box was computed transposed"
+
+
 def test_overlap_add_really_cuts_blocks():
     """The premise of test_longer_problems: several blocks for the 1-D case."""
     _size, b = fft_module.block_length(37, 3000 + 36, 1)[:2]

@@ -93,14 +93,18 @@ class Sampled:
             return self.cropped().padded()
         nb = self.z.ndim - self.ndim
         gathers, view = [], [slice(None)] * nb
-        for n, kd, start, count, s in zip(self.input_shape, self.dilated_shape, self.starts, self.counts,
-                                          self.strides):
+        for axis, (n, kd, start, count, s) in enumerate(zip(self.input_shape, self.dilated_shape, self.starts,
+                                                            self.counts, self.strides), start=nb):
             index, inside = extension_index(n, start - (kd - 1), start + (count - 1) * s, self.boundary)
-            lo = int(index.min())
-            view.append(slice(lo, int(index.max()) + 1))   # slice first: a border strip never copies the bulk
-            gathers.append((index - lo, inside))
+            lo, hi = int(index.min()), int(index.max())
+            # slice first: a border strip never copies the bulk.  An axis read as a plain run of x
+            # (the inner axes of a border box) stays a view; gathering it too copied the whole
+            # volume for the far border slabs of a 3-D wrap (96³: 5 of the call's 11 ms)
+            view.append(slice(lo, hi + 1))
+            if not (inside.all() and bool((np.diff(index) == 1).all())):
+                gathers.append((axis, index - lo, inside))
         piece = self.z[tuple(view)]
-        for axis, (index, inside) in enumerate(gathers, start=nb):
+        for axis, index, inside in gathers:
             piece = np.take(piece, index, axis=axis)
             if not inside.all():
                 piece[(slice(None),) * axis + (~inside,)] = self.fill_value

@@ -124,6 +124,11 @@ def _run_numba(sampled: Sampled, acc_dtype: np.dtype) -> np.ndarray:
             else:
                 zp, firsts = sub.window()
                 zp = np.ascontiguousarray(zp)
+                if _thin(sub.counts):
+                    target = oi.reshape((zi.shape[0],) + sampled.counts)[(slice(None),) + tuple(
+                        slice(a, b) for a, b, _ in box)]
+                    _thin_box(zp, gi, sub, acc_dtype, target)
+                    continue
             item = zp.shape[1:]
             taps = _taps.tap_offsets(sub.kernel_shape, sub.dilations, item)
             est = _taps.element_strides(item)
@@ -133,6 +138,32 @@ def _run_numba(sampled: Sampled, acc_dtype: np.dtype) -> np.ndarray:
             correlate_rows(zp.reshape(zp.shape[0], -1), weights, taps, rows, sub.strides[-1], sub.counts[-1],
                            oi, outs)
     return out
+
+
+#: a border box with at most this many outputs along its last axis, and a longer
+#: axis, runs with that axis last (rows of one or two outputs cost a loop call each:
+#: the far slabs of a 96³ 3×3×3 filter took 2 of its 6.5 ms that way)
+THIN_ROWS = 8
+
+
+def _thin(counts: tuple[int, ...]) -> bool:
+    return len(counts) > 1 and counts[-1] <= THIN_ROWS and max(counts[:-1]) > 2 * counts[-1]
+
+
+def _thin_box(zp: np.ndarray, g: np.ndarray, sub: Sampled, acc_dtype: np.dtype, target: np.ndarray) -> None:
+    """``target`` (batch, *counts) ← a border box whose rows are short, computed with its
+    longest axis last.  ``zp`` is the box's window (every read in range, output 0 at 0)
+    and ``g`` the flipped kernel; permuting the axes of both permutes those of the result."""
+    nd = len(sub.counts)
+    longest = int(np.argmax(sub.counts))
+    perm = tuple(a for a in range(nd) if a != longest) + (longest,)
+    z_t = np.ascontiguousarray(zp.transpose((0,) + tuple(1 + a for a in perm)))
+    # unflipped (_run_numba flips it again), with the batch axis a sampled kernel carries
+    h_t = g[(slice(None, None, -1),) * nd].transpose(perm)[np.newaxis]
+    dilated = sub.dilated_shape
+    moved = Sampled(z_t, h_t, tuple(dilated[a] - 1 for a in perm), tuple(sub.counts[a] for a in perm),
+                    tuple(sub.strides[a] for a in perm), tuple(sub.dilations[a] for a in perm))
+    target[...] = _run_numba(moved, acc_dtype).transpose((0,) + tuple(1 + a for a in np.argsort(perm)))
 
 
 def _run_python_ints(sampled: Sampled) -> np.ndarray:
