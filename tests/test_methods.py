@@ -443,6 +443,59 @@ def test_thin_border_boxes_run_with_their_longest_axis_last(mode, boundary, monk
         assert calls, "no thin border box was computed transposed"
 
 
+@pytest.mark.parametrize("mode", MODES)
+def test_fft_wrap_transforms_the_period_itself(mode, monkeypatch):
+    """With boundary='wrap' and fast lengths, fft runs one circular convolution of x's own
+    size (kernel folded onto the period): equal to the definition for every mode, stride,
+    dilation, origin, kernels longer than x, batch axes, per-row kernels, integers (exact),
+    complex and float32 — and really taken."""
+    from ndconv.methods import _registry
+
+    calls = []
+    periodic = _registry._fft_periodic
+    monkeypatch.setattr(_registry, "_fft_periodic", lambda s: calls.append(s.input_shape) or periodic(s))
+    rng = rng_for("periodic", mode)
+    cases = [((16,), (5,), {}), ((12,), (30,), {}), ((10,), (4,), {"stride": 3, "dilation": 2}),
+             ((8, 6), (3, 4), {}), ((10, 12), (4, 25), {"dilation": (1, 2)}), ((6, 8, 10), (3, 2, 5), {"stride": 2}),
+             ((3, 16, 10), (5, 3), {})]
+    for xs, ks, kw in cases:
+        x, k = rng.standard_normal(xs), rng.standard_normal(ks)
+        if _fits(mode, xs[-len(ks):], ks, max(np.atleast_1d(kw.get("dilation", 1)))):
+            check(x, k, "fft", mode=mode, boundary="wrap", **kw)
+            check((x * 5).astype(np.int64), (k * 3).astype(np.int64), "fft", mode=mode, boundary="wrap", **kw)
+            check(x.astype(np.float32), k.astype(np.float32), "fft", mode=mode, boundary="wrap", **kw)
+            check(x + 1j * rng.standard_normal(xs), k, "fft", mode=mode, boundary="wrap", **kw)
+    if mode == "same":
+        check(rng.standard_normal((10, 8)), rng.standard_normal((4, 3)), "fft", mode=mode, boundary="wrap",
+              origin=(2, -1))
+    x, k = rng.standard_normal((3, 12, 10)), rng.standard_normal((3, 3, 5))   # one kernel per row
+    check(x, k, "fft", mode=mode, boundary="wrap", axes=(1, 2))
+    assert calls, "the circular path was not taken"
+    calls.clear()
+    check(rng.standard_normal((13, 7)), rng.standard_normal((3, 3)), "fft", mode=mode, boundary="wrap")
+    assert not calls, "13 × 7 real is not a fast length: the padded path should run"
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+def test_fft_wrap_keeps_nonfinite_values_local(value):
+    """The circular path keeps NaN/±∞ in the windows that hold them, across the period's edge."""
+    x = np.arange(1.0, 17.0)
+    x[0] = value
+    k = np.array([1.0, 2.0, 0.5])
+    check(x, k, "fft", mode="same", boundary="wrap")
+    check(x.reshape(4, 4), k.reshape(1, 3), "fft", mode="full", boundary="wrap")
+
+
+def test_fft_wrap_prices_the_period():
+    """The cost model prices the circular path with x's own lengths."""
+    choice = ndconv.choose_method(np.ones((32, 32, 32), np.float32), np.ones((7, 7, 7), np.float32),
+                                  mode="same", boundary="wrap")
+    assert "transform sizes (32, 32, 32)" in choice.reasons["fft"]
+    choice = ndconv.choose_method(np.ones((32, 32, 32), np.float32), np.ones((7, 7, 7), np.float32),
+                                  mode="same", boundary="reflect")
+    assert "transform sizes (32, 32, 32)" not in choice.reasons["fft"]
+
+
 def test_overlap_add_really_cuts_blocks():
     """The premise of test_longer_problems: several blocks for the 1-D case."""
     _size, b = fft_module.block_length(37, 3000 + 36, 1)[:2]

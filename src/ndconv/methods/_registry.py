@@ -20,7 +20,15 @@ from ._finite import all_finite
 from ._guards import guarded
 from ._problem import Problem
 from ._taps import PARALLEL_WORK
-from .fft import block_length, blockwise_sampled, fft_sampled, fits_in_memory, transform_sizes
+from .fft import (
+    block_length,
+    blockwise_sampled,
+    fft_sampled,
+    fits_in_memory,
+    periodic_sampled,
+    periodic_sizes,
+    transform_sizes,
+)
 
 #: a cost: terms ``(constant name, units)`` and a reason; seconds = Σ constant · units
 Terms = list[tuple[str, float]]
@@ -145,7 +153,7 @@ def _fft_units(shape: tuple[int, ...], count: float, real: bool) -> float:
 def _scipy_fft_terms(problem: Problem) -> Cost:
     spec = problem.spec
     real = spec.compute_dtype.kind != "c"
-    sizes = transform_sizes(problem.layout, real)
+    sizes = _periodic(problem) or transform_sizes(problem.layout, real)
     batch = _size(spec.batch_shape)
     kbatch = _size(spec.kernel.shape[:spec.kernel.ndim - spec.ndim])
     # input and inverse transforms per batch row, the kernel's (pruned: about half) per kernel;
@@ -153,6 +161,12 @@ def _scipy_fft_terms(problem: Problem) -> Cost:
     units = _fft_units(sizes, 2 * batch + 0.5 * kbatch, real)
     units /= _parallel(batch * _size(sizes[:-1]), units)
     return [("call", 3), ("fft_" + _precision_key(spec.compute_dtype), units)], f"transform sizes {sizes}"
+
+
+def _periodic(problem: Problem) -> tuple[int, ...] | None:
+    """Transform sizes of the wrap rule's circular path (fft.periodic_sampled), if it applies."""
+    spec = problem.spec
+    return periodic_sizes(spec.x.shape[spec.x.ndim - spec.ndim:], spec.boundary, spec.compute_dtype.kind != "c")
 
 
 def _opencv_dft_terms(problem: Problem) -> Cost:
@@ -246,10 +260,13 @@ def _run_fft(problem: Problem) -> np.ndarray:
     spec = problem.spec
     if _fft_engine(problem)[0] == "opencv" and all_finite(spec.kernel) and all_finite(spec.x):
         return _opencv.filter2d(spec)  # its DFT would spread NaN/Inf: finite inputs only
+    if _periodic(problem):
+        return _fft_periodic(problem.unextended)
     return _fft(problem.sampled)
 
 
 _fft = guarded(fft_sampled)
+_fft_periodic = guarded(periodic_sampled)
 _blockwise = guarded(blockwise_sampled)
 
 REGISTRY: dict[str, Method] = {
