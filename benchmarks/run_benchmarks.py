@@ -33,6 +33,26 @@ def parse(argv: list[str]) -> argparse.Namespace:
     return args
 
 
+def _gpu_section() -> str:
+    """ndconv.torch on CUDA: measured now when this machine has a GPU, else the section last
+    measured on one (benchmarks/gpu_results.md, written by ``benchmarks/gpu.py --output``)."""
+    try:
+        import torch
+    except ImportError:
+        torch = None
+    if torch is not None and torch.cuda.is_available():
+        import gpu
+
+        text = gpu.render()
+        gpu.RESULTS.write_text(text, encoding="utf-8")
+        return text.rstrip()
+    saved = Path(__file__).with_name("gpu_results.md")
+    if not saved.exists():
+        return "## GPU: ndconv.torch on CUDA\n\nNot measured: no GPU here and no saved results."
+    return (saved.read_text(encoding="utf-8").rstrip() + "\n\n(Copied from benchmarks/gpu_results.md: this page "
+            "was made on a machine without a GPU; the machine section below is the CPU one.)")
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = parse(argv)
@@ -65,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
                 pass
             else:
                 sections.append(torch_fft.render())
+            sections.append(_gpu_section())
             page = page.replace("\n## Machine", "\n" + "\n\n".join(sections) + "\n\n## Machine", 1)
         Path(output).write_text(page, encoding="utf-8")
         print(f"wrote {output}", file=sys.stderr)

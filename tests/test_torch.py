@@ -76,6 +76,39 @@ def test_kernel_longer_than_input_repeats_the_extension(method, boundary):
     check(rng.standard_normal((2, 3)), rng.standard_normal((5, 7)), boundary=boundary, method=method)
 
 
+@pytest.mark.parametrize("ndim", [1, 2, 3])
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("method", METHODS)
+def test_zero_boundary_leaves_the_zeros_to_the_engine(ndim, mode, method, monkeypatch):
+    """With a zero boundary x̃ is not built: the FFT's own padding holds the zeros (outputs
+    read shifted), or cuDNN's ``padding`` the part both sides share — equal to NumPy ndconv
+    for every mode, stride, dilation, origin, kernels longer than x, batch axes and per-row
+    kernels."""
+    extended, padded = [], []
+    extend, correlate = _engine.extend, _engine.correlate_ieee
+    monkeypatch.setattr(_engine, "extend", lambda x, ranges, *a: extended.append(
+        all(0 <= first and last < n for (first, last), n in zip(ranges, x.shape[x.ndim - len(ranges):])))
+        or extend(x, ranges, *a))
+    monkeypatch.setattr(_engine, "correlate_ieee", lambda *a, padding=None: padded.append(any(padding or ()))
+                        or correlate(*a, padding=padding))
+    rng = rng_for("zero-fft", ndim, mode)
+    x = rng.standard_normal((2,) + (7,) * ndim)
+    k = rng.standard_normal((3,) * ndim)
+    variants = [{}, {"stride": 2}, {"dilation": 2, "stride": (1,) * (ndim - 1) + (3,)}]
+    if mode == "same":
+        variants += [{"origin": 1}, {"origin": (-1,) + (0,) * (ndim - 1), "dilation": 2}]
+    for kw in variants:
+        for corr in (False, True):
+            check(x, k, mode=mode, method=method, correlate=corr, **kw)
+    if mode != "valid":
+        check(rng.standard_normal((2,) + (3,) * ndim), rng.standard_normal((8,) * ndim), mode=mode, method=method)
+        check(rng.standard_normal((4, 9)), rng.standard_normal((4, 5)), axes=-1, mode=mode, method=method)
+    if method == "fft":
+        assert extended and all(extended), "x̃ was extended on the FFT path of a zero boundary"
+    elif mode != "valid":
+        assert any(padded), "cuDNN was given no padding"
+
+
 @pytest.mark.parametrize("method", METHODS)
 def test_batch_axes_per_row_kernels_and_axes(method):
     rng = rng_for(method)
@@ -121,6 +154,27 @@ def test_integers_are_exact_int64(method):
 def test_bfloat16_is_computed_and_returned_as_float32():
     y = nt.convolve(torch.tensor([1.0, 2.0, 3.0], dtype=torch.bfloat16), torch.tensor([1.0, 1.0]))
     assert y.dtype == torch.float32 and y.tolist() == [1.0, 3.0, 5.0, 3.0]
+
+
+@pytest.mark.parametrize("method", ("auto",) + METHODS)
+@pytest.mark.parametrize("where", ["kernel", "fill", "inf"])
+def test_nonfinite_kernel_fill_and_inf_stay_local(method, where):
+    """The FFT path checks its result and gives way to the direct sum: a NaN tap, a NaN
+    fill and an ∞ sample give NaN/±∞ exactly where the definition does."""
+    x, k = np.arange(1.0, 41.0), np.linspace(-1.0, 1.0, 9)   # a NaN tap reaches every output; the rest not
+    kw = {"mode": "same", "boundary": "constant"}
+    if where == "kernel":
+        k[3] = np.nan
+    elif where == "fill":
+        kw["fill_value"] = np.nan
+    else:
+        x[12] = np.inf
+    want = ndconv.convolve(x, k, **kw)
+    got = nt.convolve(torch.from_numpy(x), torch.from_numpy(k), method=method, **kw).numpy()
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    np.testing.assert_array_equal(np.isposinf(got), np.isposinf(want))
+    finite = np.isfinite(want)
+    np.testing.assert_allclose(got[finite], want[finite], atol=1e-9)
 
 
 @pytest.mark.parametrize("method", ("auto",) + METHODS)

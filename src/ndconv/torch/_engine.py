@@ -69,46 +69,59 @@ class _Correlate(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx: Any, x: torch.Tensor, w: torch.Tensor, stride: tuple[int, ...],
-                dilation: tuple[int, ...], groups: int) -> torch.Tensor:
+                dilation: tuple[int, ...], groups: int, padding: tuple[int, ...]) -> torch.Tensor:
         ctx.save_for_backward(x, w)
-        ctx.options = stride, dilation, groups
+        ctx.options = stride, dilation, groups, padding
         with ieee_float32():
-            return _CONV[w.ndim - 2](x, w, None, stride, 0, dilation, groups)
+            return _CONV[w.ndim - 2](x, w, None, stride, padding, dilation, groups)
 
     @staticmethod
     @once_differentiable
     def backward(ctx: Any, dy: torch.Tensor) -> tuple[Any, ...]:
         x, w = ctx.saved_tensors
-        stride, dilation, groups = ctx.options
+        stride, dilation, groups, padding = ctx.options
         zeros = [0] * (w.ndim - 2)
         mask = [ctx.needs_input_grad[0], ctx.needs_input_grad[1], False]
         with ieee_float32():
-            dx, dw, _ = torch.ops.aten.convolution_backward(dy, x, w, None, list(stride), zeros, list(dilation),
-                                                            False, zeros, groups, mask)
-        return dx, dw, None, None, None
+            dx, dw, _ = torch.ops.aten.convolution_backward(dy, x, w, None, list(stride), list(padding),
+                                                            list(dilation), False, zeros, groups, mask)
+        return dx, dw, None, None, None, None
 
 
 def correlate_ieee(x: torch.Tensor, w: torch.Tensor, stride: Sequence[int], dilation: Sequence[int],
-                   groups: int = 1) -> torch.Tensor:
-    """torch's cross-correlation without padding, IEEE float32 in both passes."""
+                   groups: int = 1, padding: Sequence[int] | None = None) -> torch.Tensor:
+    """torch's cross-correlation (zero ``padding`` on both sides, none by default), IEEE float32
+    in both passes."""
+    padding = tuple(padding) if padding is not None else (0,) * (w.ndim - 2)
     if x.is_complex():  # aten's convolution_backward has no complex kernels: autograd's own formula
         with ieee_float32():
-            return _CONV[w.ndim - 2](x, w, None, tuple(stride), 0, tuple(dilation), groups)
-    return _Correlate.apply(x, w, tuple(stride), tuple(dilation), groups)
+            return _CONV[w.ndim - 2](x, w, None, tuple(stride), padding, tuple(dilation), groups)
+    return _Correlate.apply(x, w, tuple(stride), tuple(dilation), groups, padding)
 
 
 def extend(x: torch.Tensor, ranges: Sequence[tuple[int, int]], boundary: str, fill_value: Any = 0) -> torch.Tensor:
-    """x̃[first … last] on each of the last ``len(ranges)`` axes of ``x`` (a gather)."""
+    """x̃[first … last] on each of the last ``len(ranges)`` axes of ``x``.
+
+    A constant fill is ``torch.nn.functional.pad`` of the samples read (one kernel on
+    the device); the other rules gather with :func:`ndconv.boundary.extension_index`
+    (built on the host: for a causal convolution of 2^20 samples the gather's index
+    and mask cost 25 ms against 5 ms for the FFTs, so the constant rule avoids them).
+    """
     naxes = len(ranges)
     for i, (first, last) in enumerate(ranges):
         axis = x.ndim - naxes + i
         n = x.shape[axis]
         if first == 0 and last == n - 1:
             continue
-        index, inside = extension_index(n, first, last, boundary)
         if first >= 0 and last < n:
             x = x.narrow(axis, first, last - first + 1)
             continue
+        lo, hi = max(first, 0), min(last, n - 1)
+        if boundary == "constant" and lo <= hi and not isinstance(fill_value, complex):
+            widths = [0, 0] * (x.ndim - 1 - axis) + [lo - first, last - hi]   # last axis first, as F.pad reads
+            x = F.pad(x.narrow(axis, lo, hi - lo + 1), widths, value=float(fill_value))
+            continue
+        index, inside = extension_index(n, first, last, boundary)
         x = x.index_select(axis, torch.as_tensor(index, device=x.device))
         if boundary == "constant":
             shape = [1] * x.ndim
@@ -118,26 +131,34 @@ def extend(x: torch.Tensor, ranges: Sequence[tuple[int, int]], boundary: str, fi
     return x
 
 
-def direct(z: torch.Tensor, kernel: torch.Tensor, stride: Sequence[int], dilation: Sequence[int]) -> torch.Tensor:
-    """Canonical direct convolution; ``kernel`` in convolution form, batch axes broadcast."""
+def direct(z: torch.Tensor, kernel: torch.Tensor, stride: Sequence[int], dilation: Sequence[int],
+           padding: Sequence[int] | None = None) -> torch.Tensor:
+    """Canonical direct convolution; ``kernel`` in convolution form, batch axes broadcast.
+
+    ``padding``: zeros of x̃ on both sides of ``z`` per axis, left to cuDNN (up to three axes).
+    """
     naxes = len(stride)
     if naxes > 3:
+        assert padding is None or not any(padding)
         return _direct_by_taps(z, kernel, stride, dilation)
     nb = z.ndim - naxes
     lengths, taps = z.shape[nb:], kernel.shape[nb:]
     z_batch, k_batch = tuple(z.shape[:nb]), tuple(kernel.shape[:nb])
     weight = kernel.flip(tuple(range(nb, kernel.ndim)))
     if all(s == 1 for s in k_batch):        # one kernel: the batch folds into torch's batch axis
-        y = correlate_ieee(z.reshape((-1, 1) + lengths), weight.reshape((1, 1) + taps), stride, dilation)
+        y = correlate_ieee(z.reshape((-1, 1) + lengths), weight.reshape((1, 1) + taps), stride, dilation,
+                           padding=padding)
         batch = z_batch
     elif all(s == 1 for s in z_batch):      # one input, many kernels: torch's output channels
-        y = correlate_ieee(z.reshape((1, 1) + lengths), weight.reshape((-1, 1) + taps), stride, dilation)
+        y = correlate_ieee(z.reshape((1, 1) + lengths), weight.reshape((-1, 1) + taps), stride, dilation,
+                           padding=padding)
         batch = k_batch
     else:                                   # a kernel per batch row: one group each
         batch = broadcast(z_batch, k_batch)
         rows = math.prod(batch)
         y = correlate_ieee(z.expand(batch + lengths).reshape((1, rows) + lengths),
-                           weight.expand(batch + taps).reshape((rows, 1) + taps), stride, dilation, rows)
+                           weight.expand(batch + taps).reshape((rows, 1) + taps), stride, dilation, rows,
+                           padding=padding)
     return y.reshape(batch + y.shape[2:])
 
 
@@ -176,22 +197,32 @@ def fft_sizes(lengths: Sequence[int], real: bool) -> list[int]:
     return [next_fast_len(n, real=real) for n in lengths]
 
 
-def fft(z: torch.Tensor, kernel: torch.Tensor, stride: Sequence[int], dilation: Sequence[int]) -> torch.Tensor:
-    """Canonical FFT convolution; ``kernel`` in convolution form, batch axes broadcast."""
+def fft(z: torch.Tensor, kernel: torch.Tensor, stride: Sequence[int], dilation: Sequence[int],
+        zeros: Sequence[tuple[int, int]] | None = None, totals: list | None = None) -> torch.Tensor:
+    """Canonical FFT convolution; ``kernel`` in convolution form, batch axes broadcast.
+
+    ``zeros``: per axis, how many zeros x̃ has before and after ``z`` (a zero
+    boundary left unmaterialised).  The transform of ``z`` pads them at its end
+    instead; the outputs then sit ``before`` samples earlier in the circular
+    result, and a size covering the whole x̃ keeps the wrap-around off them.
+    ``totals``: a list that receives the product's zero-frequency bins, ``Σ z · Σ h``
+    per batch row — not finite exactly when a NaN or ±∞ in z or h (or an overflow)
+    has spread over the whole result.
+    """
     naxes = len(stride)
     dims = tuple(range(-naxes, 0))
-    lengths = z.shape[z.ndim - naxes:]
+    zeros = tuple(zeros) if zeros is not None else ((0, 0),) * naxes
+    lengths = tuple(n + b + a for n, (b, a) in zip(z.shape[z.ndim - naxes:], zeros))
     hd = dilate(kernel, dilation)
     kd = hd.shape[hd.ndim - naxes:]
     complex_ = z.is_complex() or hd.is_complex()
     sizes = fft_sizes(lengths, real=not complex_)
-    if complex_:
-        full = torch.fft.ifftn(torch.fft.fftn(z, s=sizes, dim=dims) * torch.fft.fftn(hd, s=sizes, dim=dims),
-                               s=sizes, dim=dims)
-    else:
-        full = torch.fft.irfftn(torch.fft.rfftn(z, s=sizes, dim=dims) * torch.fft.rfftn(hd, s=sizes, dim=dims),
-                                s=sizes, dim=dims)
-    return full[(Ellipsis,) + tuple(slice(k - 1, n, s) for k, n, s in zip(kd, lengths, stride))]
+    forward, inverse = (torch.fft.fftn, torch.fft.ifftn) if complex_ else (torch.fft.rfftn, torch.fft.irfftn)
+    product = forward(z, s=sizes, dim=dims) * forward(hd, s=sizes, dim=dims)
+    if totals is not None:
+        totals.append(product.detach()[(Ellipsis,) + (0,) * naxes])
+    full = inverse(product, s=sizes, dim=dims)
+    return full[(Ellipsis,) + tuple(slice(k - 1 - b, n - b, s) for k, n, s, (b, _) in zip(kd, lengths, stride, zeros))]
 
 
 class _ChannelSum(torch.autograd.Function):

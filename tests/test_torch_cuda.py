@@ -1,0 +1,188 @@
+"""ndconv.torch on a CUDA device: the CPU's answers, in IEEE float32, with gradients.
+
+Skipped where torch sees no GPU (CI has none).  On a GPU machine:
+``pytest tests/test_torch_cuda.py``.  Every result is computed on the device and
+compared with NumPy ``ndconv`` (float64 on the host) within the float32 bound
+``1e-5 · Σ|k| · max|x|`` — a bound TF32 (10-bit mantissa) breaks, which
+``test_tf32_would_break_the_bound`` shows on the same data.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+import ndconv  # noqa: E402
+import ndconv.torch as nt  # noqa: E402
+
+pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+
+MODES = ("full", "same", "valid")
+BOUNDARIES = ("constant", "wrap", "reflect", "symmetric", "edge")
+METHODS = ("direct", "fft")
+PADDING_MODE = {"constant": "zeros", "reflect": "reflect", "edge": "replicate", "wrap": "circular"}
+
+
+def _device():
+    return torch.device("cuda")
+
+
+def rng_for(*key: object) -> np.random.Generator:
+    return np.random.default_rng(abs(hash(repr(key))) % 2**32)
+
+
+def bound(x: np.ndarray, k: np.ndarray, dtype, fill_value: float = 0.0) -> float:
+    scale = np.abs(k).sum() * max(np.abs(x).max(), abs(fill_value))
+    return (1e-5 if np.dtype(dtype) in (np.float32, np.complex64) else 1e-12) * scale + 1e-300
+
+
+def check(x: np.ndarray, k: np.ndarray, *, correlate: bool = False, method: str = "direct", **kw) -> torch.Tensor:
+    name = "correlate" if correlate else "convolve"
+    want = getattr(ndconv, name)(x, k, **kw)
+    got = getattr(nt, name)(torch.from_numpy(np.asarray(x)).to(_device()),
+                            torch.from_numpy(np.asarray(k)).to(_device()), method=method, **kw)
+    assert got.device.type == "cuda"
+    assert tuple(got.shape) == want.shape
+    host = got.cpu().numpy()
+    assert host.dtype == want.dtype, (host.dtype, want.dtype)
+    if want.dtype.kind in "iu":
+        np.testing.assert_array_equal(host, want)
+    else:
+        np.testing.assert_allclose(host, want, rtol=0, atol=bound(x, k, want.dtype, kw.get("fill_value", 0.0)))
+    return got
+
+
+@pytest.mark.parametrize("ndim", [1, 2, 3])
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("boundary", BOUNDARIES)
+@pytest.mark.parametrize("method", METHODS)
+def test_every_mode_boundary_and_method(ndim, mode, boundary, method):
+    rng = rng_for(ndim, mode, boundary, method)
+    x = rng.standard_normal((2,) + (7,) * ndim).astype(np.float32)
+    k = rng.standard_normal((3,) * ndim).astype(np.float32)
+    variants = [{}, {"stride": 2}, {"dilation": 2, "stride": (1,) * (ndim - 1) + (3,)}]
+    if mode == "same":
+        variants += [{"origin": 1}]
+    for kw in variants:
+        for correlate in (False, True):
+            check(x, k, mode=mode, boundary=boundary, fill_value=1.5, method=method, correlate=correlate, **kw)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_batch_axes_per_row_kernels_and_dtypes(method):
+    rng = rng_for(method, "rows")
+    x = rng.standard_normal((4, 1, 9))
+    check(x, rng.standard_normal((4, 1, 3)), axes=-1, mode="same", method=method)     # one kernel per row
+    check(rng.standard_normal((5, 6, 3)), rng.standard_normal((3, 2)), axes=(0, 1), method=method,
+          boundary="reflect", mode="same")
+    xc = rng.standard_normal(12) + 1j * rng.standard_normal(12)
+    check(xc.astype(np.complex64), (rng.standard_normal(4) - 0.5j).astype(np.complex64), method=method)
+    check(rng.standard_normal(12).astype(np.float16), rng.standard_normal(4).astype(np.float16), method=method)
+
+
+@pytest.mark.parametrize("method", ("auto",) + METHODS)
+def test_integers_are_exact_int64(method):
+    x = np.array([200, 100, 255], dtype=np.uint8)
+    k = np.array([True, False, True])
+    check(x, k, method=method)
+    check(np.array([2**40, 3, 2**40 - 1]), np.array([3, -1]), method=method, correlate=True)
+
+
+@pytest.mark.parametrize("method", ("auto",) + METHODS)
+def test_nan_reaches_only_its_windows(method):
+    x = np.arange(40.0)
+    x[7] = np.nan
+    k = np.ones(200)
+    want = ndconv.convolve(x, k, mode="same", boundary="reflect")
+    got = nt.convolve(torch.from_numpy(x).to(_device()), torch.from_numpy(k).to(_device()), mode="same",
+                      boundary="reflect", method=method)
+    np.testing.assert_array_equal(np.isnan(got.cpu().numpy()), np.isnan(want))
+
+
+def _tf32_case():
+    rng = rng_for("tf32")
+    return rng.standard_normal((256, 256)).astype(np.float32), rng.standard_normal((15, 15)).astype(np.float32)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_float32_is_ieee_not_tf32(method):
+    """Large float32 problems on the device meet the float32 bound (TF32 would not), and
+    the caller's TF32 settings are back as they were afterwards."""
+    x, k = _tf32_case()
+    before = torch.backends.cudnn.conv.fp32_precision, torch.backends.cuda.matmul.fp32_precision
+    torch.backends.cudnn.conv.fp32_precision = "tf32"
+    try:
+        check(x, k, mode="same", boundary="reflect", method=method)
+        assert torch.backends.cudnn.conv.fp32_precision == "tf32"
+    finally:
+        torch.backends.cudnn.conv.fp32_precision = before[0]
+
+
+def test_tf32_would_break_the_bound():
+    """The bound the tests use is tight enough to catch TF32: cuDNN's own TF32 convolution
+    of the same data misses it (H100 and newer compute float32 convolutions in TF32 when allowed)."""
+    x, k = _tf32_case()
+    want = ndconv.correlate(x.astype(np.float64), k.astype(np.float64), mode="same")
+    before = torch.backends.cudnn.conv.fp32_precision
+    torch.backends.cudnn.conv.fp32_precision = "tf32"
+    try:
+        xt = torch.from_numpy(x).to(_device())[None, None]
+        kt = torch.from_numpy(k).to(_device())[None, None]
+        got = torch.nn.functional.conv2d(xt, kt, padding="same")[0, 0].cpu().numpy()
+    finally:
+        torch.backends.cudnn.conv.fp32_precision = before
+    if np.abs(got - want).max() <= bound(x, k, np.float32):
+        pytest.skip("this GPU's cuDNN did not use TF32 here")
+    assert np.abs(got - want).max() > bound(x, k, np.float32)
+
+
+@pytest.mark.parametrize("boundary", BOUNDARIES)
+@pytest.mark.parametrize("method", METHODS)
+def test_gradcheck_on_the_device(boundary, method):
+    gen = torch.Generator(device="cuda").manual_seed(0)
+    x = torch.randn(2, 6, dtype=torch.float64, device="cuda", generator=gen, requires_grad=True)
+    k = torch.randn(3, dtype=torch.float64, device="cuda", generator=gen, requires_grad=True)
+    assert torch.autograd.gradcheck(
+        lambda x, k: nt.convolve(x, k, "same", boundary, method=method, stride=2, dilation=3, fill_value=0.5),
+        (x, k))
+    x2 = torch.randn(3, 4, dtype=torch.float64, device="cuda", generator=gen, requires_grad=True)
+    k2 = torch.randn(2, 5, dtype=torch.float64, device="cuda", generator=gen, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda x, k: nt.correlate(x, k, "full", boundary, method=method), (x2, k2))
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel:UserWarning")
+@pytest.mark.parametrize("nd", [1, 2, 3])
+@pytest.mark.parametrize("boundary", list(PADDING_MODE))
+@pytest.mark.parametrize("method", METHODS)
+def test_conv_module_equals_torch_conv_on_the_device(nd, boundary, method):
+    torch.manual_seed(nd)
+    reference = getattr(torch.nn, f"Conv{nd}d")
+    for groups, stride, padding in [(1, 1, "same"), (2, 2, 1), (4, 1, "valid")]:
+        ours = nt.Conv(nd, 4, 8, 3, stride=stride, padding=padding, boundary=boundary, groups=groups,
+                       method=method, device="cuda", dtype=torch.float64)
+        theirs = reference(4, 8, 3, stride=stride, padding=padding, padding_mode=PADDING_MODE[boundary],
+                           groups=groups, device="cuda", dtype=torch.float64)
+        with torch.no_grad():
+            theirs.weight.copy_(ours.weight)
+            theirs.bias.copy_(ours.bias)
+        x = torch.randn((2, 4) + (8,) * nd, dtype=torch.float64, device="cuda")
+        torch.testing.assert_close(ours(x), theirs(x), rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_training_step_matches_the_cpu(method):
+    """One float32 forward and backward of a Conv layer: the device's gradients are the CPU's."""
+    torch.manual_seed(3)
+    layer = nt.Conv(2, 3, 5, 5, padding="same", boundary="reflect", method=method)
+    x = torch.randn(4, 3, 32, 32)
+    grads = []
+    for device in ("cpu", "cuda"):
+        moved = nt.Conv(2, 3, 5, 5, padding="same", boundary="reflect", method=method).to(device)
+        moved.load_state_dict(layer.state_dict())
+        loss = moved(x.to(device)).square().mean()
+        loss.backward()
+        grads.append([p.grad.cpu() for p in moved.parameters()])
+    for cpu, cuda in zip(*grads):
+        torch.testing.assert_close(cuda, cpu, rtol=1e-4, atol=1e-5)
