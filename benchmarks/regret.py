@@ -27,8 +27,8 @@ from ndconv import bench
 from ndconv.methods import REGISTRY
 
 SLOW = 1.5          # seconds: methods predicted slower than this are not timed
-REPEAT = 9
-SAMPLE = 0.005      # seconds: fast calls are repeated within one sample to last about this long
+REPEAT = 15         # rounds: each case's median is over this many samples per contender
+SAMPLE = 0.01       # seconds: fast calls are repeated within one sample to last about this long
 
 
 def grid(quick: bool = False) -> list[tuple[str, tuple[int, ...], tuple[int, ...], str, str]]:
