@@ -52,20 +52,26 @@ def check(x: np.ndarray, k: np.ndarray, *, correlate: bool = False, method: str 
 
 # --- convolve / correlate against NumPy ndconv ---------------------------------------------------
 
-@pytest.mark.parametrize("ndim", [1, 2, 3])
-@pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("boundary", BOUNDARIES)
-@pytest.mark.parametrize("method", METHODS)
-def test_every_mode_boundary_and_method(ndim, mode, boundary, method):
+def every_variant(check, ndim: int, mode: str, boundary: str, method: str, dtype=np.float64) -> None:
+    """``check`` (one of the modules' ``check``) on one batch axis, with strides, dilations,
+    origins, a fill value, convolution and correlation."""
     rng = rng_for(ndim, mode, boundary, method)
-    x = rng.standard_normal((2,) + (7,) * ndim)          # one batch axis
-    k = rng.standard_normal((3,) * ndim)
+    x = rng.standard_normal((2,) + (7,) * ndim).astype(dtype)          # one batch axis
+    k = rng.standard_normal((3,) * ndim).astype(dtype)
     variants = [{}, {"stride": 2}, {"dilation": 2, "stride": (1,) * (ndim - 1) + (3,)}]
     if mode == "same":
         variants += [{"origin": 1}, {"origin": (-1,) + (0,) * (ndim - 1), "dilation": 2}]
     for kw in variants:
         for correlate in (False, True):
             check(x, k, mode=mode, boundary=boundary, fill_value=1.5, method=method, correlate=correlate, **kw)
+
+
+@pytest.mark.parametrize("ndim", [1, 2, 3])
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("boundary", BOUNDARIES)
+@pytest.mark.parametrize("method", METHODS)
+def test_every_mode_boundary_and_method(ndim, mode, boundary, method):
+    every_variant(check, ndim, mode, boundary, method)
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -156,21 +162,23 @@ def test_bfloat16_is_computed_and_returned_as_float32():
     assert y.dtype == torch.float32 and y.tolist() == [1.0, 3.0, 5.0, 3.0]
 
 
-@pytest.mark.parametrize("method", ("auto",) + METHODS)
-@pytest.mark.parametrize("where", ["kernel", "fill", "inf"])
-def test_nonfinite_kernel_fill_and_inf_stay_local(method, where):
-    """The FFT path checks its result and gives way to the direct sum: a NaN tap, a NaN
-    fill and an ∞ sample give NaN/±∞ exactly where the definition does."""
+def nonfinite_stays_local(method: str, where: str, device: str = "cpu") -> None:
+    """A NaN sample (reflect boundary), a NaN tap, a NaN fill or an ∞ sample give NaN/±∞ exactly
+    where the definition does — the FFT path checks its result and gives way to the direct sum."""
     x, k = np.arange(1.0, 41.0), np.linspace(-1.0, 1.0, 9)   # a NaN tap reaches every output; the rest not
     kw = {"mode": "same", "boundary": "constant"}
-    if where == "kernel":
+    if where == "nan":
+        x[7] = np.nan
+        kw["boundary"] = "reflect"
+    elif where == "kernel":
         k[3] = np.nan
     elif where == "fill":
         kw["fill_value"] = np.nan
     else:
         x[12] = np.inf
     want = ndconv.convolve(x, k, **kw)
-    got = nt.convolve(torch.from_numpy(x), torch.from_numpy(k), method=method, **kw).numpy()
+    got = nt.convolve(torch.from_numpy(x).to(device), torch.from_numpy(k).to(device), method=method, **kw)
+    got = got.cpu().numpy()
     np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
     np.testing.assert_array_equal(np.isposinf(got), np.isposinf(want))
     finite = np.isfinite(want)
@@ -178,13 +186,9 @@ def test_nonfinite_kernel_fill_and_inf_stay_local(method, where):
 
 
 @pytest.mark.parametrize("method", ("auto",) + METHODS)
-def test_nan_reaches_only_its_windows(method):
-    x = np.arange(40.0)
-    x[7] = np.nan
-    k = np.ones(200)
-    want = ndconv.convolve(x, k, mode="same", boundary="reflect")
-    got = nt.convolve(torch.from_numpy(x), torch.from_numpy(k), mode="same", boundary="reflect", method=method)
-    np.testing.assert_array_equal(np.isnan(got.numpy()), np.isnan(want))
+@pytest.mark.parametrize("where", ["nan", "kernel", "fill", "inf"])
+def test_nonfinite_values_stay_local(method, where):
+    nonfinite_stays_local(method, where)
 
 
 def test_auto_rule():
@@ -222,18 +226,22 @@ def test_random_problems(problem):
 
 # --- gradients -----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("boundary", BOUNDARIES)
-@pytest.mark.parametrize("method", METHODS)
-def test_gradcheck_convolve(boundary, method):
-    gen = torch.Generator().manual_seed(0)
-    x = torch.randn(2, 6, dtype=torch.float64, generator=gen, requires_grad=True)
-    k = torch.randn(3, dtype=torch.float64, generator=gen, requires_grad=True)
+def gradchecks(boundary: str, method: str, device: str = "cpu") -> None:
+    """float64 gradcheck of convolve (stride, dilation, fill) and correlate ('full') on ``device``."""
+    gen = torch.Generator(device=device).manual_seed(0)
+    new = dict(dtype=torch.float64, device=device, generator=gen, requires_grad=True)
+    x, k = torch.randn(2, 6, **new), torch.randn(3, **new)
     assert torch.autograd.gradcheck(
         lambda x, k: nt.convolve(x, k, "same", boundary, method=method, stride=2, dilation=3, fill_value=0.5),
         (x, k))
-    x2 = torch.randn(3, 4, dtype=torch.float64, generator=gen, requires_grad=True)
-    k2 = torch.randn(2, 5, dtype=torch.float64, generator=gen, requires_grad=True)
+    x2, k2 = torch.randn(3, 4, **new), torch.randn(2, 5, **new)
     assert torch.autograd.gradcheck(lambda x, k: nt.correlate(x, k, "full", boundary, method=method), (x2, k2))
+
+
+@pytest.mark.parametrize("boundary", BOUNDARIES)
+@pytest.mark.parametrize("method", METHODS)
+def test_gradcheck_convolve(boundary, method):
+    gradchecks(boundary, method)
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -254,24 +262,29 @@ def test_gradcheck_conv_with_kernel_model(method, groups):
 CONV_CASES = [(1, 1, 1, "same"), (2, 2, 1, 1), (1, 1, 2, "same"), (2, 1, 2, 2), (1, 2, 1, "valid"), (4, 1, 1, "same")]
 
 
-@pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel:UserWarning")
-@pytest.mark.parametrize("nd", [1, 2, 3])
-@pytest.mark.parametrize("boundary", list(PADDING_MODE))
-@pytest.mark.parametrize("method", METHODS)
-def test_conv_equals_torch_conv(nd, boundary, method):
+def conv_matches_torch(nd: int, boundary: str, method: str, device: str = "cpu") -> None:
+    """``Conv`` equals ``torch.nn.Conv{nd}d`` (float64, on ``device``) for every case of CONV_CASES."""
     torch.manual_seed(nd)
     reference = getattr(torch.nn, f"Conv{nd}d")
     for groups, stride, dilation, padding in CONV_CASES:
         kernel = 4 if padding == "same" and groups == 4 else 3     # an even kernel: the extra sample at the end
         ours = nt.Conv(nd, 4, 8, kernel, stride=stride, padding=padding, boundary=boundary, dilation=dilation,
-                       groups=groups, method=method).double()
+                       groups=groups, method=method, device=device, dtype=torch.float64)
         theirs = reference(4, 8, kernel, stride=stride, padding=padding, padding_mode=PADDING_MODE[boundary],
-                           dilation=dilation, groups=groups).double()
+                           dilation=dilation, groups=groups, device=device, dtype=torch.float64)
         with torch.no_grad():
             theirs.weight.copy_(ours.weight)
             theirs.bias.copy_(ours.bias)
-        x = torch.randn((2, 4) + (8,) * nd, dtype=torch.float64)
+        x = torch.randn((2, 4) + (8,) * nd, dtype=torch.float64, device=device)
         torch.testing.assert_close(ours(x), theirs(x), rtol=0, atol=1e-12)
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel:UserWarning")
+@pytest.mark.parametrize("nd", [1, 2, 3])
+@pytest.mark.parametrize("boundary", list(PADDING_MODE))
+@pytest.mark.parametrize("method", METHODS)
+def test_conv_equals_torch_conv(nd, boundary, method):
+    conv_matches_torch(nd, boundary, method)
 
 
 @pytest.mark.parametrize("method", METHODS)

@@ -19,10 +19,16 @@ import ndconv.torch as nt  # noqa: E402
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 
-MODES = ("full", "same", "valid")
-BOUNDARIES = ("constant", "wrap", "reflect", "symmetric", "edge")
-METHODS = ("direct", "fft")
-PADDING_MODE = {"constant": "zeros", "reflect": "reflect", "edge": "replicate", "wrap": "circular"}
+from test_torch import (  # noqa: E402
+    BOUNDARIES,
+    METHODS,
+    MODES,
+    PADDING_MODE,
+    conv_matches_torch,
+    every_variant,
+    gradchecks,
+    nonfinite_stays_local,
+)
 
 
 def _device():
@@ -59,15 +65,7 @@ def check(x: np.ndarray, k: np.ndarray, *, correlate: bool = False, method: str 
 @pytest.mark.parametrize("boundary", BOUNDARIES)
 @pytest.mark.parametrize("method", METHODS)
 def test_every_mode_boundary_and_method(ndim, mode, boundary, method):
-    rng = rng_for(ndim, mode, boundary, method)
-    x = rng.standard_normal((2,) + (7,) * ndim).astype(np.float32)
-    k = rng.standard_normal((3,) * ndim).astype(np.float32)
-    variants = [{}, {"stride": 2}, {"dilation": 2, "stride": (1,) * (ndim - 1) + (3,)}]
-    if mode == "same":
-        variants += [{"origin": 1}]
-    for kw in variants:
-        for correlate in (False, True):
-            check(x, k, mode=mode, boundary=boundary, fill_value=1.5, method=method, correlate=correlate, **kw)
+    every_variant(check, ndim, mode, boundary, method, np.float32)
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -91,14 +89,9 @@ def test_integers_are_exact_int64(method):
 
 
 @pytest.mark.parametrize("method", ("auto",) + METHODS)
-def test_nan_reaches_only_its_windows(method):
-    x = np.arange(40.0)
-    x[7] = np.nan
-    k = np.ones(200)
-    want = ndconv.convolve(x, k, mode="same", boundary="reflect")
-    got = nt.convolve(torch.from_numpy(x).to(_device()), torch.from_numpy(k).to(_device()), mode="same",
-                      boundary="reflect", method=method)
-    np.testing.assert_array_equal(np.isnan(got.cpu().numpy()), np.isnan(want))
+@pytest.mark.parametrize("where", ["nan", "kernel", "fill", "inf"])
+def test_nonfinite_values_stay_local(method, where):
+    nonfinite_stays_local(method, where, "cuda")
 
 
 def _tf32_case():
@@ -141,15 +134,7 @@ def test_tf32_would_break_the_bound():
 @pytest.mark.parametrize("boundary", BOUNDARIES)
 @pytest.mark.parametrize("method", METHODS)
 def test_gradcheck_on_the_device(boundary, method):
-    gen = torch.Generator(device="cuda").manual_seed(0)
-    x = torch.randn(2, 6, dtype=torch.float64, device="cuda", generator=gen, requires_grad=True)
-    k = torch.randn(3, dtype=torch.float64, device="cuda", generator=gen, requires_grad=True)
-    assert torch.autograd.gradcheck(
-        lambda x, k: nt.convolve(x, k, "same", boundary, method=method, stride=2, dilation=3, fill_value=0.5),
-        (x, k))
-    x2 = torch.randn(3, 4, dtype=torch.float64, device="cuda", generator=gen, requires_grad=True)
-    k2 = torch.randn(2, 5, dtype=torch.float64, device="cuda", generator=gen, requires_grad=True)
-    assert torch.autograd.gradcheck(lambda x, k: nt.correlate(x, k, "full", boundary, method=method), (x2, k2))
+    gradchecks(boundary, method, "cuda")
 
 
 @pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel:UserWarning")
@@ -157,18 +142,7 @@ def test_gradcheck_on_the_device(boundary, method):
 @pytest.mark.parametrize("boundary", list(PADDING_MODE))
 @pytest.mark.parametrize("method", METHODS)
 def test_conv_module_equals_torch_conv_on_the_device(nd, boundary, method):
-    torch.manual_seed(nd)
-    reference = getattr(torch.nn, f"Conv{nd}d")
-    for groups, stride, padding in [(1, 1, "same"), (2, 2, 1), (4, 1, "valid")]:
-        ours = nt.Conv(nd, 4, 8, 3, stride=stride, padding=padding, boundary=boundary, groups=groups,
-                       method=method, device="cuda", dtype=torch.float64)
-        theirs = reference(4, 8, 3, stride=stride, padding=padding, padding_mode=PADDING_MODE[boundary],
-                           groups=groups, device="cuda", dtype=torch.float64)
-        with torch.no_grad():
-            theirs.weight.copy_(ours.weight)
-            theirs.bias.copy_(ours.bias)
-        x = torch.randn((2, 4) + (8,) * nd, dtype=torch.float64, device="cuda")
-        torch.testing.assert_close(ours(x), theirs(x), rtol=0, atol=1e-12)
+    conv_matches_torch(nd, boundary, method, "cuda")
 
 
 @pytest.mark.parametrize("method", METHODS)
