@@ -496,6 +496,35 @@ def test_fft_wrap_prices_the_period():
     assert "transform sizes (32, 32, 32)" not in choice.reasons["fft"]
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64", "complex64", "complex128"])
+@pytest.mark.parametrize("per_bit", [0, fft_module.DFT_TAPS_PER_BIT, 1000])
+def test_kernel_spectrum_by_dft_columns_equals_the_fft(dtype, per_bit, monkeypatch):
+    """The kernel's transform on the leading axes is a DFT-matrix product when it has few
+    taps; it must equal the FFT of the zero-padded kernel (per_bit 0: never, 1000: always),
+    batched kernels and 3-D included."""
+    monkeypatch.setattr(fft_module, "DFT_TAPS_PER_BIT", per_bit)
+    rng = rng_for("dft-columns", dtype, per_bit)
+    real = np.dtype(dtype).kind != "c"
+    for shape, sizes in [((7, 5), (60, 48)), ((2, 31, 3), (2079, 16)), ((3, 4, 6, 5), (27, 25, 30))]:
+        h = make_array(rng, shape, dtype)
+        nd = len(sizes)
+        axes = tuple(range(h.ndim - nd, h.ndim))
+        got = fft_module._kernel_forward(h, axes, sizes, real)
+        want = fft_module._forward(h, axes, sizes, real)
+        assert got.dtype == want.dtype and got.shape == want.shape
+        tol = 1e-5 if np.dtype(dtype) in (np.float32, np.complex64) else 1e-12
+        assert np.abs(got - want).max() <= tol * np.abs(h).sum()
+
+
+def test_dft_columns_use_exact_phases():
+    """E's columns are the DFTs of unit impulses, to full accuracy at the largest phases u·r."""
+    size, taps = 6000, 64
+    e = fft_module._dft_columns(size, taps, np.dtype(np.complex128))
+    want = np.fft.fft(np.eye(size, taps), axis=0)
+    np.testing.assert_allclose(e, want, rtol=0, atol=1e-13)
+    assert not e.flags.writeable
+
+
 def test_overlap_add_really_cuts_blocks():
     """The premise of test_longer_problems: several blocks for the 1-D case."""
     _size, b = fft_module.block_length(37, 3000 + 36, 1)[:2]

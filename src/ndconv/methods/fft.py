@@ -4,7 +4,8 @@
 transform of size ``F ≥ max(last + 1, n + kd − 1 − start)`` suffices: every
 output read sits in ``[start, last]`` of the linear convolution, and the
 circular wrap-around of a shorter transform lands only outside that window.
-Sizes are ``scipy.fft.next_fast_len``; real inputs use ``rfftn``; batch axes and
+Sizes are ``scipy.fft.next_fast_len``; real inputs use ``rfftn``; a short kernel's
+leading axes are transformed by a product with a few DFT-matrix columns; batch axes and
 per-row kernels broadcast in the spectral product; all cores work
 (``workers``).  The wrap rule needs no extension at all when x's own lengths are
 fast: :func:`periodic_sampled` transforms the period itself.
@@ -19,6 +20,7 @@ Blocks are transformed in batches of bounded memory, in parallel.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import numpy as np
 import scipy.fft as sfft
@@ -86,6 +88,37 @@ def _forward(a: np.ndarray, axes: tuple[int, ...], sizes: tuple[int, ...], real:
     return out
 
 
+#: a kernel axis of k taps is transformed by a product with k columns of the DFT matrix (one BLAS
+#: call) instead of an FFT of the zero-padded axis when k ≤ DFT_TAPS_PER_BIT · log2(size)
+#: (measured, 2080 points on the other axis: 31 taps 11 against 32 ms in float32, 22 against
+#: 56 ms in float64; the two meet near 100 taps in float32 and 130 in float64)
+DFT_TAPS_PER_BIT = 6
+
+
+@lru_cache(maxsize=16)
+def _dft_columns(size: int, taps: int, dtype: np.dtype) -> np.ndarray:
+    """``E[u, r] = exp(−2πi·u·r/size)`` for ``r < taps``, from exact integer phases ``u·r mod size``."""
+    phase = np.outer(np.arange(size), np.arange(taps)) % size
+    out = np.exp(phase * (-2j * np.pi / size)).astype(dtype)
+    out.flags.writeable = False
+    return out
+
+
+def _kernel_forward(h: np.ndarray, axes: tuple[int, ...], sizes: tuple[int, ...], real: bool) -> np.ndarray:
+    """:func:`_forward` for a kernel: after the last axis, an axis of few taps is a DFT-matrix
+    product instead of an FFT of mostly zeros (2048² with 31×31: 11 ms instead of 32)."""
+    first = sfft.rfft if real else sfft.fft
+    out = first(h, n=sizes[-1], axis=axes[-1], workers=workers())
+    for axis, size in zip(reversed(axes[:-1]), reversed(sizes[:-1])):
+        taps = out.shape[axis]
+        if taps < size and taps <= DFT_TAPS_PER_BIT * math.log2(size):
+            product = _dft_columns(size, taps, out.dtype) @ np.moveaxis(out, axis, -2)
+            out = np.moveaxis(product, -2, axis)
+        else:
+            out = sfft.fft(out, n=size, axis=axis, workers=workers(), overwrite_x=True)
+    return out
+
+
 def _inverse(spec: np.ndarray, axes: tuple[int, ...], sizes: tuple[int, ...], real: bool,
              takes: tuple[slice, ...]) -> np.ndarray:
     """Inverse transform keeping, after each axis, only the samples ``takes`` selects."""
@@ -101,16 +134,19 @@ def _inverse(spec: np.ndarray, axes: tuple[int, ...], sizes: tuple[int, ...], re
     return out[tuple(index)]
 
 
+def _multiply(spec: np.ndarray, kernel_spec: np.ndarray) -> np.ndarray:
+    if np.broadcast_shapes(spec.shape, kernel_spec.shape) == spec.shape:
+        spec *= kernel_spec
+        return spec
+    return spec * kernel_spec  # per-row kernels broadcast the batch
+
+
 def _convolve_spectra(a: np.ndarray, h: np.ndarray, axes: tuple[int, ...], sizes: tuple[int, ...],
                       takes: tuple[slice, ...]) -> np.ndarray:
     """Circular convolution of size ``sizes`` on ``axes``, sampled by ``takes``."""
     real = a.dtype.kind != "c" and h.dtype.kind != "c"
     spec = _forward(a, axes, sizes, real)
-    kernel_spec = _forward(h, axes, sizes, real)
-    if np.broadcast_shapes(spec.shape, kernel_spec.shape) == spec.shape:
-        spec *= kernel_spec
-    else:  # per-row kernels broadcast the batch
-        spec = spec * kernel_spec
+    spec = _multiply(spec, _kernel_forward(h, axes, sizes, real))
     return _inverse(spec, axes, sizes, real, takes)
 
 
