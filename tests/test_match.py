@@ -75,6 +75,22 @@ def test_every_method_equals_brute_force(method, shape, template_shape):
                                brute_force(image, template, method), atol=1e-10)
 
 
+@pytest.mark.parametrize("method", ["zncc", "ncc", "sqdiff"])
+def test_scores_split_among_cores_equal_brute_force(method, monkeypatch):
+    """Rows of scores shared by the cores (each range restarts its running sums) give the
+    same scores as one range and as the definition."""
+    import ndconv._match as match_module
+
+    image = RNG.standard_normal((37, 29)) + 3.0
+    template = RNG.standard_normal((6, 5))
+    monkeypatch.setattr(match_module, "PARALLEL_SCORES", 0)
+    split = match_template(image, template, method=method)
+    monkeypatch.setattr(match_module, "PARALLEL_SCORES", 2**62)
+    whole = match_template(image, template, method=method)
+    np.testing.assert_allclose(split, whole, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(split, brute_force(image, template, method), rtol=1e-9, atol=1e-9)
+
+
 @pytest.mark.parametrize("method", METHODS)
 def test_float32_methods_close_to_brute_force(method):
     image = RNG.random((24, 20), dtype=np.float32)

@@ -29,15 +29,19 @@ import numpy as np
 import scipy.fft as sfft
 
 from ._errors import bad_choice, bad_type, bad_value, check_memory
-from ._memory import cpu_count
 from ._spec import as_array, normalize_boundary
 from .boundary import extend
+from .methods import fft as _fft
+from .methods._numba_kernels import run_jobs
 
 MATCH_METHODS = ("zncc", "ncc", "ccorr", "sqdiff")
 #: a window (or template) whose sum of squares is below this share of the
 #: image's (template's) total is flat: its zncc/ncc score is 0
 FLAT_SHARE = {np.dtype(np.float32): (16 * np.finfo(np.float32).eps) ** 2, np.dtype(np.float64): 16 * 2.0 ** -52}
 
+
+#: score at least this many window sums (×8 passes) on all cores
+PARALLEL_SCORES = 2**20
 
 #: method codes of the compiled loop
 _CODES = {"zncc": 0, "ncc": 1, "sqdiff": 2}
@@ -112,8 +116,15 @@ def _finish(x, shape, shift, numerator, t_energy, flat_level, method) -> np.ndar
     if x.ndim <= 2:
         lead = (1,) * (2 - x.ndim)
         out = numerator.reshape(lead + numerator.shape)
-        _score_rows(x.reshape(lead + x.shape), *(lead + tuple(shape)), shift, out, out, n, t_energy,
-                    flat_level, _CODES[method])
+        image = x.reshape(lead + x.shape)
+        t0, t1 = lead + tuple(shape)
+        code = _CODES[method]
+
+        def rows(lo: int, hi: int) -> None:  # each range starts its own running sums
+            _score_rows(image[lo:hi + t0 - 1], t0, t1, shift, out[lo:hi], out[lo:hi], n, t_energy, flat_level, code)
+
+        # the compiled loop releases the GIL: the cores take equal ranges of rows (1024² with 64²: 9 → 5 ms)
+        run_jobs(rows, (), out.shape[0], parallel=out.size * 8 >= PARALLEL_SCORES)
         return numerator
     centred = x.astype(np.float64) - shift
     s1, s2 = _window_sum_nd(centred, shape), _window_sum_nd(centred * centred, shape)
@@ -130,20 +141,16 @@ def _cross_correlation(x: np.ndarray, t: np.ndarray, dtype: np.dtype) -> np.ndar
     """``Σ_j x[i+j]·t[j]`` for every window inside ``x`` (valid), by real FFTs.
 
     A transform as long as ``x`` suffices: the valid outputs never wrap round.
-    The template is transformed one axis at a time so that its zero padding
-    costs only the last axes' transforms.
+    The template's transform is that of a convolution kernel (its leading axes by
+    a few DFT-matrix columns), and the inverse keeps only the valid rows.
     """
-    sizes = [sfft.next_fast_len(n, real=(i == x.ndim - 1)) for i, n in enumerate(x.shape)]
-    axes = list(range(x.ndim))
-    workers = cpu_count()
-    spectrum = sfft.rfftn(x.astype(dtype, copy=False), sizes, axes=axes, workers=workers)
-    kernel = sfft.rfft(t[(slice(None, None, -1),) * t.ndim].astype(dtype), n=sizes[-1], axis=-1, workers=workers)
-    for axis in axes[:-1]:
-        kernel = sfft.fft(kernel, n=sizes[axis], axis=axis, workers=workers, overwrite_x=True)
-    spectrum *= kernel
-    full = sfft.irfftn(spectrum, sizes, axes=axes, workers=workers, overwrite_x=True)
+    sizes = tuple(sfft.next_fast_len(n, real=(i == x.ndim - 1)) for i, n in enumerate(x.shape))
+    axes = tuple(range(x.ndim))
+    spectrum = _fft._forward(x.astype(dtype, copy=False), axes, sizes, True)
+    flipped = t[(slice(None, None, -1),) * t.ndim].astype(dtype)
+    spectrum = _fft._multiply(spectrum, _fft._kernel_forward(flipped, axes, sizes, True))
     # the flipped template ends at index T-1: output i sits at i + T - 1
-    return full[tuple(slice(k - 1, n) for k, n in zip(t.shape, x.shape))]
+    return _fft._inverse(spectrum, axes, sizes, True, tuple(slice(k - 1, n) for k, n in zip(t.shape, x.shape)))
 
 
 def _check_inputs(image: Any, template: Any) -> tuple[np.ndarray, np.ndarray]:
