@@ -2,9 +2,10 @@
 
 Every score is built from three ingredients, so the cost does not grow with
 the template size: the cross-correlation ``Σ x·t`` of each window with the
-template (one real FFT of the image, one of the template, one inverse), and
-the window sums ``Σ x`` and ``Σ x²`` (running sums in float64, one pass over
-the image).  With ``n`` the template size and ``x_w`` the window::
+template (one real FFT of the image, the template's spectrum, one inverse of
+the valid rows: the convolution code of ``ndconv.methods.fft``), and the window
+sums ``Σ x`` and ``Σ x²`` (running sums in float64, one pass over the image,
+rows shared by the cores).  With ``n`` the template size and ``x_w`` the window::
 
     ccorr   Σ x_w·t
     sqdiff  Σ (x_w − t)²                    = Σx_w² − 2Σx_w·t + Σt²
