@@ -505,7 +505,7 @@ def test_kernel_spectrum_by_dft_columns_equals_the_fft(dtype, per_bit, monkeypat
     monkeypatch.setattr(fft_module, "DFT_TAPS_PER_BIT", per_bit)
     rng = rng_for("dft-columns", dtype, per_bit)
     real = np.dtype(dtype).kind != "c"
-    for shape, sizes in [((7, 5), (60, 48)), ((2, 31, 3), (2079, 16)), ((3, 4, 6, 5), (27, 25, 30))]:
+    for shape, sizes in [((7, 5), (60, 48)), ((2, 31, 30), (2079, 60)), ((3, 4, 6, 5), (27, 25, 30))]:
         h = make_array(rng, shape, dtype)
         nd = len(sizes)
         axes = tuple(range(h.ndim - nd, h.ndim))
@@ -514,6 +514,18 @@ def test_kernel_spectrum_by_dft_columns_equals_the_fft(dtype, per_bit, monkeypat
         assert got.dtype == want.dtype and got.shape == want.shape
         tol = 1e-5 if np.dtype(dtype) in (np.float32, np.complex64) else 1e-12
         assert np.abs(got - want).max() <= tol * np.abs(h).sum()
+
+
+def test_kernel_spectrum_takes_the_fft_where_the_matrix_would_not_pay(monkeypatch):
+    """Few columns to transform, or a matrix too large to keep: the FFT (never a product)."""
+    calls = []
+    monkeypatch.setattr(fft_module, "_dft_columns", lambda *a: calls.append(a))
+    h = np.ones((31, 3))
+    fft_module._kernel_forward(h, (0, 1), (2079, 40), True)          # 21 columns < 31 taps
+    fft_module._kernel_forward(np.ones((64, 200)), (0, 1), (2**13, 256), True)   # 2^19 entries
+    assert calls == []
+    assert np.allclose(fft_module._kernel_forward(h, (0, 1), (2079, 40), True),
+                       fft_module._forward(h, (0, 1), (2079, 40), True))
 
 
 def test_dft_columns_use_exact_phases():

@@ -95,9 +95,13 @@ def _forward(a: np.ndarray, axes: tuple[int, ...], sizes: tuple[int, ...], real:
 #: and 35 against 53; 1024 × 513 points (a power of two, the FFT's best case), 64 taps 2.2
 #: against 5.0 and 4.4 against 8.3, 128 taps 3.5 against 4.8 and 7.5 against 7.7
 DFT_TAPS_PER_BIT = 8
+#: and when the matrix has at most this many entries (4 MiB in complex128; up to 8 are cached)
+#: and the axis has at least ``k`` columns to transform (building the matrix costs about as
+#: much as transforming ``k / 4 · log2(size)`` columns by FFT)
+DFT_MAX_ENTRIES = 2**18
 
 
-@lru_cache(maxsize=16)
+@lru_cache(maxsize=8)
 def _dft_columns(size: int, taps: int, dtype: np.dtype) -> np.ndarray:
     """``E[u, r] = exp(−2πi·u·r/size)`` for ``r < taps``, from exact integer phases ``u·r mod size``."""
     phase = np.outer(np.arange(size), np.arange(taps)) % size
@@ -113,7 +117,9 @@ def _kernel_forward(h: np.ndarray, axes: tuple[int, ...], sizes: tuple[int, ...]
     out = first(h, n=sizes[-1], axis=axes[-1], workers=workers())
     for axis, size in zip(reversed(axes[:-1]), reversed(sizes[:-1])):
         taps = out.shape[axis]
-        if taps < size and taps <= DFT_TAPS_PER_BIT * math.log2(size):
+        columns = out.size // taps
+        if taps < size and taps <= DFT_TAPS_PER_BIT * math.log2(size) and size * taps <= DFT_MAX_ENTRIES \
+                and columns >= taps:
             product = _dft_columns(size, taps, out.dtype) @ np.moveaxis(out, axis, -2)
             out = np.moveaxis(product, -2, axis)
         else:
