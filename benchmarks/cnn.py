@@ -31,8 +31,8 @@ CASES = [("B64 3→64 32² 3×3", (64, 3, 32, 32), (64, 3, 3, 3)),
 def _conv_rows(torch, forward_times: dict[str, float] | None = None) -> list[str]:
     """The table rows; each case's ndconv forward time goes into ``forward_times``."""
     rng = np.random.default_rng(0)
-    rows = ["| case | ndconv fwd ms | torch fwd ms | ratio | ndconv fwd+bwd ms | torch fwd+bwd ms | ratio |",
-            "|---|---:|---:|---:|---:|---:|---:|"]
+    rows = ["| case | ndconv fwd ms | torch fwd ms | ratio | paired | ndconv fwd+bwd ms | torch fwd+bwd ms | ratio | "
+            "paired |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for title, xshape, wshape in CASES:
         x = rng.standard_normal(xshape).astype(np.float32)
         w = (rng.standard_normal(wshape) / 10).astype(np.float32)
@@ -53,15 +53,19 @@ def _conv_rows(torch, forward_times: dict[str, float] | None = None) -> list[str
             F.conv(x, w, b, padding=1)
             F.conv_backward(dy, x, w, padding=1)
 
+        rounds: list[dict[str, float]] = []
         times = bench.time_interleaved({
             "ndconv": lambda: F.conv(x, w, b, padding=1), "torch": torch_forward,
             "ndconv_both": ndconv_both, "torch_both": torch_both,
-        }, ROUNDS, budget=2.0, seed=0)
+        }, ROUNDS, budget=2.0, seed=0, rounds=rounds)
+        paired = bench.paired_ratio(rounds, "ndconv", "torch")
+        paired_both = bench.paired_ratio(rounds, "ndconv_both", "torch_both")
         if forward_times is not None:
             forward_times[title] = times["ndconv"]
         rows.append(f"| {title} | {times['ndconv'] * 1e3:.2f} | {times['torch'] * 1e3:.2f} | "
-                    f"{times['ndconv'] / times['torch']:.2f} | {times['ndconv_both'] * 1e3:.2f} | "
-                    f"{times['torch_both'] * 1e3:.2f} | {times['ndconv_both'] / times['torch_both']:.2f} |")
+                    f"{times['ndconv'] / times['torch']:.2f} | {paired:.2f} | {times['ndconv_both'] * 1e3:.2f} | "
+                    f"{times['torch_both'] * 1e3:.2f} | {times['ndconv_both'] / times['torch_both']:.2f} | "
+                    f"{paired_both:.2f} |")
     return rows
 
 
@@ -174,7 +178,8 @@ def render() -> str:
     parts = ["## CNN (`ndconv.nn`)",
              f"`ndconv.nn.functional.conv` against `torch.nn.functional.conv2d` (CPU, float32, padding 1, "
              f"{threads} torch threads); forward+backward is the forward plus the input, weight and bias "
-             "gradients (`conv_backward` against `torch.autograd.grad`). Interleaved medians:",
+             "gradients (`conv_backward` against `torch.autograd.grad`). Interleaved medians; paired = the "
+             "median over rounds of that round's ratio:",
              "\n".join(_conv_rows(torch, forward_times := {})),
              "Bounds of the forward pass (measured in this process, as in *Limits and profiles*): memory = x, w "
              "and y once through memory; direct GEMM = 2·B·Cout·Cin·9·H·W FLOPs at the float32 GEMM rate; "

@@ -25,6 +25,7 @@ def test_every_case_runs_with_peers(report):
         assert result.method in ("direct", "fft", "overlap_add", "separable")
         assert result.peers, f"{result.case.id}: no peer timed ({result.notes})"
         assert result.ratio == pytest.approx(result.ndconv / result.best_peer()[1])
+        assert result.paired is not None and result.paired > 0
 
 
 def test_peers_and_methods_agree_with_ndconv(report):
@@ -73,7 +74,7 @@ def test_interleaved_timing_takes_the_median_of_each():
 
 def test_reports_render(report):
     table = bench.render_table(report.results)
-    assert table.startswith("| case | auto method | ndconv ms | best peer | peer ms | ratio |")
+    assert table.startswith("| case | auto method | ndconv ms | best peer | peer ms | ratio | paired |")
     assert table.count("\n") == len(report.results) + 1
     summary = bench.render_summary(report)
     assert "Machine:" in summary and "Numba" in summary
@@ -136,3 +137,21 @@ def test_time_interleaved_with_a_seed_shuffles_each_round():
     rounds = [calls[i:i + 4] for i in range(0, 12, 4)]
     assert all(sorted(r) == list("abcd") for r in rounds)
     assert len({tuple(r) for r in rounds}) > 1 and any(r[0] != "abcd"[i % 4] for i, r in enumerate(rounds))
+
+
+def test_time_interleaved_hands_out_each_round():
+    rounds = []
+    times = bench.time_interleaved({"a": lambda: None, "b": lambda: None}, 4, 0.0, rounds=rounds)
+    # three samples each (MIN_SAMPLES), then both leave: the fourth round times nothing
+    assert [sorted(r) for r in rounds] == [["a", "b"]] * 3 + [[]]
+    assert times["a"] == pytest.approx(sorted(r["a"] for r in rounds[:3])[1])
+
+
+def test_paired_ratio_is_the_median_of_the_rounds_that_timed_both():
+    rounds = [{"a": 2.0, "b": 1.0}, {"a": 9.0, "b": 3.0}, {"a": 4.0, "b": 4.0}, {"a": 1.0}, {"b": 5.0}]
+    assert bench.paired_ratio(rounds, "a", "b") == 2.0
+    assert bench.paired_ratio(rounds[3:], "a", "b") is None
+    # a drift that slows both in one round leaves the paired ratio alone, not the ratio of medians
+    drift = [{"a": 1.0, "b": 2.0}, {"a": 3.0, "b": 6.0}, {"a": 3.0, "b": 6.0}, {"a": 1.0, "b": 2.0},
+             {"a": 1.0, "b": 6.0}]
+    assert bench.paired_ratio(drift, "a", "b") == 0.5

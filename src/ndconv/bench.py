@@ -434,7 +434,7 @@ def disagreement(reference: np.ndarray, answer, x: np.ndarray, k: np.ndarray) ->
 
 
 def time_interleaved(calls: dict[str, Call], repeat: int, budget: float,
-                     seed: int | None = None) -> dict[str, float]:
+                     seed: int | None = None, rounds: list[dict[str, float]] | None = None) -> dict[str, float]:
     """Median seconds per call; contenders interleaved, the order rotating each round
     (or, with ``seed``, a fresh random order each round).
 
@@ -442,7 +442,8 @@ def time_interleaved(calls: dict[str, Call], repeat: int, budget: float,
     one contender leaves worker threads spinning (BLAS, OpenMP) the next one pays for
     it every time, and a random order spreads that cost.  A contender leaves the
     rounds once it has ``MIN_SAMPLES`` timings and has used ``budget`` seconds.  The
-    garbage collector is off while timing.
+    garbage collector is off while timing.  A list passed as ``rounds`` receives each
+    round's seconds per contender (those still timed), for :func:`paired_ratio`.
     """
     names = list(calls)
     samples: dict[str, list[float]] = {name: [] for name in names}
@@ -454,6 +455,7 @@ def time_interleaved(calls: dict[str, Call], repeat: int, budget: float,
         for r in range(repeat):
             order = (names[r % len(names):] + names[:r % len(names)] if rng is None
                      else rng.sample(names, len(names)))
+            this_round = {}
             for name in order:
                 taken = samples[name]
                 if len(taken) >= enough and sum(taken) >= budget:
@@ -461,10 +463,24 @@ def time_interleaved(calls: dict[str, Call], repeat: int, budget: float,
                 start = time.perf_counter()
                 calls[name]()
                 taken.append(time.perf_counter() - start)
+                this_round[name] = taken[-1]
+            if rounds is not None:
+                rounds.append(this_round)
     finally:
         if collecting:
             gc.enable()
     return {name: statistics.median(s) for name, s in samples.items()}
+
+
+def paired_ratio(rounds: Sequence[dict[str, float]], a: str, b: str) -> float | None:
+    """Median over the rounds that timed both of ``a``'s seconds / ``b``'s (None if none did).
+
+    The machine's speed drifts over seconds (up to 2–3× here) and a round takes
+    milliseconds to a second: within a round both contenders see about the same
+    machine, so the paired ratio is steadier than the ratio of the two medians.
+    """
+    both = [r[a] / r[b] for r in rounds if a in r and b in r and r[b] > 0]
+    return statistics.median(both) if both else None
 
 
 @dataclass
@@ -477,6 +493,7 @@ class CaseResult:
     methods: dict[str, float] = field(default_factory=dict)  # ndconv's other methods, forced
     peers: dict[str, float] = field(default_factory=dict)    # peers that agree with ndconv
     notes: dict[str, str] = field(default_factory=dict)      # contender → why it is not timed
+    paired: float | None = None                           # ndconv / best peer, median of per-round ratios
 
     def best_peer(self) -> tuple[str, float] | None:
         return min(self.peers.items(), key=lambda item: item[1]) if self.peers else None
@@ -551,7 +568,8 @@ def run_case(case: Case, scale: Scale, peers: Sequence[Peer] | None = None,
     x, k = case.arrays()
     method, calls, notes = _contenders(case, x, k, scale, installed() if peers is None else peers)
     calls = _agreeing(calls, x, k, notes)
-    times = time_interleaved(calls, repeat or scale.repeat, scale.budget)
+    rounds: list[dict[str, float]] = []
+    times = time_interleaved(calls, repeat or scale.repeat, scale.budget, rounds=rounds)
     result = CaseResult(case, method, times.pop("ndconv"), notes=notes)
     forced = {_forced(name): name for name in REGISTRY}
     for name, seconds in times.items():
@@ -559,6 +577,9 @@ def run_case(case: Case, scale: Scale, peers: Sequence[Peer] | None = None,
             result.methods[forced[name]] = seconds
         else:
             result.peers[name] = seconds
+    best = result.best_peer()
+    if best is not None:
+        result.paired = paired_ratio(rounds, "ndconv", best[0])
     return result
 
 
@@ -731,20 +752,23 @@ SLOW_RATIO = 1.25
 
 def render_table(results: Sequence[CaseResult]) -> str:
     """The Markdown table: case, auto's method, ndconv, best peer, ratio, the rest."""
-    columns = ("case", "auto method", "ndconv ms", "best peer", "peer ms", "ratio", "ndconv's methods, ms",
+    columns = ("case", "auto method", "ndconv ms", "best peer", "peer ms", "ratio", "paired", "ndconv's methods, ms",
                "all peers, ms")
-    lines = ["| " + " | ".join(columns) + " |", "|---|---|---:|---|---:|---:|---|---|"]
+    lines = ["| " + " | ".join(columns) + " |", "|---|---|---:|---|---:|---:|---:|---|---|"]
     for r in results:
         best = r.best_peer()
-        ratio = r.ratio
-        shown = "–" if ratio is None else f"**{ratio:.2f}**" if ratio > SLOW_RATIO else f"{ratio:.2f}"
+        shown, paired = (_ratio_text(value) for value in (r.ratio, r.paired))
         methods = " · ".join(f"{name} {_ms(s)}" for name, s in sorted(r.methods.items(), key=lambda i: i[1]))
         peers = " · ".join(f"{name} {_ms(s)}" for name, s in sorted(r.peers.items(), key=lambda i: i[1]))
         disagree = [name for name, why in r.notes.items() if why.startswith(DISAGREES)]
         peers += "".join(f" · {name} ✗" for name in disagree)
         lines.append(f"| {r.case.title} | {r.method} | {_ms(r.ndconv)} | {best[0] if best else '–'} | "
-                     f"{_ms(best[1]) if best else '–'} | {shown} | {methods or '–'} | {peers or '–'} |")
+                     f"{_ms(best[1]) if best else '–'} | {shown} | {paired} | {methods or '–'} | {peers or '–'} |")
     return "\n".join(lines)
+
+
+def _ratio_text(ratio: float | None) -> str:
+    return "–" if ratio is None else f"**{ratio:.2f}**" if ratio > SLOW_RATIO else f"{ratio:.2f}"
 
 
 def render_notes(results: Sequence[CaseResult]) -> str:
@@ -785,7 +809,9 @@ ndconv (`method='auto'`) against every installed peer, in one process. Each cont
 called once and its answer checked against ndconv's (max |diff| ≤ tol · Σ|h| · max|x|, tol 1e-4
 for float32, 1e-10 for float64, exact for integers); then all are timed interleaved, the order
 rotating each round, and the median is shown. **ratio = ndconv / fastest agreeing peer** (below 1:
-ndconv is faster; bold above {slow}). "ndconv's methods" are the other methods forced with
+ndconv is faster; bold above {slow}); **paired** = the median over rounds of that round's ndconv /
+the same peer (the machine's speed drifts over seconds, by up to 2–3× here, and within a round both
+see about the same machine). "ndconv's methods" are the other methods forced with
 `method=`. Peers get as many threads as ndconv. The machine's speed drifts, so compare ratios,
 not milliseconds across runs."""
 
