@@ -146,12 +146,10 @@ def _cross_correlation(x: np.ndarray, t: np.ndarray, dtype: np.dtype) -> np.ndar
     a few DFT-matrix columns), and the inverse keeps only the valid rows.
     """
     sizes = tuple(sfft.next_fast_len(n, real=(i == x.ndim - 1)) for i, n in enumerate(x.shape))
-    axes = tuple(range(x.ndim))
-    spectrum = _fft._forward(x.astype(dtype, copy=False), axes, sizes, True)
     flipped = t[(slice(None, None, -1),) * t.ndim].astype(dtype)
-    spectrum = _fft._multiply(spectrum, _fft._kernel_forward(flipped, axes, sizes, True))
     # the flipped template ends at index T-1: output i sits at i + T - 1
-    return _fft._inverse(spectrum, axes, sizes, True, tuple(slice(k - 1, n) for k, n in zip(t.shape, x.shape)))
+    return _fft.convolve_spectra(x.astype(dtype, copy=False), flipped, tuple(range(x.ndim)), sizes,
+                                 tuple(slice(k - 1, n) for k, n in zip(t.shape, x.shape)))
 
 
 def _check_inputs(image: Any, template: Any) -> tuple[np.ndarray, np.ndarray]:

@@ -142,19 +142,17 @@ def _inverse(spec: np.ndarray, axes: tuple[int, ...], sizes: tuple[int, ...], re
     return out[tuple(index)]
 
 
-def _multiply(spec: np.ndarray, kernel_spec: np.ndarray) -> np.ndarray:
-    if np.broadcast_shapes(spec.shape, kernel_spec.shape) == spec.shape:
-        spec *= kernel_spec
-        return spec
-    return spec * kernel_spec  # per-row kernels broadcast the batch
-
-
-def _convolve_spectra(a: np.ndarray, h: np.ndarray, axes: tuple[int, ...], sizes: tuple[int, ...],
-                      takes: tuple[slice, ...]) -> np.ndarray:
-    """Circular convolution of size ``sizes`` on ``axes``, sampled by ``takes``."""
+def convolve_spectra(a: np.ndarray, h: np.ndarray, axes: tuple[int, ...], sizes: tuple[int, ...],
+                     takes: tuple[slice, ...]) -> np.ndarray:
+    """Circular convolution of size ``sizes`` on ``axes``, sampled by ``takes`` (also
+    ``match_template``'s cross-correlation)."""
     real = a.dtype.kind != "c" and h.dtype.kind != "c"
     spec = _forward(a, axes, sizes, real)
-    spec = _multiply(spec, _kernel_forward(h, axes, sizes, real))
+    kernel_spec = _kernel_forward(h, axes, sizes, real)
+    if np.broadcast_shapes(spec.shape, kernel_spec.shape) == spec.shape:
+        spec *= kernel_spec
+    else:  # per-row kernels broadcast the batch
+        spec = spec * kernel_spec
     return _inverse(spec, axes, sizes, real, takes)
 
 
@@ -166,7 +164,7 @@ def fft_sampled(sampled: Sampled) -> np.ndarray:
     axes = tuple(range(sampled.z.ndim - nd, sampled.z.ndim))
     takes = tuple(slice(st, st + (c - 1) * s + 1, s)
                   for st, c, s in zip(sampled.starts, sampled.counts, sampled.strides))
-    out = _convolve_spectra(sampled.z, dilate(sampled.h, sampled.dilations), axes, sizes, takes)
+    out = convolve_spectra(sampled.z, dilate(sampled.h, sampled.dilations), axes, sizes, takes)
     return np.ascontiguousarray(out, dtype=sampled.z.dtype)
 
 
@@ -209,7 +207,7 @@ def periodic_sampled(sampled: Sampled) -> np.ndarray:
     sizes = sampled.input_shape
     axes = tuple(range(nb, z.ndim))
     h = _fold(dilate(sampled.h, sampled.dilations), sizes)
-    c = _convolve_spectra(z, h, axes, sizes, (slice(None),) * nd)
+    c = convolve_spectra(z, h, axes, sizes, (slice(None),) * nd)
     picks = [(st + np.arange(cnt) * s) % n for st, cnt, s, n in zip(sampled.starts, sampled.counts,
                                                                     sampled.strides, sizes)]
     if all(p.size == n and (p == np.arange(n)).all() for p, n in zip(picks, sizes)):
@@ -280,7 +278,7 @@ def blockwise_sampled(sampled: Sampled, axis: int | None = None) -> np.ndarray:
     for g0 in range(0, nblocks, group):
         sel = [slice(None)] * windows.ndim
         sel[ax] = slice(g0, g0 + group)
-        pieces.append(_convolve_spectra(windows[tuple(sel)], hd, axes, sizes, takes))
+        pieces.append(convolve_spectra(windows[tuple(sel)], hd, axes, sizes, takes))
     blocks = np.concatenate(pieces, axis=ax) if len(pieces) > 1 else pieces[0]
     # (…, nblocks, …, b) → (…, nblocks·b, …) → first `count` outputs
     blocks = np.moveaxis(blocks, -1, ax + 1)
