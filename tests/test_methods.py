@@ -443,6 +443,42 @@ def test_thin_border_boxes_run_with_their_longest_axis_last(mode, boundary, monk
         assert calls, "no thin border box was computed transposed"
 
 
+@pytest.mark.parametrize("boundary", BOUNDARIES)
+def test_2d_border_boxes_run_in_two_frames(boundary, monkeypatch):
+    """In 2-D every border box is summed by two calls of the loops (the rows above and
+    below, the columns beside, transposed), beside the interior's: equal to the
+    definition for wide and narrow borders, strides, dilation, origins, a fill value,
+    batch axes and per-row kernels, and never writing into a read-only x."""
+    from ndconv.methods import _numba_kernels, direct
+
+    calls = []
+    correlate_rows = _numba_kernels.correlate_rows
+    monkeypatch.setattr(_numba_kernels, "correlate_rows", lambda *a: calls.append(a[0].shape) or correlate_rows(*a))
+    monkeypatch.setattr(direct, "SMALL_INPUT", 0)
+    monkeypatch.setattr(_opencv, "ENABLED", False)   # the compiled loops, not OpenCV's engine
+    rng = rng_for("frames", boundary)
+    cases = [((20, 30), (3, 5), {}), ((19, 26), (4, 6), {"origin": (1, -2)}), ((21, 40), (3, 3), {"stride": (1, 2)}),
+             ((25, 31), (5, 3), {"stride": (2, 3), "dilation": (1, 2)}), ((18, 24), (3, 4), {"dilation": 2}),
+             ((17, 23), (5, 5), {"fill_value": -2.5}), ((4, 13, 22), (3, 5), {}),
+             ((12, 3), (5, 5), {"fill_value": 1.5}), ((30, 6), (1, 9), {}), ((6, 30), (9, 1), {}),
+             ((20, 40), (3, 9), {"stride": (1, 2)}),
+             ((40, 20), (9, 3), {"stride": (3, 1), "dilation": (2, 1)})]
+    counts = []
+    for xs, ks, kw in cases:
+        x = rng.standard_normal(xs)
+        x.flags.writeable = False
+        calls.clear()
+        check(x, rng.standard_normal(ks), "direct", mode="same", boundary=boundary, **kw)
+        counts.append(len(calls))
+    # the interior, the rows frame, the columns frame (per box, the first case alone made five calls)
+    assert max(counts) == 3 and counts[0] == 3, counts
+    x, k = rng.standard_normal((3, 12, 20)), rng.standard_normal((3, 3, 5))   # one kernel per row
+    check(x, k, "direct", mode="same", boundary=boundary, axes=(1, 2))
+    xi, ki = rng.integers(-1000, 1000, (16, 22)), rng.integers(-9, 10, (3, 5))
+    check(xi, ki, "direct", mode="full", boundary=boundary, fill_value=7)      # float64 loops, exact
+    check(xi * 2**45, ki, "direct", mode="same", boundary=boundary)            # int64 loops, exact
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_fft_wrap_transforms_the_period_itself(mode, monkeypatch):
     """With boundary='wrap' and fast lengths, fft runs one circular convolution of x's own

@@ -15,6 +15,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from ..boundary import extension_index
 from . import _opencv, _taps
 from ._finite import all_finite
 from ._problem import Problem, Sampled
@@ -95,7 +96,7 @@ def _boxes(sampled: Sampled) -> list[tuple[tuple[int, int, bool], ...]]:
 def _run_numba(sampled: Sampled, acc_dtype: np.dtype) -> np.ndarray:
     """Direct sum by the compiled loops, without padding the bulk of the input:
     the interior box reads ``z`` in place, only the thin border boxes are
-    padded (small copies)."""
+    padded (small copies; in 2-D gathered into two frames, :func:`_border_frames`)."""
     from ._numba_kernels import correlate_rows
 
     nd = sampled.ndim
@@ -111,11 +112,20 @@ def _run_numba(sampled: Sampled, acc_dtype: np.dtype) -> np.ndarray:
     else:
         pairs = [((), z.reshape((-1,) + z.shape[nb:]), g.reshape(g.shape[nb:]))]
     out_est = _taps.element_strides(sampled.counts)
+    boxes = _boxes(sampled)
+    framed = nd == 2 and len(boxes) > 1
+    if framed:   # 2-D: every border box in two calls (see _border_frames)
+        maps = [extension_index(n, st - (kd - 1), st + (c - 1) * s, sampled.boundary) for n, kd, st, c, s in zip(
+            sampled.input_shape, sampled.dilated_shape, sampled.starts, sampled.counts, sampled.strides)]
+        border = [box for box in boxes if not all(inside for _, _, inside in box)]
+        boxes = [box for box in boxes if all(inside for _, _, inside in box)]
     for index, zi, gi in pairs:
         weights = np.ascontiguousarray(gi, dtype=acc_dtype).ravel()
         zi = zi.reshape((-1,) + zi.shape[zi.ndim - nd:])
         oi = out[index].reshape(zi.shape[0], -1)
-        for box in _boxes(sampled):
+        if framed:
+            _border_frames(sampled, zi, gi, weights, oi, border, maps, acc_dtype)
+        for box in boxes:
             sub = Sampled(zi, gi, tuple(st + a * s for st, (a, _, _), s in zip(sampled.starts, box, sampled.strides)),
                           tuple(b - a for a, b, _ in box), sampled.strides, sampled.dilations,
                           sampled.boundary, sampled.fill_value)
@@ -138,6 +148,87 @@ def _run_numba(sampled: Sampled, acc_dtype: np.dtype) -> np.ndarray:
             correlate_rows(zp.reshape(zp.shape[0], -1), weights, taps, rows, sub.strides[-1], sub.counts[-1],
                            oi, outs)
     return out
+
+
+def _border_frames(sampled: Sampled, zi: np.ndarray, gi: np.ndarray, weights: np.ndarray, oi: np.ndarray,
+                   border: list, maps: list, acc_dtype: np.dtype) -> None:
+    """The border boxes of a 2-D problem, in two calls of the row loops.
+
+    The boxes above and below the interior span every column: the rows of x̃ they
+    read are gathered, one box under the other, into one frame, and one call sums
+    them (row offsets point each output row at its box's rows).  The boxes left and
+    right of the interior span the interior rows: the columns of x̃ they read are
+    gathered side by side, transposed (so that their long axis is last: a row of one
+    or two outputs costs the loops a row set-up each), and summed by one call with
+    the transposed kernel.  ``maps`` holds, per axis, the source index in x of each
+    position of x̃ the outputs read and whether it lies inside x (``extension_index``);
+    outside, the frames hold the fill value.  The sums are those of the per-box path
+    (bit for bit); the calls are fewer.  Per box, a window, a call and (column boxes)
+    a transposed problem had cost about 3 ms of a 2048² float32 5×5 reflect call's
+    8–9; with the frames the whole call takes 0.87–0.95 of its time (interleaved runs),
+    and 0.69–0.76 for a batch of eight 256² images.
+    """
+    from ._numba_kernels import correlate_rows
+
+    batch = zi.shape[0]
+    c0, c1 = sampled.counts
+    (s0, s1), (d0, d1) = sampled.strides, sampled.dilations
+    kd0, kd1 = sampled.dilated_shape
+    fill = sampled.fill_value
+    target = oi.reshape(batch, c0, c1)
+    # boxes spanning every column (above and below the interior, or every box when no output
+    # row's window fits inside x); the others lie beside the interior, on its rows
+    rows = [box for box in border if box[1][:2] == (0, c1)]
+    columns = [box for box in border if box[1][:2] != (0, c1)]
+    if rows:
+        ranges = [np.arange(a * s0, (b - 1) * s0 + kd0) for (a, b, _), _ in rows]
+        heights = np.cumsum([0] + [r.size for r in ranges])
+        picked = np.concatenate(ranges)
+        frame = _gather(zi, maps[0][0][picked], maps[0][1][picked], maps[1][0], maps[1][1], fill)
+        width = frame.shape[2]
+        starts = np.concatenate([(h + np.arange(b - a) * s0) * width for ((a, b, _), _), h in zip(rows, heights)])
+        outs = np.concatenate([np.arange(a, b) * c1 for (a, b, _), _ in rows])
+        correlate_rows(frame.reshape(batch, -1), weights, _taps.tap_offsets(gi.shape, (d0, d1), frame.shape[1:]),
+                       starts, s1, c1, oi, outs)
+    if columns:
+        lo, hi = columns[0][0][:2]   # every column box spans the interior rows
+        ranges = [np.arange(a * s1, (b - 1) * s1 + kd1) for _, (a, b, _) in columns]
+        widths = np.cumsum([0] + [r.size for r in ranges])
+        picked = np.concatenate(ranges)
+        along = np.arange(lo * s0, (hi - 1) * s0 + kd0)
+        frame = _gather(zi, maps[0][0][along], maps[0][1][along], maps[1][0][picked], maps[1][1][picked], fill)
+        frame = np.ascontiguousarray(frame.transpose(0, 2, 1))
+        length = frame.shape[2]
+        starts = np.concatenate([(w + np.arange(b - a) * s1) * length for (_, (a, b, _)), w in zip(columns, widths)])
+        count = sum(b - a for _, (a, b, _) in columns)
+        result = np.empty((batch, count, hi - lo), dtype=acc_dtype)
+        g_t = np.ascontiguousarray(gi.T, dtype=acc_dtype)
+        correlate_rows(frame.reshape(batch, -1), g_t.ravel(), _taps.tap_offsets(g_t.shape, (d1, d0), frame.shape[1:]),
+                       starts, s0, hi - lo, result.reshape(batch, -1), np.arange(count, dtype=np.int64) * (hi - lo))
+        done = 0
+        for _, (a, b, _) in columns:
+            target[:, lo:hi, a:b] = result[:, done:done + b - a].transpose(0, 2, 1)
+            done += b - a
+
+
+def _gather(zi: np.ndarray, rows: np.ndarray, rows_inside: np.ndarray, columns: np.ndarray,
+            columns_inside: np.ndarray, fill) -> np.ndarray:
+    """``zi[:, rows][:, :, columns]`` (batch, rows, columns), contiguous, with ``fill``
+    where a row or a column lies outside x."""
+    lo, hi = int(rows.min()), int(rows.max()) + 1
+    frame = zi[:, lo:hi] if rows.size == hi - lo and bool((np.diff(rows) == 1).all()) and rows[0] == lo \
+        else zi.take(rows, axis=1)
+    c_lo, c_hi = int(columns.min()), int(columns.max()) + 1
+    if columns.size == c_hi - c_lo and bool((np.diff(columns) == 1).all()) and columns[0] == c_lo:
+        frame = np.ascontiguousarray(frame[:, :, c_lo:c_hi])
+    else:
+        frame = frame.take(columns, axis=2)
+    if not (rows_inside.all() and columns_inside.all()):
+        if np.may_share_memory(frame, zi):   # never write the fill into the caller's x
+            frame = frame.copy()
+        frame[:, ~rows_inside] = fill
+        frame[:, :, ~columns_inside] = fill
+    return frame
 
 
 #: a border box with at most this many outputs along its last axis, and a longer
