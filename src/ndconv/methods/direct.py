@@ -15,6 +15,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from .._memory import empty_apart
 from ..boundary import extension_index
 from . import _opencv, _taps
 from ._finite import all_finite
@@ -101,7 +102,7 @@ def _run_numba(sampled: Sampled, acc_dtype: np.dtype) -> np.ndarray:
 
     nd = sampled.ndim
     nb = sampled.z.ndim - nd
-    out = np.empty(sampled.output_shape, dtype=acc_dtype)
+    out = empty_apart(sampled.output_shape, acc_dtype, sampled.z)   # the loops read z in place
     g = sampled.h[(Ellipsis,) + (slice(None, None, -1),) * nd]   # flipped on the convolved axes
     kernel_batched = any(s != 1 for s in g.shape[:nb])
     z = sampled.z if sampled.z.flags.c_contiguous else np.ascontiguousarray(sampled.z)
