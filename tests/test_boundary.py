@@ -99,6 +99,30 @@ def test_extend_keeps_dtype_and_fill():
     np.testing.assert_array_equal(got, np.array([3j, 3j, 1 + 1j, 2 - 1j, 3j], dtype=np.complex64))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.complex64, np.int64, np.uint8, bool, object])
+def test_constant_extension_is_numpy_pad_for_every_fill(dtype):
+    """The constant rule fills a new array itself (faster than numpy.pad) and gives
+    numpy.pad's array: dtype, values (casts included), sign of zero, memory order."""
+    base = np.arange(1, 13).reshape(3, 4).astype(dtype)
+    pad = ((2, 0), (1, 3))
+    for x in (base, np.asfortranarray(base), base[:, ::-2], np.zeros((0, 4), dtype)):
+        for fill in (0, -0.0, 2, 1.5, True) + ((7 + 2j,) if np.dtype(dtype).kind in "cO" else ()):
+            expected = np.pad(x, pad, mode="constant", constant_values=fill)
+            got = extend(x, pad, "constant", fill_value=fill)
+            assert got.dtype == expected.dtype and got.flags.f_contiguous == expected.flags.f_contiguous
+            np.testing.assert_array_equal(got, expected)
+            if dtype in (np.float32, np.float64):
+                np.testing.assert_array_equal(np.signbit(got), np.signbit(expected))
+
+
+@pytest.mark.parametrize("fill", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("dtype", [np.int64, np.uint8, bool])
+def test_constant_extension_refuses_non_finite_fills_for_integers(dtype, fill):
+    """numpy.pad raises for int64 but writes 0 or True for uint8 and bool: extend raises for all."""
+    with pytest.raises((ValueError, OverflowError)):
+        extend(np.ones(3, dtype), ((1, 1),), "constant", fill_value=fill)
+
+
 def extension_seen_by(method: str, x: np.ndarray, width: int, boundary: str, fill_value=0) -> np.ndarray:
     """x̃[−width … N−1+width] read back through convolve: with a delta at the last tap
     of a kernel of length K = width+1, y_full[n] = x̃[n − width] (n = 0 … N+width−1);

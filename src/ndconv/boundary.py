@@ -69,9 +69,29 @@ def extend(x: np.ndarray, pad: tuple[tuple[int, int], ...], boundary: str, fill_
     if not any(b or a for b, a in widths):
         return x
     if boundary == "constant":
-        return np.pad(x, widths, mode="constant", constant_values=fill_value)
+        # a filled array and one copy: numpy.pad took twice as long (B64 3×32² batch: 0.28 → 0.13 ms)
+        shape = tuple(n + b + a for n, (b, a) in zip(x.shape, widths))
+        order = "F" if x.flags.fnc else "C"   # as numpy.pad
+        if _is_zero(fill_value):
+            out = np.zeros(shape, x.dtype, order)
+        else:
+            value = np.asarray(fill_value)
+            if x.dtype.kind in "iub" and value.dtype.kind == "f":
+                int(value)                    # NaN and ±∞ raise, as in numpy.pad
+            out = np.empty(shape, x.dtype, order)
+            out[...] = value                  # numpy.pad's casting (complex to real, -1 to uint8 255)
+        out[tuple(slice(b, b + n) for n, (b, _) in zip(x.shape, widths))] = x
+        return out
     # numpy.pad repeats wrap/reflect/symmetric/edge correctly for any width
     return np.pad(x, widths, mode=_NUMPY_MODE[boundary])
+
+
+def _is_zero(value: Any) -> bool:
+    """``value`` is +0 (−0.0 is not: a fill of −0.0 keeps its sign, as numpy.pad's does)."""
+    try:
+        return bool(value == 0) and not bool(np.signbit(np.real(value)))
+    except (TypeError, ValueError):
+        return False
 
 
 def fold(z: np.ndarray, pad: tuple[tuple[int, int], ...], boundary: str, *,
