@@ -163,8 +163,10 @@ def _border_frames(sampled: Sampled, zi: np.ndarray, gi: np.ndarray, weights: np
     or two outputs costs the loops a row set-up each), and summed by one call with
     the transposed kernel.  ``maps`` holds, per axis, the source index in x of each
     position of x̃ the outputs read and whether it lies inside x (``extension_index``);
-    outside, the frames hold the fill value.  The sums are those of the per-box path
-    (bit for bit); the calls are fewer.  Per box, a window, a call and (column boxes)
+    outside, the frames hold the fill value.  The loops are the per-box path's, and so
+    are the sums bit for bit, except in column boxes wider than ``THIN_ROWS`` outputs,
+    which that path summed untransposed (same terms, another order).  Per box, a
+    window, a call and (column boxes)
     a transposed problem had cost about 3 ms of a 2048² float32 5×5 reflect call's
     8–9; with the frames the whole call takes 0.87–0.95 of its time (interleaved runs),
     and 0.69–0.76 for a batch of eight 256² images.
