@@ -417,38 +417,39 @@ def test_interior_and_border_boxes_on_small_inputs(method, mode, boundary, ndim,
 
 @pytest.mark.parametrize("boundary", BOUNDARIES)
 @pytest.mark.parametrize("mode", MODES)
-def test_thin_border_boxes_run_with_their_longest_axis_last(mode, boundary, monkeypatch):
-    """Border slabs one or two outputs deep along the last axis run transposed
-    (``direct._thin_box``): equal to the definition in 2-D and 3-D, with batch axes,
-    per-row kernels, strides, dilations, origins and a fill value — and really taken."""
+def test_thin_problems_run_with_their_longest_axis_last(mode, boundary, monkeypatch):
+    """A small problem (one padded box) with one or two outputs per row along its last
+    axis runs transposed (``direct._thin_box``): equal to the definition in 2-D and
+    3-D, with batch axes, per-row kernels, strides, dilations, origins and a fill
+    value — and really taken."""
     from ndconv.methods import direct
 
     calls = []
     thin_box = direct._thin_box
     monkeypatch.setattr(direct, "_thin_box", lambda *a: calls.append(a[-1].shape) or thin_box(*a))
-    monkeypatch.setattr(direct, "SMALL_INPUT", 0)
+    monkeypatch.setattr(_opencv, "ENABLED", False)
     rng = rng_for("thin", mode, boundary)
-    cases = [((17, 12), (3, 5), {}), ((3, 16, 11), (4, 3), {}), ((9, 8, 14), (3, 2, 5), {}),
-             ((10, 7, 12), (3, 3, 3), {"stride": (1, 1, 2)}), ((12, 13), (3, 3), {"dilation": 2}),
-             ((15, 9), (5, 3), {"fill_value": -2.5})]
+    cases = [((40, 2), (3, 3), {}), ((3, 30, 3), (4, 3), {}), ((9, 18, 3), (3, 2, 3), {}),
+             ((10, 17, 4), (3, 3, 3), {"stride": (1, 1, 2)}), ((25, 6), (3, 3), {"dilation": 2}),
+             ((35, 4), (5, 3), {"fill_value": -2.5})]
     for xs, ks, kw in cases:
         if _fits(mode, xs[-len(ks):], ks, kw.get("dilation", 1)):
             check(rng.standard_normal(xs), rng.standard_normal(ks), "direct", mode=mode, boundary=boundary, **kw)
     if mode == "same":
-        check(rng.standard_normal((14, 10)), rng.standard_normal((3, 5)), "direct", mode=mode, boundary=boundary,
+        check(rng.standard_normal((24, 3)), rng.standard_normal((3, 5)), "direct", mode=mode, boundary=boundary,
               origin=(1, -2))
-    x, k = rng.standard_normal((3, 12, 10)), rng.standard_normal((3, 3, 5))   # one kernel per row
+    x, k = rng.standard_normal((3, 20, 3)), rng.standard_normal((3, 3, 3))   # one kernel per row
     check(x, k, "direct", mode=mode, boundary=boundary, axes=(1, 2))
-    if mode != "valid":   # 'valid' has no border boxes
-        assert calls, "no thin border box was computed transposed"
+    assert calls, "no thin problem was computed transposed"
 
 
 @pytest.mark.parametrize("boundary", BOUNDARIES)
-def test_2d_border_boxes_run_in_two_frames(boundary, monkeypatch):
-    """In 2-D every border box is summed by two calls of the loops (the rows above and
-    below, the columns beside, transposed), beside the interior's: equal to the
-    definition for wide and narrow borders, strides, dilation, origins, a fill value,
-    batch axes and per-row kernels, and never writing into a read-only x."""
+def test_border_boxes_run_in_one_frame_per_axis(boundary, monkeypatch):
+    """Every border box is summed by one call of the loops per axis (in 2-D the rows
+    above and below, the columns beside, transposed; in 3-D three frames), beside the
+    interior's: equal to the definition for wide and narrow borders, strides, dilation,
+    origins, a fill value, batch axes and per-row kernels, and never writing into a
+    read-only x."""
     from ndconv.methods import _numba_kernels, direct
 
     calls = []
@@ -463,6 +464,9 @@ def test_2d_border_boxes_run_in_two_frames(boundary, monkeypatch):
              ((12, 3), (5, 5), {"fill_value": 1.5}), ((30, 6), (1, 9), {}), ((6, 30), (9, 1), {}),
              ((20, 40), (3, 9), {"stride": (1, 2)}),
              ((40, 20), (9, 3), {"stride": (3, 1), "dilation": (2, 1)})]
+    cases += [((9, 10, 12), (3, 3, 5), {}), ((2, 8, 9, 10), (3, 2, 3), {"fill_value": 0.5}),
+              ((12, 11, 13), (3, 5, 3), {"stride": (2, 1, 3), "dilation": (1, 2, 1)}),
+              ((10, 9, 4), (3, 3, 3), {"origin": (-1, 0, 1)})]
     counts = []
     for xs, ks, kw in cases:
         x = rng.standard_normal(xs)
@@ -470,8 +474,8 @@ def test_2d_border_boxes_run_in_two_frames(boundary, monkeypatch):
         calls.clear()
         check(x, rng.standard_normal(ks), "direct", mode="same", boundary=boundary, **kw)
         counts.append(len(calls))
-    # the interior, the rows frame, the columns frame (per box, the first case alone made five calls)
-    assert max(counts) == 3 and counts[0] == 3, counts
+    # the interior and one frame per axis (per box, the first case alone made five calls)
+    assert counts[0] == 3 and max(counts) == 4 and all(c <= 4 for c in counts), counts
     x, k = rng.standard_normal((3, 12, 20)), rng.standard_normal((3, 3, 5))   # one kernel per row
     check(x, k, "direct", mode="same", boundary=boundary, axes=(1, 2))
     xi, ki = rng.integers(-1000, 1000, (16, 22)), rng.integers(-9, 10, (3, 5))

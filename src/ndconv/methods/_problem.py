@@ -11,9 +11,9 @@ extended just as far as the outputs read it.
 
 The direct loops need not extend the whole input: :attr:`Problem.unextended` keeps
 ``z = x`` and names the rule, and only the thin border boxes of the output read
-their samples of x̃ through :meth:`Sampled.window` (or, in 2-D, two frames gathered
-by ``direct._border_frames``; for a 5×5 reflect filter on 2048² float32 the whole
-extension cost more than the sums).
+their samples of x̃ through :meth:`Sampled.window` (or, in 2-D and nD, one frame per
+axis gathered by ``direct._border_frames``; for a 5×5 reflect filter on 2048²
+float32 the whole extension cost more than the sums).
 """
 
 from __future__ import annotations

@@ -97,7 +97,7 @@ def _boxes(sampled: Sampled) -> list[tuple[tuple[int, int, bool], ...]]:
 def _run_numba(sampled: Sampled, acc_dtype: np.dtype) -> np.ndarray:
     """Direct sum by the compiled loops, without padding the bulk of the input:
     the interior box reads ``z`` in place, only the thin border boxes are
-    padded (small copies; in 2-D gathered into two frames, :func:`_border_frames`)."""
+    padded (small copies, gathered into one frame per axis, :func:`_border_frames`)."""
     from ._numba_kernels import correlate_rows
 
     nd = sampled.ndim
@@ -114,8 +114,8 @@ def _run_numba(sampled: Sampled, acc_dtype: np.dtype) -> np.ndarray:
         pairs = [((), z.reshape((-1,) + z.shape[nb:]), g.reshape(g.shape[nb:]))]
     out_est = _taps.element_strides(sampled.counts)
     boxes = _boxes(sampled)
-    framed = nd == 2 and len(boxes) > 1
-    if framed:   # 2-D: every border box in two calls (see _border_frames)
+    framed = nd >= 2 and len(boxes) > 1
+    if framed:   # every border box in one call per axis (see _border_frames)
         maps = [extension_index(n, st - (kd - 1), st + (c - 1) * s, sampled.boundary) for n, kd, st, c, s in zip(
             sampled.input_shape, sampled.dilated_shape, sampled.starts, sampled.counts, sampled.strides)]
         border = [box for box in boxes if not all(inside for _, _, inside in box)]
@@ -153,84 +153,99 @@ def _run_numba(sampled: Sampled, acc_dtype: np.dtype) -> np.ndarray:
 
 def _border_frames(sampled: Sampled, zi: np.ndarray, gi: np.ndarray, weights: np.ndarray, oi: np.ndarray,
                    border: list, maps: list, acc_dtype: np.dtype) -> None:
-    """The border boxes of a 2-D problem, in two calls of the row loops.
+    """The border boxes of a 2-D or n-D problem, in one call of the row loops per axis.
 
-    The boxes above and below the interior span every column: the rows of x̃ they
-    read are gathered, one box under the other, into one frame, and one call sums
-    them (row offsets point each output row at its box's rows).  The boxes left and
-    right of the interior span the interior rows: the columns of x̃ they read are
-    gathered side by side, transposed (so that their long axis is last: a row of one
-    or two outputs costs the loops a row set-up each), and summed by one call with
-    the transposed kernel.  ``maps`` holds, per axis, the source index in x of each
-    position of x̃ the outputs read and whether it lies inside x (``extension_index``);
-    outside, the frames hold the fill value.  The loops are the per-box path's, and so
-    are the sums bit for bit, except in column boxes wider than ``THIN_ROWS`` outputs,
-    which that path summed untransposed (same terms, another order).  Per box, a
-    window, a call and (column boxes)
+    The border boxes peeled off along one axis (before and after the interior) span
+    the interior on the axes before it and every output on the axes after it: the
+    samples of x̃ they read are gathered, one box after the other along that axis,
+    into one frame, and one call sums them (row offsets point each output row at its
+    box's part of the frame).  The boxes peeled off along the last axis are gathered
+    and summed with their last two axes swapped (kernel too), so that the long axis is
+    last: a row of one or two outputs costs the loops a row set-up each.  ``maps``
+    holds, per axis, the source index in x of each position of x̃ the outputs read and
+    whether it lies inside x (``extension_index``); outside, the frames hold the fill
+    value.  The loops are the per-box path's and each sum has the same terms; where
+    that path transposed a box differently (3-D, or columns wider than ``THIN_ROWS``)
+    they are added in another order.  Per box, a window, a call and (last-axis boxes)
     a transposed problem had cost about 3 ms of a 2048² float32 5×5 reflect call's
-    8–9; with the frames the whole call takes 0.87–0.95 of its time (interleaved runs),
-    and 0.69–0.76 for a batch of eight 256² images.
+    8–9; with the frames the whole call takes 0.87–0.95 of its time (interleaved
+    runs), 0.69–0.76 for a batch of eight 256² images, and 0.86–0.89 for 3-D 3×3×3
+    filters and a batch of four 64³ with 5×5×5 (128³ with 5×5×5 and 64³ with 7×7×7:
+    unchanged).
     """
     from ._numba_kernels import correlate_rows
 
+    nd = sampled.ndim
     batch = zi.shape[0]
-    c0, c1 = sampled.counts
-    (s0, s1), (d0, d1) = sampled.strides, sampled.dilations
-    kd0, kd1 = sampled.dilated_shape
-    fill = sampled.fill_value
-    target = oi.reshape(batch, c0, c1)
-    # boxes spanning every column (above and below the interior, or every box when no output
-    # row's window fits inside x); the others lie beside the interior, on its rows
-    rows = [box for box in border if box[1][:2] == (0, c1)]
-    columns = [box for box in border if box[1][:2] != (0, c1)]
-    if rows:
-        ranges = [np.arange(a * s0, (b - 1) * s0 + kd0) for (a, b, _), _ in rows]
-        heights = np.cumsum([0] + [r.size for r in ranges])
-        picked = np.concatenate(ranges)
-        frame = _gather(zi, maps[0][0][picked], maps[0][1][picked], maps[1][0], maps[1][1], fill)
-        width = frame.shape[2]
-        starts = np.concatenate([(h + np.arange(b - a) * s0) * width for ((a, b, _), _), h in zip(rows, heights)])
-        outs = np.concatenate([np.arange(a, b) * c1 for (a, b, _), _ in rows])
-        correlate_rows(frame.reshape(batch, -1), weights, _taps.tap_offsets(gi.shape, (d0, d1), frame.shape[1:]),
-                       starts, s1, c1, oi, outs)
-    if columns:
-        lo, hi = columns[0][0][:2]   # every column box spans the interior rows
-        ranges = [np.arange(a * s1, (b - 1) * s1 + kd1) for _, (a, b, _) in columns]
-        widths = np.cumsum([0] + [r.size for r in ranges])
-        picked = np.concatenate(ranges)
-        along = np.arange(lo * s0, (hi - 1) * s0 + kd0)
-        frame = _gather(zi, maps[0][0][along], maps[0][1][along], maps[1][0][picked], maps[1][1][picked], fill)
-        frame = np.ascontiguousarray(frame.transpose(0, 2, 1))
-        length = frame.shape[2]
-        starts = np.concatenate([(w + np.arange(b - a) * s1) * length for (_, (a, b, _)), w in zip(columns, widths)])
-        count = sum(b - a for _, (a, b, _) in columns)
-        result = np.empty((batch, count, hi - lo), dtype=acc_dtype)
-        g_t = np.ascontiguousarray(gi.T, dtype=acc_dtype)
-        correlate_rows(frame.reshape(batch, -1), g_t.ravel(), _taps.tap_offsets(g_t.shape, (d1, d0), frame.shape[1:]),
-                       starts, s0, hi - lo, result.reshape(batch, -1), np.arange(count, dtype=np.int64) * (hi - lo))
+    counts, strides, dilated = sampled.counts, sampled.strides, sampled.dilated_shape
+    target = oi.reshape((batch,) + counts)
+    by_axis: dict[int, list] = {}
+    for box in border:   # _boxes peels axis by axis: a box's axis is its first one not inside
+        by_axis.setdefault(next(a for a, (_, _, inside) in enumerate(box) if not inside), []).append(box)
+    for axis, boxes in by_axis.items():
+        # frame positions of x̃ per axis: the interior (axes before), the boxes' stretches one after
+        # the other (this axis), every position (axes after)
+        stretches = [np.arange(box[axis][0] * strides[axis], (box[axis][1] - 1) * strides[axis] + dilated[axis])
+                     for box in boxes]
+        starts = np.cumsum([0] + [r.size for r in stretches])[:-1]
+        positions = [np.arange(box_lo * s, (box_hi - 1) * s + kd) if a < axis else
+                     (np.concatenate(stretches) if a == axis else np.arange(maps[a][0].size))
+                     for a, ((box_lo, box_hi, _), s, kd) in enumerate(zip(boxes[0], strides, dilated))]
+        frame = _gather(zi, [maps[a][0][p] for a, p in enumerate(positions)],
+                        [maps[a][1][p] for a, p in enumerate(positions)], sampled.fill_value)
+        swap = axis == nd - 1   # sum with the last two axes swapped
+        order = tuple(range(nd - 2)) + ((nd - 1, nd - 2) if swap else (nd - 2, nd - 1))
+        if swap:
+            frame = np.ascontiguousarray(frame.transpose((0,) + tuple(1 + a for a in order)))
+        g = np.ascontiguousarray(gi.transpose(order), dtype=acc_dtype)
+        item = frame.shape[1:]
+        est = _taps.element_strides(item)
+        taps = _taps.tap_offsets(g.shape, tuple(sampled.dilations[a] for a in order), item)
+        steps = tuple(strides[a] for a in order)
+        # each box's output counts in the summing order; on the peeled axis, where its stretch starts
+        box_counts = [tuple(box[a][1] - box[a][0] for a in order) for box in boxes]
+        origins = [tuple(int(start) if a == axis else 0 for a in order) for start in starts]
+        rows = np.concatenate([_taps.grid_offsets(c[:-1], o[:-1], steps[:-1], est[:-1]) + o[-1] * est[-1]
+                               for c, o in zip(box_counts, origins)])
+        if not swap:
+            out_est = _taps.element_strides(counts)
+            outs = np.concatenate([_taps.grid_offsets(c[:-1], tuple(box[a][0] for a in order[:-1]), (1,) * (nd - 1),
+                                                      out_est[:-1]) for c, box in zip(box_counts, boxes)])
+            correlate_rows(frame.reshape(batch, -1), g.ravel(), taps, rows, steps[-1], counts[-1], oi, outs)
+            continue
+        # swapped: the boxes' outputs one after the other along the peeled axis, then put in place
+        widths = [c[-2] for c in box_counts]
+        shape = box_counts[0][:-2] + (sum(widths), box_counts[0][-1])
+        result = np.empty((batch,) + shape, dtype=acc_dtype)
+        result_est = _taps.element_strides(shape)[:-1]
+        outs = np.concatenate([_taps.grid_offsets(c[:-1], (0,) * (nd - 2) + (int(first),), (1,) * (nd - 1), result_est)
+                               for c, first in zip(box_counts, np.cumsum([0] + widths)[:-1])])
+        correlate_rows(frame.reshape(batch, -1), g.ravel(), taps, rows, steps[-1], shape[-1],
+                       result.reshape(batch, -1), outs)
         done = 0
-        for _, (a, b, _) in columns:
-            target[:, lo:hi, a:b] = result[:, done:done + b - a].transpose(0, 2, 1)
-            done += b - a
+        for box, width in zip(boxes, widths):
+            place = (slice(None),) + tuple(slice(lo, hi) for lo, hi, _ in box)
+            target[place] = result[..., done:done + width, :].swapaxes(-1, -2)
+            done += width
 
 
-def _gather(zi: np.ndarray, rows: np.ndarray, rows_inside: np.ndarray, columns: np.ndarray,
-            columns_inside: np.ndarray, fill) -> np.ndarray:
-    """``zi[:, rows][:, :, columns]`` (batch, rows, columns), contiguous, with ``fill``
-    where a row or a column lies outside x."""
-    lo, hi = int(rows.min()), int(rows.max()) + 1
-    frame = zi[:, lo:hi] if rows.size == hi - lo and bool((np.diff(rows) == 1).all()) and rows[0] == lo \
-        else zi.take(rows, axis=1)
-    c_lo, c_hi = int(columns.min()), int(columns.max()) + 1
-    if columns.size == c_hi - c_lo and bool((np.diff(columns) == 1).all()) and columns[0] == c_lo:
-        frame = np.ascontiguousarray(frame[:, :, c_lo:c_hi])
-    else:
-        frame = frame.take(columns, axis=2)
-    if not (rows_inside.all() and columns_inside.all()):
+def _gather(zi: np.ndarray, index: list, inside: list, fill) -> np.ndarray:
+    """``zi`` (batch, *item) at ``index[a]`` on each item axis, contiguous, with ``fill``
+    where a position lies outside x (``inside[a]`` False): runs of consecutive indices
+    are sliced, others taken."""
+    frame = zi
+    for a, idx in enumerate(index, start=1):
+        lo = int(idx.min())
+        if idx.size == int(idx.max()) + 1 - lo and bool((np.diff(idx) == 1).all()) and idx[0] == lo:
+            frame = frame[(slice(None),) * a + (slice(lo, lo + idx.size),)]
+        else:
+            frame = frame.take(idx, axis=a)
+    frame = np.ascontiguousarray(frame)
+    if not all(ins.all() for ins in inside):
         if np.may_share_memory(frame, zi):   # never write the fill into the caller's x
             frame = frame.copy()
-        frame[:, ~rows_inside] = fill
-        frame[:, :, ~columns_inside] = fill
+        for a, ins in enumerate(inside, start=1):
+            frame[(slice(None),) * a + (~ins,)] = fill
     return frame
 
 
