@@ -249,9 +249,11 @@ def _gather(zi: np.ndarray, index: list, inside: list, fill) -> np.ndarray:
     return frame
 
 
-#: a border box with at most this many outputs along its last axis, and a longer
-#: axis, runs with that axis last (rows of one or two outputs cost a loop call each:
-#: the far slabs of a 96³ 3×3×3 filter took 2 of its 6.5 ms that way)
+#: a box with at most this many outputs along its last axis, and a longer axis, runs
+#: with that axis last (rows of one or two outputs cost the loops a row set-up each: the
+#: far slabs of a 96³ 3×3×3 filter took 2 of its 6.5 ms that way).  Large inputs' border
+#: slabs are summed in frames (:func:`_border_frames`); this serves the single padded
+#: box of a small input, and a large one's single border box
 THIN_ROWS = 8
 
 
