@@ -93,23 +93,11 @@ class Sampled:
         if self.boundary == "constant" and self.fill_value == 0:
             return self.cropped().padded()
         nb = self.z.ndim - self.ndim
-        gathers, view = [], [slice(None)] * nb
-        for axis, (n, kd, start, count, s) in enumerate(zip(self.input_shape, self.dilated_shape, self.starts,
-                                                            self.counts, self.strides), start=nb):
-            index, inside = extension_index(n, start - (kd - 1), start + (count - 1) * s, self.boundary)
-            lo, hi = int(index.min()), int(index.max())
-            # slice first: a border strip never copies the bulk.  An axis read as a plain run of x
-            # (the inner axes of a border box) stays a view; gathering it too copied the whole
-            # volume for the far border slabs of a 3-D wrap (96³: 5 of the call's 11 ms)
-            view.append(slice(lo, hi + 1))
-            if not (inside.all() and bool((np.diff(index) == 1).all())):
-                gathers.append((axis, index - lo, inside))
-        piece = self.z[tuple(view)]
-        for axis, index, inside in gathers:
-            piece = np.take(piece, index, axis=axis)
-            if not inside.all():
-                piece[(slice(None),) * axis + (~inside,)] = self.fill_value
-        return np.ascontiguousarray(piece), (0,) * self.ndim
+        rules = [extension_index(n, start - (kd - 1), start + (count - 1) * s, self.boundary)
+                 for n, kd, start, count, s in zip(self.input_shape, self.dilated_shape, self.starts, self.counts,
+                                                   self.strides)]
+        return gather(self.z, [index for index, _ in rules], [inside for _, inside in rules], self.fill_value,
+                      nb), (0,) * self.ndim
 
     def cropped(self) -> "Sampled":
         """The same problem with ``z`` sliced (a view) to the samples the outputs read."""
@@ -124,6 +112,30 @@ class Sampled:
         # the constructor, not dataclasses.replace: a small call spent 5 µs there
         return Sampled(self.z[tuple(index)], self.h, tuple(starts), self.counts, self.strides, self.dilations,
                        self.boundary, self.fill_value)
+
+
+def gather(z: np.ndarray, indices: list, insides: list, fill: Any, first_axis: int) -> np.ndarray:
+    """``z`` at ``indices[a]`` (source indices in x, as :func:`~ndconv.boundary.extension_index`
+    gives them) on axis ``first_axis + a``, contiguous, with ``fill`` where ``insides[a]``
+    is False.
+
+    Every axis is sliced first to the range its indices span, so a border strip never
+    copies the bulk; an axis read as a plain run of x (the inner axes of a border box)
+    stays a view — gathering it too copied the whole volume for the far border slabs
+    of a 3-D wrap (96³: 5 of the call's 11 ms).
+    """
+    view, gathers = [slice(None)] * first_axis, []
+    for axis, (index, inside) in enumerate(zip(indices, insides), start=first_axis):
+        lo, hi = int(index.min()), int(index.max())
+        view.append(slice(lo, hi + 1))
+        if not (inside.all() and bool((np.diff(index) == 1).all())):
+            gathers.append((axis, index - lo, inside))
+    piece = z[tuple(view)]
+    for axis, index, inside in gathers:   # a taken axis is a copy: the fill never reaches x
+        piece = np.take(piece, index, axis=axis)
+        if not inside.all():
+            piece[(slice(None),) * axis + (~inside,)] = fill
+    return np.ascontiguousarray(piece)
 
 
 class Problem:

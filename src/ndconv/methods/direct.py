@@ -19,7 +19,7 @@ from .._memory import empty_apart
 from ..boundary import extension_index
 from . import _opencv, _taps
 from ._finite import all_finite
-from ._problem import Problem, Sampled
+from ._problem import Problem, Sampled, gather
 
 INT64_MAX = np.iinfo(np.int64).max
 #: float32 sums of more taps than this accumulate in float64: a recursive sum of
@@ -125,7 +125,7 @@ def _run_numba(sampled: Sampled, acc_dtype: np.dtype) -> np.ndarray:
         zi = zi.reshape((-1,) + zi.shape[zi.ndim - nd:])
         oi = out[index].reshape(zi.shape[0], -1)
         if framed:
-            _border_frames(sampled, zi, gi, weights, oi, border, maps, acc_dtype)
+            _border_frames(sampled, zi, gi, oi, border, maps, acc_dtype)
         for box in boxes:
             sub = Sampled(zi, gi, tuple(st + a * s for st, (a, _, _), s in zip(sampled.starts, box, sampled.strides)),
                           tuple(b - a for a, b, _ in box), sampled.strides, sampled.dilations,
@@ -151,8 +151,8 @@ def _run_numba(sampled: Sampled, acc_dtype: np.dtype) -> np.ndarray:
     return out
 
 
-def _border_frames(sampled: Sampled, zi: np.ndarray, gi: np.ndarray, weights: np.ndarray, oi: np.ndarray,
-                   border: list, maps: list, acc_dtype: np.dtype) -> None:
+def _border_frames(sampled: Sampled, zi: np.ndarray, gi: np.ndarray, oi: np.ndarray, border: list, maps: list,
+                   acc_dtype: np.dtype) -> None:
     """The border boxes of a 2-D or n-D problem, in one call of the row loops per axis.
 
     The border boxes peeled off along one axis (before and after the interior) span
@@ -191,8 +191,8 @@ def _border_frames(sampled: Sampled, zi: np.ndarray, gi: np.ndarray, weights: np
         positions = [np.arange(box_lo * s, (box_hi - 1) * s + kd) if a < axis else
                      (np.concatenate(stretches) if a == axis else np.arange(maps[a][0].size))
                      for a, ((box_lo, box_hi, _), s, kd) in enumerate(zip(boxes[0], strides, dilated))]
-        frame = _gather(zi, [maps[a][0][p] for a, p in enumerate(positions)],
-                        [maps[a][1][p] for a, p in enumerate(positions)], sampled.fill_value)
+        frame = gather(zi, [maps[a][0][p] for a, p in enumerate(positions)],
+                       [maps[a][1][p] for a, p in enumerate(positions)], sampled.fill_value, 1)
         swap = axis == nd - 1   # sum with the last two axes swapped
         order = tuple(range(nd - 2)) + ((nd - 1, nd - 2) if swap else (nd - 2, nd - 1))
         if swap:
@@ -227,26 +227,6 @@ def _border_frames(sampled: Sampled, zi: np.ndarray, gi: np.ndarray, weights: np
             place = (slice(None),) + tuple(slice(lo, hi) for lo, hi, _ in box)
             target[place] = result[..., done:done + width, :].swapaxes(-1, -2)
             done += width
-
-
-def _gather(zi: np.ndarray, index: list, inside: list, fill) -> np.ndarray:
-    """``zi`` (batch, *item) at ``index[a]`` on each item axis, contiguous, with ``fill``
-    where a position lies outside x (``inside[a]`` False): runs of consecutive indices
-    are sliced, others taken."""
-    frame = zi
-    for a, idx in enumerate(index, start=1):
-        lo = int(idx.min())
-        if idx.size == int(idx.max()) + 1 - lo and bool((np.diff(idx) == 1).all()) and idx[0] == lo:
-            frame = frame[(slice(None),) * a + (slice(lo, lo + idx.size),)]
-        else:
-            frame = frame.take(idx, axis=a)
-    frame = np.ascontiguousarray(frame)
-    if not all(ins.all() for ins in inside):
-        if np.may_share_memory(frame, zi):   # never write the fill into the caller's x
-            frame = frame.copy()
-        for a, ins in enumerate(inside, start=1):
-            frame[(slice(None),) * a + (~ins,)] = fill
-    return frame
 
 
 #: a box with at most this many outputs along its last axis, and a longer axis, runs
