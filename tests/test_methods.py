@@ -483,6 +483,50 @@ def test_border_boxes_run_in_one_frame_per_axis(boundary, monkeypatch):
     check(xi * 2**45, ki, "direct", mode="same", boundary=boundary)            # int64 loops, exact
 
 
+@pytest.mark.parametrize("boundary", ["constant", "reflect", "wrap"])
+def test_layouts_are_built_once_per_geometry(boundary, monkeypatch):
+    """The boxes, frames and offsets of the loops depend on the geometry only and are
+    kept between calls: a second call with other data, another fill value or another
+    kernel of the same shape reuses them and still equals the definition; another batch
+    count, stride or origin builds its own."""
+    from ndconv.methods import direct
+
+    monkeypatch.setattr(direct, "SMALL_INPUT", 0)
+    monkeypatch.setattr(_opencv, "ENABLED", False)
+    direct._layout.cache_clear()
+    rng = rng_for("layouts", boundary)
+    for fill in (0.0, 2.5, -1.0):
+        x, k = rng.standard_normal((19, 23)), rng.standard_normal((3, 5))
+        check(x, k, "direct", mode="same", boundary=boundary, fill_value=fill)
+    assert direct._layout.cache_info().misses == 1 and direct._layout.cache_info().hits == 2
+    check(rng.standard_normal((2, 19, 23)), rng.standard_normal((3, 5)), "direct", mode="same", boundary=boundary)
+    check(rng.standard_normal((19, 23)), rng.standard_normal((3, 5)), "direct", mode="same", boundary=boundary,
+          stride=(1, 2))
+    check(rng.standard_normal((19, 23)), rng.standard_normal((3, 5)), "direct", mode="same", boundary=boundary,
+          origin=(1, -1))
+    assert direct._layout.cache_info().misses == 4
+
+
+def test_large_interiors_build_their_offsets_per_call(monkeypatch):
+    """Interior boxes of more than CACHED_ROWS rows leave their (megabyte) offsets out of
+    the layout cache and build them in each call, with the same result."""
+    from ndconv.methods import direct
+
+    monkeypatch.setattr(direct, "SMALL_INPUT", 0)
+    monkeypatch.setattr(direct, "CACHED_ROWS", 4)
+    monkeypatch.setattr(_opencv, "ENABLED", False)
+    direct._layout.cache_clear()
+    rng = rng_for("uncached")
+    check(rng.standard_normal((14, 9, 11)), rng.standard_normal((3, 2, 3)), "direct", mode="same", boundary="wrap")
+    check(rng.standard_normal((3, 2, 20)), rng.standard_normal((1, 1, 3)), "direct", mode="same", boundary="reflect")
+    assert direct._layout.cache_info().currsize == 2
+    built = []
+    inner_offsets = direct._inner_offsets
+    monkeypatch.setattr(direct, "_inner_offsets", lambda *a: built.append(a[0]) or inner_offsets(*a))
+    check(rng.standard_normal((14, 9, 11)), rng.standard_normal((3, 2, 3)), "direct", mode="same", boundary="wrap")
+    assert direct._layout.cache_info().hits == 1 and len(built) == 1   # the layout kept, the offsets built
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_fft_wrap_transforms_the_period_itself(mode, monkeypatch):
     """With boundary='wrap' and fast lengths, fft runs one circular convolution of x's own

@@ -114,28 +114,45 @@ class Sampled:
                        self.boundary, self.fill_value)
 
 
-def gather(z: np.ndarray, indices: list, insides: list, fill: Any, first_axis: int) -> np.ndarray:
-    """``z`` at ``indices[a]`` (source indices in x, as :func:`~ndconv.boundary.extension_index`
-    gives them) on axis ``first_axis + a``, contiguous, with ``fill`` where ``insides[a]``
-    is False.
+#: how to read a box of x̃ out of z: the slices that cut z to the box's span, then per
+#: gathered axis (axis, indices into the slice, positions that take the fill or None)
+Gather = tuple[tuple[slice, ...], tuple[tuple[int, np.ndarray, np.ndarray | None], ...]]
+
+
+def gather_plan(indices: list, insides: list, first_axis: int) -> Gather:
+    """How :func:`gather` reads ``indices`` (source indices in x, as
+    :func:`~ndconv.boundary.extension_index` gives them, on axis ``first_axis + a``).
 
     Every axis is sliced first to the range its indices span, so a border strip never
     copies the bulk; an axis read as a plain run of x (the inner axes of a border box)
     stays a view — gathering it too copied the whole volume for the far border slabs
-    of a 3-D wrap (96³: 5 of the call's 11 ms).
+    of a 3-D wrap (96³: 5 of the call's 11 ms).  The plan depends on the geometry
+    only: the direct method keeps it between calls (see ``direct._frames``).
     """
-    view, gathers = [slice(None)] * first_axis, []
+    view, takes = [slice(None)] * first_axis, []
     for axis, (index, inside) in enumerate(zip(indices, insides), start=first_axis):
         lo, hi = int(index.min()), int(index.max())
         view.append(slice(lo, hi + 1))
         if not (inside.all() and bool((np.diff(index) == 1).all())):
-            gathers.append((axis, index - lo, inside))
-    piece = z[tuple(view)]
-    for axis, index, inside in gathers:   # a taken axis is a copy: the fill never reaches x
+            takes.append((axis, index - lo, None if inside.all() else ~inside))
+    return tuple(view), tuple(takes)
+
+
+def apply_gather(z: np.ndarray, plan: Gather, fill: Any) -> np.ndarray:
+    """The box of x̃ that ``plan`` (:func:`gather_plan`) names, contiguous, ``fill`` outside x."""
+    view, takes = plan
+    piece = z[view]
+    for axis, index, outside in takes:   # a taken axis is a copy: the fill never reaches x
         piece = np.take(piece, index, axis=axis)
-        if not inside.all():
-            piece[(slice(None),) * axis + (~inside,)] = fill
+        if outside is not None:
+            piece[(slice(None),) * axis + (outside,)] = fill
     return np.ascontiguousarray(piece)
+
+
+def gather(z: np.ndarray, indices: list, insides: list, fill: Any, first_axis: int) -> np.ndarray:
+    """``z`` at ``indices[a]`` on axis ``first_axis + a``, contiguous, with ``fill`` where
+    ``insides[a]`` is False (:func:`gather_plan`, then :func:`apply_gather`)."""
+    return apply_gather(z, gather_plan(indices, insides, first_axis), fill)
 
 
 class Problem:

@@ -10,8 +10,9 @@ identical sum with the boundary applied natively.
 
 from __future__ import annotations
 
+import functools
 import math
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -19,7 +20,7 @@ from .._memory import empty_apart
 from ..boundary import extension_index
 from . import _opencv, _taps
 from ._finite import all_finite
-from ._problem import Problem, Sampled, gather
+from ._problem import Gather, Problem, Sampled, apply_gather, gather_plan
 
 INT64_MAX = np.iinfo(np.int64).max
 #: float32 sums of more taps than this accumulate in float64: a recursive sum of
@@ -72,14 +73,14 @@ def _axis_segments(n: int, kd: int, start: int, count: int, stride: int) -> list
 SMALL_INPUT = 1 << 18
 
 
-def _boxes(sampled: Sampled) -> list[tuple[tuple[int, int, bool], ...]]:
+def _boxes(sampled: Sampled, small: int | None = None) -> list[tuple[tuple[int, int, bool], ...]]:
     """Boxes of outputs: the interior (read straight from z) and the border slabs.
 
     Peeled axis by axis: the outputs before and after the interior on axis 0 (every
     other axis whole), then on axis 1 within axis 0's interior, and so on — 2·nd
     border boxes rather than the 3^nd − 1 of a grid (each box costs a call).
     """
-    if sampled.z.size <= SMALL_INPUT:
+    if sampled.z.size <= (SMALL_INPUT if small is None else small):
         return [tuple((0, c, False) for c in sampled.counts)]
     per_axis = [_axis_segments(n, kd, st, c, s) for n, kd, st, c, s in zip(
         sampled.input_shape, sampled.dilated_shape, sampled.starts, sampled.counts, sampled.strides)]
@@ -112,46 +113,157 @@ def _run_numba(sampled: Sampled, acc_dtype: np.dtype) -> np.ndarray:
                  for index in np.ndindex(out.shape[:nb])]
     else:
         pairs = [((), z.reshape((-1,) + z.shape[nb:]), g.reshape(g.shape[nb:]))]
-    out_est = _taps.element_strides(sampled.counts)
-    boxes = _boxes(sampled)
-    framed = nd >= 2 and len(boxes) > 1
-    if framed:   # every border box in one call per axis (see _border_frames)
-        maps = [extension_index(n, st - (kd - 1), st + (c - 1) * s, sampled.boundary) for n, kd, st, c, s in zip(
-            sampled.input_shape, sampled.dilated_shape, sampled.starts, sampled.counts, sampled.strides)]
-        border = [box for box in boxes if not all(inside for _, _, inside in box)]
-        boxes = [box for box in boxes if all(inside for _, _, inside in box)]
+    layout = _layout(sampled.z.shape, sampled.kernel_shape, sampled.starts, sampled.counts, sampled.strides,
+                     sampled.dilations, sampled.boundary, SMALL_INPUT)
     for index, zi, gi in pairs:
         weights = np.ascontiguousarray(gi, dtype=acc_dtype).ravel()
         zi = zi.reshape((-1,) + zi.shape[zi.ndim - nd:])
         oi = out[index].reshape(zi.shape[0], -1)
-        if framed:
-            _border_frames(sampled, zi, gi, oi, border, maps, acc_dtype)
-        for box in boxes:
+        if layout.frames:
+            _border_frames(layout.frames, zi, gi, oi, sampled, acc_dtype)
+        for box, offsets in layout.inner:   # read z in place
+            taps, rows, outs, ncols = offsets or _inner_offsets(box, sampled)
+            correlate_rows(zi.reshape(zi.shape[0], -1), weights, taps, rows, sampled.strides[-1], ncols, oi, outs)
+        for box in layout.padded:
             sub = Sampled(zi, gi, tuple(st + a * s for st, (a, _, _), s in zip(sampled.starts, box, sampled.strides)),
                           tuple(b - a for a, b, _ in box), sampled.strides, sampled.dilations,
                           sampled.boundary, sampled.fill_value)
-            if all(inside for _, _, inside in box):
-                zp, firsts = zi, tuple(st - (kd - 1) for st, kd in zip(sub.starts, sub.dilated_shape))
-            else:
-                zp, firsts = sub.window()
-                zp = np.ascontiguousarray(zp)
-                if _thin(sub.counts):
-                    target = oi.reshape((zi.shape[0],) + sampled.counts)[(slice(None),) + tuple(
-                        slice(a, b) for a, b, _ in box)]
-                    _thin_box(zp, gi, sub, acc_dtype, target)
-                    continue
-            item = zp.shape[1:]
-            taps = _taps.tap_offsets(sub.kernel_shape, sub.dilations, item)
-            est = _taps.element_strides(item)
-            rows = _taps.grid_offsets(sub.counts[:-1], firsts[:-1], sub.strides[:-1], est[:-1]) + firsts[-1]
-            outs = _taps.grid_offsets(sub.counts[:-1], tuple(a for a, _, _ in box[:-1]), (1,) * (nd - 1),
-                                      out_est[:-1]) + box[-1][0]
+            zp, firsts = sub.window()   # every read in range
+            zp = np.ascontiguousarray(zp)
+            target = oi.reshape((zi.shape[0],) + sampled.counts)[(slice(None),) + tuple(slice(a, b) for a, b, _ in box)]
+            if _thin(sub.counts):
+                _thin_box(zp, gi, sub, acc_dtype, target)
+                continue
+            taps, rows, outs, _ = _box_offsets(box, zp.shape[1:], firsts, sub.kernel_shape, sub.dilations,
+                                               sub.strides, sampled.counts)
             correlate_rows(zp.reshape(zp.shape[0], -1), weights, taps, rows, sub.strides[-1], sub.counts[-1],
                            oi, outs)
     return out
 
 
-def _border_frames(sampled: Sampled, zi: np.ndarray, gi: np.ndarray, oi: np.ndarray, border: list, maps: list,
+@dataclass(frozen=True)
+class _Frame:
+    """The border boxes peeled off along one axis: how their frame is gathered and summed."""
+
+    gather: Gather                    # on a batch of items (axis 0: the batch)
+    order: tuple[int, ...]            # the axes in summing order (the last two swapped for the last axis)
+    taps: np.ndarray
+    rows: np.ndarray
+    ncols: int
+    outs: np.ndarray                  # into the output (or, swapped, into the result)
+    result_shape: tuple[int, ...] | None = None   # swapped: the boxes' outputs one after the other
+    places: tuple[tuple[tuple[slice, ...], int, int], ...] = ()   # swapped: each box and its rows of the result
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """How :func:`_run_numba` cuts a problem: interior boxes, padded boxes, border frames."""
+
+    inner: tuple   # per interior box: the box, and its taps, rows, outs, ncols (None beyond CACHED_ROWS rows)
+    padded: tuple                     # boxes summed from their own window of x̃
+    frames: tuple[_Frame, ...]        # the border boxes, one frame per axis (2-D and n-D)
+
+
+def _box_offsets(box: tuple, item: tuple[int, ...], firsts: tuple[int, ...], kernel_shape: tuple[int, ...],
+                 dilations: tuple[int, ...], strides: tuple[int, ...], counts: tuple[int, ...]) -> tuple:
+    """Taps and row offsets into an item of shape ``item`` (output 0 of the box reading from
+    ``firsts``), the box's output offsets into an output of shape ``counts``, its row length."""
+    nd = len(item)
+    est, out_est = _taps.element_strides(item), _taps.element_strides(counts)
+    box_counts = tuple(b - a for a, b, _ in box)
+    taps = _taps.tap_offsets(kernel_shape, dilations, item)
+    rows = _taps.grid_offsets(box_counts[:-1], firsts[:-1], strides[:-1], est[:-1]) + firsts[-1]
+    outs = _taps.grid_offsets(box_counts[:-1], tuple(a for a, _, _ in box[:-1]), (1,) * (nd - 1),
+                              out_est[:-1]) + box[-1][0]
+    return taps, rows, outs, box_counts[-1]
+
+
+#: interior boxes of at most this many rows keep their offsets in the layout cache (beyond,
+#: the offsets of a 3-D volume take megabytes, and building them is a sliver of the sums)
+CACHED_ROWS = 1 << 16
+
+
+def _inner_offsets(box: tuple, layout: Sampled) -> tuple:
+    """:func:`_box_offsets` of an interior box, reading z in place."""
+    firsts = tuple(st + a * s - (kd - 1) for st, (a, _, _), s, kd in zip(layout.starts, box, layout.strides,
+                                                                         layout.dilated_shape))
+    return _box_offsets(box, layout.input_shape, firsts, layout.kernel_shape, layout.dilations, layout.strides,
+                        layout.counts)
+
+
+@functools.lru_cache(maxsize=32)
+def _layout(shape: tuple[int, ...], kernel_shape: tuple[int, ...], starts: tuple[int, ...], counts: tuple[int, ...],
+            strides: tuple[int, ...], dilations: tuple[int, ...], boundary: str, small: int) -> _Layout:
+    """The boxes of :func:`_run_numba` and their index arrays, for a problem of this geometry.
+
+    Depends on the geometry only, so it is kept between calls: building the index
+    arrays (positions, maps, row and output offsets: about 60 small NumPy calls) had
+    cost 0.3–0.5 ms a call, a third of a 1024² 3×3 filter.  The border boxes of 2-D
+    and n-D problems with more than one box go to frames (:func:`_border_frames`).
+    ``small`` is :data:`SMALL_INPUT`, a key of the cache (tests lower it).
+    """
+    nd = len(counts)
+    layout = Sampled(np.broadcast_to(np.zeros((), np.uint8), shape), np.zeros(kernel_shape, np.uint8), starts,
+                     counts, strides, dilations, boundary)
+    boxes = _boxes(layout, small)
+    inside = [box for box in boxes if all(flag for _, _, flag in box)]
+    border = [box for box in boxes if box not in inside]
+    inner = tuple((box, _inner_offsets(box, layout) if math.prod(b - a for a, b, _ in box[:-1]) <= CACHED_ROWS
+                   else None) for box in inside)
+    if nd < 2 or len(boxes) < 2:
+        return _Layout(inner, tuple(border), ())
+    maps = [extension_index(n, st - (kd - 1), st + (c - 1) * s, boundary) for n, kd, st, c, s in zip(
+        layout.input_shape, layout.dilated_shape, starts, counts, strides)]
+    by_axis: dict[int, list] = {}
+    for box in border:   # _boxes peels axis by axis: a box's axis is its first one not inside
+        by_axis.setdefault(next(a for a, (_, _, flag) in enumerate(box) if not flag), []).append(box)
+    return _Layout(inner, (), tuple(_frame(axis, peeled, maps, layout) for axis, peeled in by_axis.items()))
+
+
+def _frame(axis: int, boxes: list, maps: list, layout: Sampled) -> _Frame:
+    """The frame of the border boxes peeled off along ``axis`` (see :func:`_border_frames`)."""
+    nd = layout.ndim
+    counts, strides, dilated = layout.counts, layout.strides, layout.dilated_shape
+    # frame positions of x̃ per axis: the interior (axes before), the boxes' stretches one after
+    # the other (this axis), every position (axes after)
+    stretches = [np.arange(box[axis][0] * strides[axis], (box[axis][1] - 1) * strides[axis] + dilated[axis])
+                 for box in boxes]
+    starts = np.cumsum([0] + [r.size for r in stretches])[:-1]
+    positions = [np.arange(box_lo * s, (box_hi - 1) * s + kd) if a < axis else
+                 (np.concatenate(stretches) if a == axis else np.arange(maps[a][0].size))
+                 for a, ((box_lo, box_hi, _), s, kd) in enumerate(zip(boxes[0], strides, dilated))]
+    plan = gather_plan([maps[a][0][p] for a, p in enumerate(positions)],
+                       [maps[a][1][p] for a, p in enumerate(positions)], 1)
+    swap = axis == nd - 1   # sum with the last two axes swapped
+    order = tuple(range(nd - 2)) + ((nd - 1, nd - 2) if swap else (nd - 2, nd - 1))
+    item = tuple(positions[a].size for a in order)
+    est = _taps.element_strides(item)
+    taps = _taps.tap_offsets(tuple(layout.kernel_shape[a] for a in order), tuple(layout.dilations[a] for a in order),
+                             item)
+    steps = tuple(strides[a] for a in order)
+    # each box's output counts in the summing order; on the peeled axis, where its stretch starts
+    box_counts = [tuple(box[a][1] - box[a][0] for a in order) for box in boxes]
+    origins = [tuple(int(start) if a == axis else 0 for a in order) for start in starts]
+    rows = np.concatenate([_taps.grid_offsets(c[:-1], o[:-1], steps[:-1], est[:-1]) + o[-1] * est[-1]
+                           for c, o in zip(box_counts, origins)])
+    if not swap:
+        out_est = _taps.element_strides(counts)
+        outs = np.concatenate([_taps.grid_offsets(c[:-1], tuple(box[a][0] for a in order[:-1]), (1,) * (nd - 1),
+                                                  out_est[:-1]) for c, box in zip(box_counts, boxes)])
+        return _Frame(plan, order, taps, rows, counts[-1], outs)
+    # swapped: the boxes' outputs one after the other along the peeled axis, then put in place
+    widths = [c[-2] for c in box_counts]
+    firsts = np.cumsum([0] + widths)[:-1]
+    shape = box_counts[0][:-2] + (sum(widths), box_counts[0][-1])
+    result_est = _taps.element_strides(shape)[:-1]
+    outs = np.concatenate([_taps.grid_offsets(c[:-1], (0,) * (nd - 2) + (int(first),), (1,) * (nd - 1), result_est)
+                           for c, first in zip(box_counts, firsts)])
+    places = tuple(((slice(None),) + tuple(slice(lo, hi) for lo, hi, _ in box), int(first), int(first) + width)
+                   for box, first, width in zip(boxes, firsts, widths))
+    return _Frame(plan, order, taps, rows, shape[-1], outs, shape, places)
+
+
+def _border_frames(frames: tuple[_Frame, ...], zi: np.ndarray, gi: np.ndarray, oi: np.ndarray, sampled: Sampled,
                    acc_dtype: np.dtype) -> None:
     """The border boxes of a 2-D or n-D problem, in one call of the row loops per axis.
 
@@ -161,72 +273,36 @@ def _border_frames(sampled: Sampled, zi: np.ndarray, gi: np.ndarray, oi: np.ndar
     into one frame, and one call sums them (row offsets point each output row at its
     box's part of the frame).  The boxes peeled off along the last axis are gathered
     and summed with their last two axes swapped (kernel too), so that the long axis is
-    last: a row of one or two outputs costs the loops a row set-up each.  ``maps``
-    holds, per axis, the source index in x of each position of x̃ the outputs read and
-    whether it lies inside x (``extension_index``); outside, the frames hold the fill
-    value.  The loops are the per-box path's and each sum has the same terms; where
-    that path transposed a box differently (3-D, or columns wider than ``THIN_ROWS``)
-    they are added in another order.  Per box, a window, a call and (last-axis boxes)
-    a transposed problem had cost about 3 ms of a 2048² float32 5×5 reflect call's
-    8–9; with the frames the whole call takes 0.87–0.95 of its time (interleaved
-    runs), 0.69–0.76 for a batch of eight 256² images, and 0.86–0.89 for 3-D 3×3×3
-    filters and a batch of four 64³ with 5×5×5 (128³ with 5×5×5 and 64³ with 7×7×7:
-    unchanged).
+    last: a row of one or two outputs costs the loops a row set-up each.  Each frame
+    reads x̃ through the source index in x of each of its positions and whether it lies
+    inside x (``extension_index``); outside, it holds the fill value.  The loops are the
+    per-box path's and each sum has the same terms; where that path transposed a box
+    differently (3-D, or columns wider than ``THIN_ROWS``) they are added in another
+    order.  Per box, a window, a call and (last-axis boxes) a transposed problem had
+    cost about 3 ms of a 2048² float32 5×5 reflect call's 8–9; with the frames the
+    whole call takes 0.87–0.95 of its time (interleaved runs), 0.69–0.76 for a batch of
+    eight 256² images, and 0.86–0.89 for 3-D 3×3×3 filters and a batch of four 64³ with
+    5×5×5 (128³ with 5×5×5 and 64³ with 7×7×7: unchanged).  The frames' index arrays
+    come from :func:`_layout`, built once per geometry.
     """
     from ._numba_kernels import correlate_rows
 
-    nd = sampled.ndim
     batch = zi.shape[0]
-    counts, strides, dilated = sampled.counts, sampled.strides, sampled.dilated_shape
-    target = oi.reshape((batch,) + counts)
-    by_axis: dict[int, list] = {}
-    for box in border:   # _boxes peels axis by axis: a box's axis is its first one not inside
-        by_axis.setdefault(next(a for a, (_, _, inside) in enumerate(box) if not inside), []).append(box)
-    for axis, boxes in by_axis.items():
-        # frame positions of x̃ per axis: the interior (axes before), the boxes' stretches one after
-        # the other (this axis), every position (axes after)
-        stretches = [np.arange(box[axis][0] * strides[axis], (box[axis][1] - 1) * strides[axis] + dilated[axis])
-                     for box in boxes]
-        starts = np.cumsum([0] + [r.size for r in stretches])[:-1]
-        positions = [np.arange(box_lo * s, (box_hi - 1) * s + kd) if a < axis else
-                     (np.concatenate(stretches) if a == axis else np.arange(maps[a][0].size))
-                     for a, ((box_lo, box_hi, _), s, kd) in enumerate(zip(boxes[0], strides, dilated))]
-        frame = gather(zi, [maps[a][0][p] for a, p in enumerate(positions)],
-                       [maps[a][1][p] for a, p in enumerate(positions)], sampled.fill_value, 1)
-        swap = axis == nd - 1   # sum with the last two axes swapped
-        order = tuple(range(nd - 2)) + ((nd - 1, nd - 2) if swap else (nd - 2, nd - 1))
+    target = oi.reshape((batch,) + sampled.counts)
+    for f in frames:
+        frame = apply_gather(zi, f.gather, sampled.fill_value)
+        swap = f.result_shape is not None
         if swap:
-            frame = np.ascontiguousarray(frame.transpose((0,) + tuple(1 + a for a in order)))
-        g = np.ascontiguousarray(gi.transpose(order), dtype=acc_dtype)
-        item = frame.shape[1:]
-        est = _taps.element_strides(item)
-        taps = _taps.tap_offsets(g.shape, tuple(sampled.dilations[a] for a in order), item)
-        steps = tuple(strides[a] for a in order)
-        # each box's output counts in the summing order; on the peeled axis, where its stretch starts
-        box_counts = [tuple(box[a][1] - box[a][0] for a in order) for box in boxes]
-        origins = [tuple(int(start) if a == axis else 0 for a in order) for start in starts]
-        rows = np.concatenate([_taps.grid_offsets(c[:-1], o[:-1], steps[:-1], est[:-1]) + o[-1] * est[-1]
-                               for c, o in zip(box_counts, origins)])
+            frame = np.ascontiguousarray(frame.transpose((0,) + tuple(1 + a for a in f.order)))
+        g = np.ascontiguousarray(gi.transpose(f.order), dtype=acc_dtype).ravel()
+        step = sampled.strides[f.order[-1]]
         if not swap:
-            out_est = _taps.element_strides(counts)
-            outs = np.concatenate([_taps.grid_offsets(c[:-1], tuple(box[a][0] for a in order[:-1]), (1,) * (nd - 1),
-                                                      out_est[:-1]) for c, box in zip(box_counts, boxes)])
-            correlate_rows(frame.reshape(batch, -1), g.ravel(), taps, rows, steps[-1], counts[-1], oi, outs)
+            correlate_rows(frame.reshape(batch, -1), g, f.taps, f.rows, step, f.ncols, oi, f.outs)
             continue
-        # swapped: the boxes' outputs one after the other along the peeled axis, then put in place
-        widths = [c[-2] for c in box_counts]
-        shape = box_counts[0][:-2] + (sum(widths), box_counts[0][-1])
-        result = np.empty((batch,) + shape, dtype=acc_dtype)
-        result_est = _taps.element_strides(shape)[:-1]
-        outs = np.concatenate([_taps.grid_offsets(c[:-1], (0,) * (nd - 2) + (int(first),), (1,) * (nd - 1), result_est)
-                               for c, first in zip(box_counts, np.cumsum([0] + widths)[:-1])])
-        correlate_rows(frame.reshape(batch, -1), g.ravel(), taps, rows, steps[-1], shape[-1],
-                       result.reshape(batch, -1), outs)
-        done = 0
-        for box, width in zip(boxes, widths):
-            place = (slice(None),) + tuple(slice(lo, hi) for lo, hi, _ in box)
-            target[place] = result[..., done:done + width, :].swapaxes(-1, -2)
-            done += width
+        result = np.empty((batch,) + f.result_shape, dtype=acc_dtype)
+        correlate_rows(frame.reshape(batch, -1), g, f.taps, f.rows, step, f.ncols, result.reshape(batch, -1), f.outs)
+        for place, lo, hi in f.places:
+            target[place] = result[..., lo:hi, :].swapaxes(-1, -2)
 
 
 #: a box with at most this many outputs along its last axis, and a longer axis, runs
