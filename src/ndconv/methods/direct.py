@@ -107,7 +107,8 @@ def _boxes(sampled: Sampled, small: int | None = None) -> list[tuple[tuple[int, 
 def _run_numba(sampled: Sampled, acc_dtype: np.dtype) -> np.ndarray:
     """Direct sum by the compiled loops, without padding the bulk of the input:
     the interior box reads ``z`` in place, only the thin border boxes are
-    padded (small copies, gathered into one frame per axis, :func:`_border_frames`)."""
+    padded (small copies, gathered into one frame per axis, :func:`_border_frames`).
+    How the problem is cut, and the index arrays, come from :func:`_layout`."""
     from ._numba_kernels import correlate_rows
 
     nd = sampled.ndim
@@ -316,9 +317,9 @@ def _border_frames(frames: tuple[_Frame, ...], zi: np.ndarray, gi: np.ndarray, o
 
 #: a box with at most this many outputs along its last axis, and a longer axis, runs
 #: with that axis last (rows of one or two outputs cost the loops a row set-up each: the
-#: far slabs of a 96³ 3×3×3 filter took 2 of its 6.5 ms that way).  Large inputs' border
-#: slabs are summed in frames (:func:`_border_frames`); this serves the single padded
-#: box of a small input, and a large one's single border box
+#: far slabs of a 96³ 3×3×3 filter took 2 of its 6.5 ms that way).  Border slabs are
+#: summed in frames (:func:`_border_frames`); this serves the single padded box of a
+#: small 1-D or n-D input, and a problem's single border box
 THIN_ROWS = 8
 
 
