@@ -193,3 +193,23 @@ def test_loops_priced_by_the_accumulator_they_sum_in(taps, key):
     terms, note = _registry._loops_terms(problem)
     assert [name for name, _ in terms if name.startswith("direct_f")] == [key]
     assert ("float64 sums" in note) == (key == "direct_f8")
+
+
+@pytest.mark.parametrize("xshape, kshape, kw, frames", [
+    ((64, 64), (3, 3), {"mode": "same", "boundary": "reflect"}, True),     # 2-D: frames at every size
+    ((64, 64), (5, 5), {"mode": "full"}, True),
+    ((64, 64), (3, 3), {"mode": "valid"}, False),                          # no border box
+    ((4000,), (5,), {"mode": "same", "boundary": "wrap"}, False),          # small 1-D: padded whole
+    ((32, 32, 32), (3, 3, 3), {"mode": "same"}, False),                    # small 3-D: padded whole
+    ((70, 66, 61), (3, 3, 3), {"mode": "same", "boundary": "wrap"}, True),  # large 3-D: frames
+])
+def test_loops_priced_with_the_frames_only_where_they_run(xshape, kshape, kw, frames):
+    """The border frames' fixed cost (FRAMES_CALLS) is in the loops' price exactly where
+    the loops sum border boxes in frames: it decides loops against OpenCV on mid-size images."""
+    problem = Problem(make_spec(np.zeros(xshape), np.ones(kshape), method="direct", **kw))
+    terms, _ = _registry._loops_terms(problem)
+    assert dict(terms)["call"] == 1 + (_registry.FRAMES_CALLS if frames else 0)
+    sampled = problem.unextended
+    layout = direct._layout(sampled.z.shape, sampled.kernel_shape, sampled.starts, sampled.counts, sampled.strides,
+                            sampled.dilations, sampled.boundary, direct.SMALL_INPUT)
+    assert bool(layout.frames) == frames
