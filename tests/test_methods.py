@@ -507,6 +507,22 @@ def test_layouts_are_built_once_per_geometry(boundary, monkeypatch):
     assert direct._layout.cache_info().misses == 4
 
 
+def test_padded_boxes_keep_their_offsets():
+    """The single padded box of a small 1-D or 3-D input keeps its offsets between calls
+    (another fill, another kernel of the same shape) and still equals the definition."""
+    from ndconv.methods import direct
+
+    direct._padded_offsets.cache_clear()
+    rng = rng_for("padded offsets")
+    for fill in (0.0, 1.5):
+        check(rng.standard_normal(300), rng.standard_normal(7), "direct", mode="same", boundary="constant",
+              fill_value=fill)
+        check(rng.standard_normal((9, 8, 7)), rng.standard_normal((3, 3, 2)), "direct", mode="full",
+              boundary="reflect")
+    info = direct._padded_offsets.cache_info()
+    assert info.misses == 2 and info.hits >= 2
+
+
 def test_large_interiors_build_their_offsets_per_call(monkeypatch):
     """Interior boxes of more than CACHED_ROWS rows leave their (megabyte) offsets out of
     the layout cache and build them in each call, with the same result."""
