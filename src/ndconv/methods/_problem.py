@@ -127,7 +127,7 @@ def gather_plan(indices: list, insides: list, first_axis: int) -> Gather:
     copies the bulk; an axis read as a plain run of x (the inner axes of a border box)
     stays a view — gathering it too copied the whole volume for the far border slabs
     of a 3-D wrap (96³: 5 of the call's 11 ms).  The plan depends on the geometry
-    only: the direct method keeps it between calls (see ``direct._frames``).
+    only: the direct method keeps it between calls (see ``direct._layout``).
     """
     view, takes = [slice(None)] * first_axis, []
     for axis, (index, inside) in enumerate(zip(indices, insides), start=first_axis):
