@@ -507,9 +507,10 @@ def test_layouts_are_built_once_per_geometry(boundary, monkeypatch):
     assert direct._layout.cache_info().misses == 4
 
 
-def test_padded_boxes_keep_their_offsets():
+def test_padded_boxes_keep_their_offsets(monkeypatch):
     """The single padded box of a small 1-D or 3-D input keeps its offsets between calls
-    (another fill, another kernel of the same shape) and still equals the definition."""
+    (another fill, another kernel of the same shape) and still equals the definition;
+    boxes of more than CACHED_ROWS rows build them on each call."""
     from ndconv.methods import direct
 
     direct._padded_offsets.cache_clear()
@@ -521,6 +522,9 @@ def test_padded_boxes_keep_their_offsets():
               boundary="reflect")
     info = direct._padded_offsets.cache_info()
     assert info.misses == 2 and info.hits >= 2
+    monkeypatch.setattr(direct, "CACHED_ROWS", 8)   # the 3-D box has 9·8 rows: not kept
+    check(rng.standard_normal((7, 6, 7)), rng.standard_normal((3, 3, 2)), "direct", mode="full", boundary="wrap")
+    assert direct._padded_offsets.cache_info().misses == 2
 
 
 def test_large_interiors_build_their_offsets_per_call(monkeypatch):

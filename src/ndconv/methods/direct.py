@@ -144,8 +144,9 @@ def _run_numba(sampled: Sampled, acc_dtype: np.dtype) -> np.ndarray:
             if _thin(sub.counts):
                 _thin_box(zp, gi, sub, acc_dtype, target)
                 continue
-            taps, rows, outs, _ = _padded_offsets(box, zp.shape[1:], tuple(firsts), sub.kernel_shape,
-                                                  sub.dilations, sub.strides, sampled.counts)
+            offsets = _padded_offsets if math.prod(sub.counts[:-1]) <= CACHED_ROWS else _box_offsets
+            taps, rows, outs, _ = offsets(box, zp.shape[1:], tuple(firsts), sub.kernel_shape, sub.dilations,
+                                          sub.strides, sampled.counts)
             correlate_rows(zp.reshape(zp.shape[0], -1), weights, taps, rows, sub.strides[-1], sub.counts[-1],
                            oi, outs)
     return out
@@ -188,8 +189,9 @@ def _box_offsets(box: tuple, item: tuple[int, ...], firsts: tuple[int, ...], ker
     return taps, rows, outs, box_counts[-1]
 
 
-#: the offsets of padded boxes (small inputs' single box, a problem's single border box),
-#: kept like the layout: building them was a sixth of a small 1-D call
+#: the offsets of padded boxes (small inputs' single box, a problem's single border box)
+#: of at most CACHED_ROWS rows, kept like the layout: building them was a sixth of a
+#: small 1-D call
 _padded_offsets = functools.lru_cache(maxsize=64)(_box_offsets)
 
 #: interior boxes of at most this many rows keep their offsets in the layout cache (beyond,
