@@ -194,9 +194,11 @@ def _box_offsets(box: tuple, item: tuple[int, ...], firsts: tuple[int, ...], ker
 #: small 1-D call
 _padded_offsets = functools.lru_cache(maxsize=64)(_box_offsets)
 
-#: interior boxes of at most this many rows keep their offsets in the layout cache (beyond,
-#: the offsets of a 3-D volume take megabytes, and building them is a sliver of the sums)
-CACHED_ROWS = 1 << 16
+#: interior boxes of at most this many rows keep their offsets in the layout cache: 256 KiB
+#: of row and output offsets each, so the 32 layouts hold at most 8 MiB of them (a 128³
+#: volume has 15376 rows; a 256³ one, 63504, builds its offsets in each call, a sliver of
+#: its sums)
+CACHED_ROWS = 1 << 14
 
 
 def _inner_offsets(box: tuple, layout: Sampled) -> tuple:
