@@ -140,8 +140,9 @@ def _run_numba(sampled: Sampled, acc_dtype: np.dtype) -> np.ndarray:
                           sampled.boundary, sampled.fill_value)
             zp, firsts = sub.window()   # every read in range
             zp = np.ascontiguousarray(zp)
-            target = oi.reshape((zi.shape[0],) + sampled.counts)[(slice(None),) + tuple(slice(a, b) for a, b, _ in box)]
             if _thin(sub.counts):
+                target = oi.reshape((zi.shape[0],) + sampled.counts)[(slice(None),) + tuple(
+                    slice(a, b) for a, b, _ in box)]
                 _thin_box(zp, gi, sub, acc_dtype, target)
                 continue
             offsets = _padded_offsets if math.prod(sub.counts[:-1]) <= CACHED_ROWS else _box_offsets
