@@ -106,6 +106,21 @@ def test_large_images_keep_nan_local_at_the_border():
                                           ([0, 1, 5, 6, 7], 1), ([0, 1, 2, 5, 6, 8], 1), ([7], 1)])
 def test_runs_of_consecutive_taps(offsets, run):
     assert _taps.runs(np.array(offsets)) == run
+    assert _taps.runs(np.array(offsets, dtype=np.int32)) == run   # remembered per dtype and values
+    assert _taps.runs(np.array(offsets)) == run
+
+
+def test_many_taps_never_ask_for_runs(monkeypatch):
+    """More taps than ONE_PASS_RUN_TAPS never run in one pass: the loops do not work out
+    the taps' runs for them (it cost 13–15 µs a call)."""
+    asked = []
+    monkeypatch.setattr(_opencv, "ENABLED", False)   # the compiled loops, not OpenCV's engine
+    monkeypatch.setattr(_numba_kernels, "runs", lambda offsets: asked.append(offsets.size) or 1)
+    x = np.random.default_rng(3).standard_normal((40, 40))
+    got = ndconv.convolve(x, np.ones((7, 7)), "same", "reflect", method="direct")
+    assert_conv_close(got, reference_convolve(x, np.ones((7, 7)), "same", "reflect"), x, np.ones((7, 7)))
+    ndconv.convolve(x, np.ones((5, 5)), "same", "reflect", method="direct")
+    assert asked and set(asked) == {25}
 
 
 def test_dilated_rows_do_not_use_the_run_loops():
