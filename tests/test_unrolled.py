@@ -115,7 +115,7 @@ def test_many_taps_never_ask_for_runs(monkeypatch):
     the taps' runs for them (it cost 13–15 µs a call)."""
     asked = []
     monkeypatch.setattr(_opencv, "ENABLED", False)   # the compiled loops, not OpenCV's engine
-    monkeypatch.setattr(_numba_kernels, "runs", lambda offsets: asked.append(offsets.size) or 1)
+    monkeypatch.setattr(_taps, "runs", lambda offsets: asked.append(offsets.size) or 1)
     x = np.random.default_rng(3).standard_normal((40, 40))
     got = ndconv.convolve(x, np.ones((7, 7)), "same", "reflect", method="direct")
     assert_conv_close(got, reference_convolve(x, np.ones((7, 7)), "same", "reflect"), x, np.ones((7, 7)))

@@ -18,13 +18,7 @@ import numba
 import numpy as np
 
 from .._memory import cpu_count, machine_cores
-from ._taps import (  # one threshold for the loops and the cost model
-    ONE_PASS_RUN_TAPS,
-    ONE_PASS_TAPS,
-    PARALLEL_WORK,
-    one_pass_shape,
-    runs,
-)
+from ._taps import ONE_PASS_TAPS, PARALLEL_WORK, grid_shape  # one threshold for the loops and the cost model
 
 BLOCK = 2048
 
@@ -105,8 +99,7 @@ def correlate_rows(z: np.ndarray, weights: np.ndarray, tap_offsets: np.ndarray, 
         from ._unrolled import ROWS
 
         loop = ROWS[weights.size]
-    elif stride == 1 and z.dtype.kind != "c" and weights.size <= ONE_PASS_RUN_TAPS \
-            and (shape := one_pass_shape(weights.size, runs(tap_offsets))) is not None:
+    elif stride == 1 and z.dtype.kind != "c" and (shape := grid_shape(tap_offsets)) is not None:
         from ._unrolled import GRID
 
         loop = GRID[shape]

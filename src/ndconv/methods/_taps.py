@@ -21,11 +21,22 @@ ONE_PASS_TAPS = range(2, 10)
 ONE_PASS_RUN_TAPS = 25
 
 
+def _grid_taps(taps: int) -> bool:
+    """Whether some ``_grid`` loop sums this many taps (the ``_rows`` loops take 2 to 9)."""
+    return taps not in ONE_PASS_TAPS and taps <= ONE_PASS_RUN_TAPS
+
+
 def one_pass_shape(taps: int, run: int) -> tuple[int, int] | None:
     """``(R, C)`` of the one-pass ``_grid`` loop for ``taps`` in runs of ``run``, if there is one."""
-    if taps in ONE_PASS_TAPS or taps > ONE_PASS_RUN_TAPS or run < 2 or taps % run:
+    if not _grid_taps(taps) or run < 2 or taps % run:
         return None
     return taps // run, run
+
+
+def grid_shape(offsets: np.ndarray) -> tuple[int, int] | None:
+    """:func:`one_pass_shape` of these tap offsets; their runs are worked out only for
+    tap counts that a ``_grid`` loop sums."""
+    return one_pass_shape(offsets.size, runs(offsets)) if _grid_taps(offsets.size) else None
 
 
 def runs(offsets: np.ndarray) -> int:
