@@ -620,6 +620,32 @@ def test_kernel_spectrum_by_dft_columns_equals_the_fft(dtype, per_bit, monkeypat
         assert np.abs(got - want).max() <= tol * np.abs(h).sum()
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64", "complex64", "complex128"])
+def test_input_spectrum_by_one_nd_call_or_axis_by_axis(dtype, monkeypatch):
+    """The input's transform: one rfftn/fftn call while the padding at most doubles the
+    rows (ND_PADDING), else axis by axis; both equal NumPy's transform of the padded
+    input, with a batch axis and in 3-D, and the N-D call runs exactly where it should."""
+    rng = rng_for("forward-nd", dtype)
+    real = np.dtype(dtype).kind != "c"
+    nd_calls = []
+    for name in ("rfftn", "fftn"):
+        original = getattr(fft_module.sfft, name)
+        monkeypatch.setattr(fft_module.sfft, name,
+                            lambda *a, _f=original, **k: nd_calls.append(k["s"]) or _f(*a, **k))
+    for shape, axes, sizes, nd_call in [((30, 20), (0, 1), (30, 20), True), ((30, 20), (0, 1), (60, 27), True),
+                                        ((30, 20), (0, 1), (61, 20), False), ((3, 9, 8), (1, 2), (18, 10), True),
+                                        ((3, 9, 8), (1, 2), (19, 10), False), ((5, 6, 7), (0, 1, 2), (7, 8, 9), True),
+                                        ((5, 6, 7), (0, 1, 2), (12, 6, 7), False), ((40,), (0,), (64,), False)]:
+        a = make_array(rng, shape, dtype)
+        nd_calls.clear()
+        got = fft_module._forward(a, axes, sizes, real)
+        want = (np.fft.rfftn if real else np.fft.fftn)(a, s=sizes, axes=axes)
+        assert nd_calls == ([sizes] if nd_call else []), (shape, sizes)
+        assert got.shape == want.shape and got.dtype == np.result_type(a.dtype, np.complex64)
+        tol = 1e-5 if np.dtype(dtype) in (np.float32, np.complex64) else 1e-12
+        assert np.abs(got - want).max() <= tol * np.abs(a).sum()
+
+
 def test_kernel_spectrum_takes_the_fft_where_the_matrix_would_not_pay(monkeypatch):
     """Few columns to transform, or a matrix too large to keep: the FFT (never a product)."""
     calls = []

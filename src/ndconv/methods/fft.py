@@ -78,9 +78,21 @@ def spectral_bytes(sampled: Sampled) -> int:
     return 3 * batch * spectrum * item + batch * math.prod(sizes) * item
 
 
+#: the input is transformed on all axes by one ``rfftn``/``fftn`` call while the zero
+#: padding at most doubles the rows along the last axis (the product of the other
+#: axes' sizes); with more padding, one axis at a time.  Measured (2 cores, equal
+#: results): 2048² float32 padded to 2079 × 2160, 29 against 36 ms (float64 38 against
+#: 53); 1024² padded to 2025², 15 against 20 ms; 1024² unpadded equal; but 1024 rows
+#: padded to 3024, 15 against 12 ms, and 64 rows padded to 4096, 77 against 48 ms
+ND_PADDING = 2
+
+
 def _forward(a: np.ndarray, axes: tuple[int, ...], sizes: tuple[int, ...], real: bool) -> np.ndarray:
-    """N-D transform one axis at a time, last axis first: the zero padding of
-    the other axes is never transformed (a small kernel costs a few rows)."""
+    """N-D transform of ``a`` zero-padded to ``sizes`` on ``axes``: by one N-D call, or,
+    when the padding is large (:data:`ND_PADDING`), one axis at a time, last axis
+    first, so that the zero rows of the other axes are never transformed."""
+    if len(axes) > 1 and math.prod(sizes[:-1]) <= ND_PADDING * math.prod(a.shape[ax] for ax in axes[:-1]):
+        return (sfft.rfftn if real else sfft.fftn)(a, s=sizes, axes=axes, workers=workers())
     first = sfft.rfft if real else sfft.fft
     out = first(a, n=sizes[-1], axis=axes[-1], workers=workers())
     for axis, size in zip(reversed(axes[:-1]), reversed(sizes[:-1])):
