@@ -101,16 +101,19 @@ _KEY_KERNEL_BYTES = 1 << 20
 _plans: OrderedDict = OrderedDict()
 
 
-#: the constants in force and their values as a tuple (the dict is kept, so its id is never reused)
-_constants_seen: tuple = (None, ())
+#: the constants in force and their version: a new dict from ``constants()`` (after
+#: ``tune`` or a cleared cache) gets the next number.  The dict is kept, so its id is
+#: never reused; an int keeps the key cheap to hash (the 17 values cost 1–2 µs per
+#: look-up, and a look-up happens twice a call)
+_constants_seen: tuple = (None, 0)
 
 
-def _constants_token() -> tuple:
+def _constants_token() -> int:
     global _constants_seen
     current = constants()
     seen = _constants_seen
     if seen[0] is not current:
-        seen = _constants_seen = (current, tuple(current.values()))
+        seen = _constants_seen = (current, seen[1] + 1)
     return seen[1]
 
 
