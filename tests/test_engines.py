@@ -213,3 +213,32 @@ def test_loops_priced_with_the_frames_only_where_they_run(xshape, kshape, kw, fr
     layout = direct._layout(sampled.z.shape, sampled.kernel_shape, sampled.starts, sampled.counts, sampled.strides,
                             sampled.dilations, sampled.boundary, direct.SMALL_INPUT)
     assert bool(layout.frames) == frames
+
+
+def test_auto_plans_remembered_per_problem_oldest_dropped_first(monkeypatch):
+    """`auto` prices a problem once and reuses the plan; the cache keeps at most
+    PLAN_CACHE_SIZE plans and drops the oldest planned (a hit does not renew it);
+    new cost constants (a new dict from ``constants()``) plan again."""
+    from ndconv.methods import planner
+
+    monkeypatch.setattr(planner, "PLAN_CACHE_SIZE", 2)
+    monkeypatch.setattr(planner, "_plans", type(planner._plans)())
+    priced = []
+    real = planner.choose
+    monkeypatch.setattr(planner, "choose", lambda problem: priced.append(problem.spec.x.size) or real(problem))
+    signals = {n: np.random.default_rng(n).standard_normal(n) for n in (50, 60, 70)}
+
+    def call(n):
+        return ndconv.convolve(signals[n], np.ones(3))
+
+    for n in (50, 50, 60, 50):       # 50 planned once, hits do not re-price
+        np.testing.assert_allclose(call(n), np.convolve(signals[n], np.ones(3)))
+    assert priced == [50, 60]
+    call(70)                          # the cache is full: 50, the oldest planned, is dropped
+    assert len(planner._plans) == 2
+    call(60)
+    call(50)
+    assert priced == [50, 60, 70, 50]
+    monkeypatch.setattr(planner, "constants", lambda: dict(_costs.DEFAULTS))   # a new dict each call
+    call(50)
+    assert priced[-1] == 50 and len(priced) == 5

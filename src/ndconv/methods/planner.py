@@ -94,7 +94,9 @@ def _choose_exact(problem: Problem, costs: dict[str, float], reasons: dict[str, 
     return MethodChoice("direct", costs, reasons, "bool/integer inputs take only exact paths")
 
 
-#: plans remembered (least recently used dropped first)
+#: plans remembered (the oldest dropped first: a hit does not move its plan, which
+#: would hash the key a second time on every call; a plan dropped while still in
+#: use costs one more planning)
 PLAN_CACHE_SIZE = 256
 #: kernels above this many bytes are not hashed into a plan key
 _KEY_KERNEL_BYTES = 1 << 20
@@ -154,8 +156,4 @@ def plan(problem: Problem) -> str:
             if len(_plans) > PLAN_CACHE_SIZE:
                 _plans.popitem(last=False)
         return str(choice)
-    try:
-        _plans.move_to_end(key)
-    except KeyError:  # another thread evicted it since the look-up
-        pass
     return name
