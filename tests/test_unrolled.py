@@ -11,7 +11,7 @@ import pytest
 
 import ndconv
 from ndconv.methods import _numba_kernels, _opencv, _taps
-from ndconv.methods._taps import ONE_PASS_TAPS
+from ndconv.methods._taps import ONE_PASS_RUN_TAPS, ONE_PASS_TAPS, RUN_PASS_COLS
 from ndconv.methods._unrolled import GRID
 from ndconv.testing import assert_conv_close, reference_convolve
 
@@ -110,17 +110,71 @@ def test_runs_of_consecutive_taps(offsets, run):
     assert _taps.runs(np.array(offsets)) == run
 
 
-def test_many_taps_never_ask_for_runs(monkeypatch):
-    """More taps than ONE_PASS_RUN_TAPS never run in one pass: the loops do not work out
-    the taps' runs for them (it cost 13–15 µs a call)."""
-    asked = []
-    monkeypatch.setattr(_opencv, "ENABLED", False)   # the compiled loops, not OpenCV's engine
-    monkeypatch.setattr(_taps, "runs", lambda offsets: asked.append(offsets.size) or 1)
-    x = np.random.default_rng(3).standard_normal((40, 40))
-    got = ndconv.convolve(x, np.ones((7, 7)), "same", "reflect", method="direct")
-    assert_conv_close(got, reference_convolve(x, np.ones((7, 7)), "same", "reflect"), x, np.ones((7, 7)))
-    ndconv.convolve(x, np.ones((5, 5)), "same", "reflect", method="direct")
-    assert asked and set(asked) == {25}
+def _loops_used(monkeypatch) -> list:
+    used = []
+    real = _numba_kernels.run_jobs
+    monkeypatch.setattr(_numba_kernels, "run_jobs", lambda loop, *a, **kw: used.append(loop) or real(loop, *a, **kw))
+    return used
+
+
+@pytest.mark.parametrize("cols", list(RUN_PASS_COLS))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64])
+def test_every_run_pass_loop_equals_the_definition(cols, dtype, monkeypatch):
+    """Each ``_runs_C`` loop (one pass per run of C consecutive taps, for kernels of more
+    than ONE_PASS_RUN_TAPS taps) sums the interior, and sums right — exactly for integers."""
+    used = _loops_used(monkeypatch)
+    rows = ONE_PASS_RUN_TAPS // cols + 1
+    rng = np.random.default_rng(cols)
+    x = (rng.standard_normal((rows + 30, cols + 40)) * 10).astype(dtype)
+    k = (rng.standard_normal((rows, cols)) * 3).astype(dtype)
+    for mode, boundary in (("same", "reflect"), ("full", "constant"), ("valid", "constant")):
+        used.clear()
+        got = ndconv.convolve(x, k, mode, boundary, method="direct")
+        want = reference_convolve(x, k, mode, boundary)
+        if dtype == np.int64:
+            np.testing.assert_array_equal(got, want)
+        else:
+            assert_conv_close(got, want, x, k)
+        assert used[-1].__name__ == f"_runs_{cols}"
+
+
+@pytest.mark.parametrize("kshape, dilation, dtype, loop", [
+    ((7, 7), 1, np.float64, "_runs_7"), ((3, 3, 9), 1, np.float32, "_runs_9"),
+    ((13, 2), 1, np.float64, "_correlate_rows"),          # runs of two: four taps per pass
+    ((2, 31), 1, np.float64, "_correlate_rows"),          # runs longer than 25
+    ((7, 7), (1, 2), np.float64, "_correlate_rows"),      # a dilated last axis: no runs
+    ((7, 7), 1, np.complex128, "_correlate_rows"),        # complex samples
+    ((64,), 1, np.float64, "_correlate_rows"),            # one long 1-D run
+])
+def test_run_passes_only_for_runs_of_three_to_25_real_taps(kshape, dilation, dtype, loop, monkeypatch):
+    """Where the row loops sum one run per pass (the interior, the last loop called), and
+    that the cost model's ``_taps.run_passes`` says the same (it prices those loops with
+    RUN_PASS_FACTOR)."""
+    used = _loops_used(monkeypatch)
+    rng = np.random.default_rng(len(kshape))
+    x = rng.standard_normal(tuple(s + 20 for s in kshape)).astype(dtype)
+    k = rng.standard_normal(kshape).astype(dtype)
+    got = ndconv.convolve(x, k, "same", "reflect", dilation=dilation, method="direct")
+    assert_conv_close(got, reference_convolve(x, k, "same", "reflect", dilation=dilation), x, k)
+    assert used[-1].__name__ == loop    # the interior (border columns run transposed, by their own rule)
+    dilations = (dilation,) * len(kshape) if isinstance(dilation, int) else dilation
+    priced = _taps.run_passes(kshape, dilations, 1, np.dtype(dtype).kind == "c")
+    assert priced == (loop != "_correlate_rows")
+    note = ndconv.choose_method(x, k, "same", "reflect", dilation=dilation).report()
+    assert ("one pass per kernel row" in note) == priced
+    assert not _taps.run_passes(kshape, dilations, 2)   # strided: four taps per pass
+
+
+def test_run_passes_keep_nan_local():
+    x = np.zeros((60, 60))
+    x[30, 20] = np.nan
+    x[5, 50] = np.inf
+    k = np.arange(1.0, 50.0).reshape(7, 7)
+    y = ndconv.convolve(x, k, "same", method="direct")
+    want = reference_convolve(x, k, "same")
+    np.testing.assert_array_equal(np.isnan(y), np.isnan(want))
+    np.testing.assert_array_equal(np.isinf(y), np.isinf(want))
+    assert np.isnan(y).sum() == 49
 
 
 def test_dilated_rows_do_not_use_the_run_loops():

@@ -18,7 +18,7 @@ import numba
 import numpy as np
 
 from .._memory import cpu_count, machine_cores
-from ._taps import ONE_PASS_TAPS, PARALLEL_WORK, grid_shape  # one threshold for the loops and the cost model
+from ._taps import ONE_PASS_TAPS, PARALLEL_WORK, grid_shape, run_pass_cols  # shared with the cost model
 
 BLOCK = 2048
 
@@ -103,6 +103,10 @@ def correlate_rows(z: np.ndarray, weights: np.ndarray, tap_offsets: np.ndarray, 
         from ._unrolled import GRID
 
         loop = GRID[shape]
+    elif stride == 1 and z.dtype.kind != "c" and (cols := run_pass_cols(tap_offsets)) is not None:
+        from ._unrolled import RUNS  # more taps, in runs: one pass per run
+
+        loop = RUNS[cols]
     run_jobs(loop, args, jobs, parallel=work >= PARALLEL_WORK)
 
 

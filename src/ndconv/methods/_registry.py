@@ -79,6 +79,10 @@ def _parallel(independent: int, units: float) -> float:
 #: the one-pass loops (2 to 9 taps, stride 1) cost this share of the generic ones per
 #: output × tap (measured: 3×3 on 2048² float32 5.2 → 3.6 ms, K=8 on 2^20 float64 2.0 → 1.4 ms)
 ONE_PASS_FACTOR = 0.7
+#: and the loops with one pass per run of taps (more than 25 taps in rows of 3 to 25,
+#: ``_taps.run_passes``; measured against four taps per pass, whole calls, 2048² float32:
+#: 6×6 to 11×11 0.85–0.97; 3-D 128³ 5³ 0.90–0.97, 96³ 7³ 0.89, 3×3×9 0.81)
+RUN_PASS_FACTOR = 0.9
 #: float32 (complex64) samples summed by float64 (complex128) loops, against all-float64
 #: ones (measured: 512² 15×15 reflect, 8.2 ms against 7.7 ms; the float32 price was 2× low)
 MIXED_FACTOR = 1.1
@@ -104,9 +108,12 @@ def _loops_terms(problem: Problem) -> Cost:
     cores = float(cpu_count()) if work >= PARALLEL_WORK and outputs >= 2 else 1.0
     one_pass = _taps.one_pass(spec.kernel_shape, tuple(g.dilation for g in spec.geometry), spec.geometry[-1].stride,
                               spec.compute_dtype.kind == "c")
-    note = "compiled loops" + ("" if cores == 1 else f" on {cores:.0f} cores") + (", one pass" if one_pass else "")
+    run_passes = not one_pass and _taps.run_passes(spec.kernel_shape, tuple(g.dilation for g in spec.geometry),
+                                                   spec.geometry[-1].stride, spec.compute_dtype.kind == "c")
+    note = "compiled loops" + ("" if cores == 1 else f" on {cores:.0f} cores") + (
+        ", one pass" if one_pass else ", one pass per kernel row" if run_passes else "")
     key = _dtype_key(spec.compute_dtype)
-    factor = ONE_PASS_FACTOR if one_pass else 1.0
+    factor = ONE_PASS_FACTOR if one_pass else RUN_PASS_FACTOR if run_passes else 1.0
     if key == "i8" and _float64_loops(spec):   # exact integers summed by the float64 loops
         key, border = "f8", border + spec.x.size + outputs        # the casts to float64 and back
     accumulator = direct.accumulator_dtype(spec.compute_dtype, taps)

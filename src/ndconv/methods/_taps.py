@@ -19,6 +19,12 @@ ONE_PASS_TAPS = range(2, 10)
 #: samples only: with complex ones these loops ran 1.3–2.4× slower than four taps per
 #: pass (complex64 1024² 5×5: 16.9 against 7.0 ms; 2^16 × 16 taps: 1.8 against 0.9 ms)
 ONE_PASS_RUN_TAPS = 25
+#: kernels of more taps, in runs of consecutive samples of these lengths (the rows of a
+#: 2-D or nD kernel with an undilated last axis), are summed one run per pass
+#: (``_unrolled._runs_C``).  Runs of two taps gained nothing over four taps per pass,
+#: nor did long 1-D kernels cut into runs of 16 (2^20 float64, 64 to 512 taps: 0.93 to
+#: 1.06 of the time); complex samples stay with four taps per pass (as in ``_grid``)
+RUN_PASS_COLS = range(3, 26)
 
 
 def _grid_taps(taps: int) -> bool:
@@ -37,6 +43,15 @@ def grid_shape(offsets: np.ndarray) -> tuple[int, int] | None:
     """:func:`one_pass_shape` of these tap offsets; their runs are worked out only for
     tap counts that a ``_grid`` loop sums."""
     return one_pass_shape(offsets.size, runs(offsets)) if _grid_taps(offsets.size) else None
+
+
+def run_pass_cols(offsets: np.ndarray) -> int | None:
+    """C of the ``_runs_C`` loop that sums these real taps one run per pass (stride 1), if
+    any: for more taps than the one-pass loops take, in runs of a length it has."""
+    if offsets.size <= ONE_PASS_RUN_TAPS:
+        return None
+    run = runs(offsets)
+    return run if run in RUN_PASS_COLS else None
 
 
 def runs(offsets: np.ndarray) -> int:
@@ -65,6 +80,13 @@ def one_pass(kernel_shape: tuple[int, ...], dilations: tuple[int, ...], stride: 
         return False
     run = kernel_shape[-1] if kernel_shape and dilations[-1] == 1 else 1
     return taps in ONE_PASS_TAPS or (not complex_ and one_pass_shape(taps, run) is not None)
+
+
+def run_passes(kernel_shape: tuple[int, ...], dilations: tuple[int, ...], stride: int,
+               complex_: bool = False) -> bool:
+    """Whether the row loops sum the taps one run per pass (the cost model's question)."""
+    run = kernel_shape[-1] if kernel_shape and dilations[-1] == 1 else 1
+    return stride == 1 and not complex_ and math.prod(kernel_shape) > ONE_PASS_RUN_TAPS and run in RUN_PASS_COLS
 
 
 def element_strides(shape: tuple[int, ...]) -> tuple[int, ...]:
