@@ -140,7 +140,7 @@ def render(rows: list[dict] | None = None, quick: bool = False) -> str:
              f"**{within} of {len(rows)} cases ({100 * within / len(rows):.0f} %) within 1.1×** "
              f"(target ≥ 95 %); median regret {np.median([r['regret'] for r in rows]):.2f}. "
              f"{len(same)} of the cases beyond 1.1× timed auto's own choice as the fastest method: there the "
-             f"two calls run the same code after planning (about 5 µs), so their regret is this machine's "
+             f"two calls run the same code after planning (a plan look-up, 2–5 µs), so their regret is this machine's "
              f"drifting speed. Paired within each round (median of auto / fastest per round, so that a drift "
              f"longer than a round cancels): **{within_paired} of {len(rows)} "
              f"({100 * within_paired / len(rows):.0f} %) within 1.1×**.",
