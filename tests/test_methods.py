@@ -454,7 +454,8 @@ def test_border_boxes_run_in_one_frame_per_axis(boundary, monkeypatch):
 
     calls = []
     correlate_rows = _numba_kernels.correlate_rows
-    monkeypatch.setattr(_numba_kernels, "correlate_rows", lambda *a: calls.append(a[0].shape) or correlate_rows(*a))
+    monkeypatch.setattr(_numba_kernels, "correlate_rows",
+                        lambda *a, **kw: calls.append(a[0].shape) or correlate_rows(*a, **kw))
     monkeypatch.setattr(direct, "SMALL_INPUT", 0)
     monkeypatch.setattr(_opencv, "ENABLED", False)   # the compiled loops, not OpenCV's engine
     rng = rng_for("frames", boundary)

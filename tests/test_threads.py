@@ -226,3 +226,94 @@ def test_one_core_is_per_thread():
         worker.start()
         worker.join()
     assert seen == [False]
+
+
+def _ranges_run(jobs: int, ratio: float, monkeypatch, job=lambda: None, parallel=True):
+    """The job ranges ``run_jobs`` hands out (with an Overlap of ``ratio``), on two cores."""
+    from ndconv.methods import _numba_kernels
+
+    monkeypatch.setattr(_numba_kernels, "cpu_count", lambda: 2)
+    ranges, order = [], []
+    lock = threading.Lock()
+
+    def loop(lo, hi):
+        with lock:
+            ranges.append((lo, hi))
+            order.append(f"loop {lo}")
+
+    def first_job():
+        order.append("job")
+        job()
+
+    first = _numba_kernels.Overlap(first_job, ratio)
+    _numba_kernels.run_jobs(loop, (), jobs, parallel=parallel, first=first)
+    return sorted(ranges), order, first.ratio
+
+
+@pytest.mark.parametrize("ratio, head", [(0.0, 50), (0.5, 25), (0.2, 40), (5.0, 12)])
+def test_overlap_shortens_this_threads_range(ratio, head, monkeypatch):
+    """With work of its own (the border frames), the calling thread takes fewer jobs:
+    (1 − f)/2 of them on two cores, at least OVERLAP_KEEP of its equal share; every job
+    runs exactly once; the job runs before this thread's range."""
+    ranges, order, _ = _ranges_run(100, ratio, monkeypatch)
+    assert ranges[0] == (0, head) and ranges[-1][1] == 100
+    assert all(a[1] == b[0] for a, b in zip(ranges, ranges[1:]))
+    assert order.index("job") < order.index("loop 0")
+
+
+def test_overlap_ratio_follows_the_measured_times(monkeypatch):
+    """The kept ratio moves halfway towards the job's time over the loop's (clipped to 1:
+    a first call's job includes compiling)."""
+    import time
+
+    _, _, ratio = _ranges_run(100, 0.0, monkeypatch, job=lambda: time.sleep(0.05))
+    assert ratio == pytest.approx(0.5)          # a slow job, an instant loop: measured 1 (clipped)
+    _, order, ratio = _ranges_run(100, 0.4, monkeypatch, parallel=False)
+    assert ratio == 0.4 and order == ["job", "loop 0"]   # one core: the job first, nothing measured
+
+
+def test_overlap_waits_for_the_other_ranges_when_the_job_fails(monkeypatch):
+    from ndconv.methods import _numba_kernels
+
+    monkeypatch.setattr(_numba_kernels, "cpu_count", lambda: 2)
+    done = []
+
+    def loop(lo, hi):
+        if lo > 0:
+            import time
+            time.sleep(0.05)
+            done.append((lo, hi))
+
+    def failing():
+        raise RuntimeError("frames failed")
+
+    with pytest.raises(RuntimeError, match="frames failed"):
+        _numba_kernels.run_jobs(loop, (), 10, parallel=True, first=_numba_kernels.Overlap(failing))
+    assert done == [(5, 10)]
+
+
+@pytest.mark.parametrize("ratio", [0.0, 0.3, 0.75, 1.0])
+def test_results_do_not_depend_on_how_the_interior_is_shared(ratio, monkeypatch):
+    """Whatever share of the interior the calling thread keeps beside the border frames,
+    the result is bit-identical to one core's (2-D and 3-D, above SMALL_INPUT)."""
+    from ndconv._memory import one_core
+    from ndconv.methods import direct
+
+    monkeypatch.setattr(_opencv, "ENABLED", False)
+    rng = rng_for("overlap", ratio)
+    for shape, kshape in (((700, 520), (5, 5)), ((70, 66, 61), (3, 4, 5))):
+        x = rng.standard_normal(shape).astype(np.float32)
+        k = rng.standard_normal(kshape).astype(np.float32)
+        with one_core():
+            want = ndconv.convolve(x, k, "same", "reflect", method="direct")
+        real_layout = direct._layout
+
+        def layout(*args):
+            found = real_layout(*args)
+            found.overlap[0] = ratio
+            return found
+
+        monkeypatch.setattr(direct, "_layout", layout)
+        got = ndconv.convolve(x, k, "same", "reflect", method="direct")
+        monkeypatch.setattr(direct, "_layout", real_layout)
+        np.testing.assert_array_equal(got, want)

@@ -61,14 +61,32 @@ def test_generated_module_is_up_to_date(tmp_path):
     assert module.TARGET.read_text(encoding="utf-8") == committed
 
 
+def _loops_used(monkeypatch) -> list:
+    """The loops the calls run, in order, except those of the border frames (which run
+    inside the interior's call, :func:`ndconv.methods._numba_kernels.run_jobs`): the
+    interior's is then the last."""
+    used, depth = [], [0]
+    real = _numba_kernels.run_jobs
+
+    def run_jobs(loop, *args, **kwargs):
+        if depth[0] == 0:
+            used.append(loop)
+        depth[0] += 1
+        try:
+            return real(loop, *args, **kwargs)
+        finally:
+            depth[0] -= 1
+
+    monkeypatch.setattr(_numba_kernels, "run_jobs", run_jobs)
+    return used
+
+
 @pytest.mark.parametrize("shape", sorted(GRID))
 def test_every_run_loop_equals_the_definition(shape, monkeypatch):
     """Each ``_grid_RxC`` loop (R runs of C consecutive taps) is the one that sums the interior
     (the last call; the columns beside it are summed transposed, by the loop of the
     transposed kernel), and sums right."""
-    used = []
-    real = _numba_kernels.run_jobs
-    monkeypatch.setattr(_numba_kernels, "run_jobs", lambda loop, *a, **kw: used.append(loop) or real(loop, *a, **kw))
+    used = _loops_used(monkeypatch)
     rng = np.random.default_rng(shape[0] * 100 + shape[1])
     x = rng.standard_normal((23, 41)).astype(np.float64)
     k = rng.standard_normal(shape if shape[0] > 1 else shape[1:])
@@ -108,13 +126,6 @@ def test_runs_of_consecutive_taps(offsets, run):
     assert _taps.runs(np.array(offsets)) == run
     assert _taps.runs(np.array(offsets, dtype=np.int32)) == run   # remembered per dtype and values
     assert _taps.runs(np.array(offsets)) == run
-
-
-def _loops_used(monkeypatch) -> list:
-    used = []
-    real = _numba_kernels.run_jobs
-    monkeypatch.setattr(_numba_kernels, "run_jobs", lambda loop, *a, **kw: used.append(loop) or real(loop, *a, **kw))
-    return used
 
 
 @pytest.mark.parametrize("cols", list(RUN_PASS_COLS))

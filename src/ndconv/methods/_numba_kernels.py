@@ -13,11 +13,12 @@ written in place.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from time import perf_counter
 
 import numba
 import numpy as np
 
-from .._memory import cpu_count, machine_cores
+from .._memory import cpu_count, machine_cores, one_core
 from ._taps import ONE_PASS_TAPS, PARALLEL_WORK, grid_shape, run_pass_cols  # shared with the cost model
 
 BLOCK = 2048
@@ -84,12 +85,15 @@ def _threads() -> ThreadPoolExecutor:
 
 
 def correlate_rows(z: np.ndarray, weights: np.ndarray, tap_offsets: np.ndarray, row_offsets: np.ndarray,
-                   stride: int, ncols: int, out: np.ndarray, out_offsets: np.ndarray) -> None:
+                   stride: int, ncols: int, out: np.ndarray, out_offsets: np.ndarray,
+                   first: Overlap | None = None) -> None:
     """``out[b, out_offsets[r] + i] = Σ_t w[t] · z[b, row_offsets[r] + i·stride + tap_offsets[t]]``.
 
     ``z`` and ``out`` are 2-D (batch, flat item), ``i = 0 … ncols−1``.  Large
     problems are shared by all cores: the compiled loop releases the GIL and
-    each thread takes an equal range of (row, block) jobs.
+    each thread takes an equal range of (row, block) jobs.  ``first`` is other work
+    of this thread that runs while the other cores start on their ranges (see
+    :func:`run_jobs`).
     """
     jobs = z.shape[0] * row_offsets.size * ((ncols + BLOCK - 1) // BLOCK)
     work = z.shape[0] * row_offsets.size * ncols * max(1, weights.size)
@@ -107,19 +111,65 @@ def correlate_rows(z: np.ndarray, weights: np.ndarray, tap_offsets: np.ndarray, 
         from ._unrolled import RUNS  # more taps, in runs: one pass per run
 
         loop = RUNS[cols]
-    run_jobs(loop, args, jobs, parallel=work >= PARALLEL_WORK)
+    run_jobs(loop, args, jobs, parallel=work >= PARALLEL_WORK, first=first)
 
 
-def run_jobs(loop, args: tuple, jobs: int, parallel: bool) -> None:
+class Overlap:
+    """Work of the calling thread to run before its share of a parallel loop
+    (``job``, on one core), and what it cost last time against the loop: the share
+    of a loop's time that ``job`` took, kept as a running mean (``ratio``)."""
+
+    __slots__ = ("job", "ratio")
+
+    def __init__(self, job, ratio: float = 0.0):
+        self.job = job
+        self.ratio = ratio
+
+
+#: weight of the newest measurement in an Overlap's running mean (each clipped to [0, 1]:
+#: a first call's job includes compiling its loops)
+OVERLAP_MEMORY = 0.5
+#: this thread keeps at least this share of its equal range, so that the loop's time is
+#: measured on every call
+OVERLAP_KEEP = 0.25
+
+
+def run_jobs(loop, args: tuple, jobs: int, parallel: bool, first: Overlap | None = None) -> None:
     """``loop(*args, lo, hi)`` over jobs ``0 … jobs−1``: in this thread, or (``parallel``)
-    in equal ranges on every core, this thread taking the first (the loops release the GIL)."""
+    in equal ranges on every core, this thread taking the first (the loops release the GIL).
+
+    With ``first``, this thread runs ``first.job()`` before its range, and the ranges
+    are cut so that every core ends at once: this thread's is shorter by what the job
+    cost last time (``first.ratio``, its time over the loop's on all the jobs; measured
+    and updated here).  Without other cores the job simply runs first.  Which core sums
+    which rows never changes a result.
+    """
     cores = cpu_count()
     if not parallel or jobs < 2 or cores < 2:
+        if first is not None:
+            first.job()
         loop(*args, 0, jobs)
         return
     parts = min(cores, jobs)
-    bounds = [jobs * p // parts for p in range(parts + 1)]
+    if first is None:
+        bounds = [jobs * p // parts for p in range(parts + 1)]
+    else:   # others: (1 + f)/parts of the jobs each; this thread the rest, after the job (f of the jobs' time)
+        f = min(first.ratio, (1 - OVERLAP_KEEP) / (parts - 1))
+        head = max(1, round(jobs * (1 - (parts - 1) * f) / parts))
+        bounds = [0] + [head + round((jobs - head) * p / (parts - 1)) for p in range(parts)]
     futures = [_threads().submit(loop, *args, lo, hi) for lo, hi in zip(bounds[1:-1], bounds[2:])]
-    loop(*args, bounds[0], bounds[1])
-    for future in futures:
-        future.result()
+    try:
+        if first is not None:
+            start = perf_counter()
+            with one_core():   # the others are busy: the job's own loops stay on this thread
+                first.job()
+            middle = perf_counter()
+            loop(*args, bounds[0], bounds[1])
+            loop_time = (perf_counter() - middle) * jobs / bounds[1]   # on all the jobs, from this thread's range
+            ratio = min(1.0, (middle - start) / loop_time) if loop_time > 0 else 1.0
+            first.ratio += OVERLAP_MEMORY * (ratio - first.ratio)
+        else:
+            loop(*args, bounds[0], bounds[1])
+    finally:   # the other ranges are finished before anything is returned or raised
+        for future in futures:
+            future.result()

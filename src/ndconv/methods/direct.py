@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -109,7 +109,7 @@ def _run_numba(sampled: Sampled, acc_dtype: np.dtype) -> np.ndarray:
     the interior box reads ``z`` in place, only the thin border boxes are
     padded (small copies, gathered into one frame per axis, :func:`_border_frames`).
     How the problem is cut, and the index arrays, come from :func:`_layout`."""
-    from ._numba_kernels import correlate_rows
+    from ._numba_kernels import Overlap, correlate_rows
 
     nd = sampled.ndim
     nb = sampled.z.ndim - nd
@@ -129,11 +129,19 @@ def _run_numba(sampled: Sampled, acc_dtype: np.dtype) -> np.ndarray:
         weights = np.ascontiguousarray(gi, dtype=acc_dtype).ravel()
         zi = zi.reshape((-1,) + zi.shape[zi.ndim - nd:])
         oi = out[index].reshape(zi.shape[0], -1)
-        if layout.frames:
-            _border_frames(layout.frames, zi, gi, oi, sampled, acc_dtype)
+        frames = None
+        if layout.frames:   # summed by this thread while the other cores start on the interior
+            frames = Overlap(lambda zi=zi, gi=gi, oi=oi: _border_frames(layout.frames, zi, gi, oi, sampled, acc_dtype),
+                             layout.overlap[0])
         for box, offsets in layout.inner:   # read z in place
             taps, rows, outs, ncols = offsets or _inner_offsets(box, sampled)
-            correlate_rows(zi.reshape(zi.shape[0], -1), weights, taps, rows, sampled.strides[-1], ncols, oi, outs)
+            correlate_rows(zi.reshape(zi.shape[0], -1), weights, taps, rows, sampled.strides[-1], ncols, oi, outs,
+                           first=frames)
+            if frames is not None:
+                layout.overlap[0] = frames.ratio
+                frames = None
+        if frames is not None:   # no interior
+            frames.job()
         for box in layout.padded:
             sub = Sampled(zi, gi, tuple(st + a * s for st, (a, _, _), s in zip(sampled.starts, box, sampled.strides)),
                           tuple(b - a for a, b, _ in box), sampled.strides, sampled.dilations,
@@ -174,6 +182,8 @@ class _Layout:
     inner: tuple   # per interior box: the box, and its taps, rows, outs, ncols (None beyond CACHED_ROWS rows)
     padded: tuple                     # boxes summed from their own window of x̃
     frames: tuple[_Frame, ...]        # the border boxes, one frame per axis (2-D and n-D)
+    # the frames' time over the interior's, as last measured (see _numba_kernels.run_jobs)
+    overlap: list = field(default_factory=lambda: [0.0], compare=False, hash=False)
 
 
 def _box_offsets(box: tuple, item: tuple[int, ...], firsts: tuple[int, ...], kernel_shape: tuple[int, ...],
