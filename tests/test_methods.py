@@ -508,12 +508,45 @@ def test_layouts_are_built_once_per_geometry(boundary, monkeypatch):
     assert direct._layout.cache_info().misses == 4
 
 
-def test_padded_boxes_keep_their_offsets(monkeypatch):
-    """The single padded box of a small 1-D or 3-D input keeps its offsets between calls
-    (another fill, another kernel of the same shape) and still equals the definition;
-    boxes of more than CACHED_ROWS rows build them on each call."""
+def test_small_padded_boxes_keep_their_window_with_the_layout(monkeypatch):
+    """The single padded box of a small 1-D or 3-D input keeps its window of x̃ (a gather
+    plan) and its offsets with the layout: worked out once per geometry, then reused for
+    other values and kernels of the same shape, equal to the definition for every
+    boundary rule and fill (a small input is extended whole by them, so they share one
+    geometry).  Windows above KEPT_WINDOW samples are not kept."""
     from ndconv.methods import direct
 
+    built = []
+    real = direct._window
+    monkeypatch.setattr(direct, "_window", lambda box, layout: built.append(layout.z.shape) or real(box, layout))
+    direct._layout.cache_clear()
+    rng = rng_for("kept windows")
+    for boundary in ("constant", "reflect", "symmetric", "wrap", "edge"):
+        for fill in ((0.0, 2.5) if boundary == "constant" else (0.0,)):
+            for _ in range(2):
+                check(rng.standard_normal(300), rng.standard_normal(7), "direct", mode="same", boundary=boundary,
+                      fill_value=fill)
+                check(rng.standard_normal((9, 8, 7)), rng.standard_normal((3, 3, 2)), "direct", mode="full",
+                      boundary=boundary, fill_value=fill)
+    # small inputs are extended whole: one geometry for a zero fill, one for every other rule and fill
+    assert sorted(built) == sorted([(300,), (306,), (9, 8, 7), (13, 12, 9)])
+    layout = direct._layout((300,), (7,), (3,), (300,), (1,), (1,), "wrap", direct.SMALL_INPUT)
+    assert [kept is not None for _, kept in layout.padded] == [True]
+    monkeypatch.setattr(direct, "KEPT_WINDOW", 100)
+    direct._layout.cache_clear()
+    layout = direct._layout((300,), (7,), (3,), (300,), (1,), (1,), "wrap", direct.SMALL_INPUT)
+    assert [kept is None for _, kept in layout.padded] == [True]
+    direct._layout.cache_clear()
+
+
+def test_padded_boxes_keep_their_offsets(monkeypatch):
+    """The single padded box of a 1-D or 3-D input too large to keep its window keeps its
+    offsets between calls (another fill, another kernel of the same shape) and still equals
+    the definition; boxes of more than CACHED_ROWS rows build them on each call."""
+    from ndconv.methods import direct
+
+    monkeypatch.setattr(direct, "KEPT_WINDOW", 0)
+    direct._layout.cache_clear()
     direct._padded_offsets.cache_clear()
     rng = rng_for("padded offsets")
     for fill in (0.0, 1.5):
@@ -526,6 +559,7 @@ def test_padded_boxes_keep_their_offsets(monkeypatch):
     monkeypatch.setattr(direct, "CACHED_ROWS", 8)   # the 3-D box has 9·8 rows: not kept
     check(rng.standard_normal((7, 6, 7)), rng.standard_normal((3, 3, 2)), "direct", mode="full", boundary="wrap")
     assert direct._padded_offsets.cache_info().misses == 2
+    direct._layout.cache_clear()
 
 
 def test_large_interiors_build_their_offsets_per_call(monkeypatch):
