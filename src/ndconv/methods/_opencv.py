@@ -62,7 +62,7 @@ def _border(spec: ConvSpec):
 
 def window_applies(spec: ConvSpec) -> bool:
     """The geometry/dtype/boundary conditions shared by filter2D and sepFilter2D."""
-    if not available() or spec.ndim != 2 or spec.compute_dtype not in (np.float32, np.float64):
+    if spec.ndim != 2 or not available() or spec.compute_dtype not in (np.float32, np.float64):
         return False
     if spec.kernel_batched or spec.boundary == "wrap":
         return False

@@ -18,7 +18,7 @@ import numpy as np
 
 from .._memory import empty_apart
 from ..boundary import extension_index
-from . import _opencv, _taps
+from . import _numba_kernels, _opencv, _taps
 from ._finite import all_finite
 from ._problem import Gather, Problem, Sampled, apply_gather, gather_plan
 
@@ -109,8 +109,7 @@ def _run_numba(sampled: Sampled, acc_dtype: np.dtype) -> np.ndarray:
     the interior box reads ``z`` in place, only the thin border boxes are
     padded (small copies, gathered into one frame per axis, :func:`_border_frames`).
     How the problem is cut, and the index arrays, come from :func:`_layout`."""
-    from ._numba_kernels import Overlap, correlate_rows
-
+    correlate_rows = _numba_kernels.correlate_rows
     nd = sampled.ndim
     nb = sampled.z.ndim - nd
     out = empty_apart(sampled.output_shape, acc_dtype, sampled.z)   # the loops read z in place
@@ -131,8 +130,9 @@ def _run_numba(sampled: Sampled, acc_dtype: np.dtype) -> np.ndarray:
         oi = out[index].reshape(zi.shape[0], -1)
         frames = None
         if layout.frames:   # summed by this thread while the other cores start on the interior
-            frames = Overlap(lambda zi=zi, gi=gi, oi=oi: _border_frames(layout.frames, zi, gi, oi, sampled, acc_dtype),
-                             layout.overlap[0])
+            frames = _numba_kernels.Overlap(
+                lambda zi=zi, gi=gi, oi=oi: _border_frames(layout.frames, zi, gi, oi, sampled, acc_dtype),
+                layout.overlap[0])
         for box, offsets in layout.inner:   # read z in place
             taps, rows, outs, ncols = offsets or _inner_offsets(box, sampled)
             correlate_rows(zi.reshape(zi.shape[0], -1), weights, taps, rows, sampled.strides[-1], ncols, oi, outs,
@@ -353,8 +353,7 @@ def _border_frames(frames: tuple[_Frame, ...], zi: np.ndarray, gi: np.ndarray, o
     5×5×5 (128³ with 5×5×5 and 64³ with 7×7×7: unchanged).  The frames' index arrays
     come from :func:`_layout`, built once per geometry.
     """
-    from ._numba_kernels import correlate_rows
-
+    correlate_rows = _numba_kernels.correlate_rows
     batch = zi.shape[0]
     target = oi.reshape((batch,) + sampled.counts)
     for f in frames:
