@@ -41,37 +41,48 @@ GRID = [(r, c) for c in range(2, 26) for r in range(1, 26) if 10 <= r * c <= 25]
 TARGET = Path(__file__).resolve().parent.parent / "src" / "ndconv" / "methods" / "_unrolled.py"
 
 
-def _function(name: str, taps: int, setup: list[str], starts: int, terms: list[str]) -> str:
-    """One loop: ``taps`` weights and ``setup`` lines before the jobs, ``starts`` offset
-    registers ``i0 …`` per job, and the sum of ``terms`` stored per output."""
-    lines = ["@numba.njit(**_options)",
-             f"def {name}(z, weights, tap_offsets, row_offsets, stride, ncols, out, out_offsets,",
-             "             job_lo, job_hi):  # pragma: no cover - compiled",
-             "    nrows = row_offsets.size",
-             "    nblocks = (ncols + BLOCK - 1) // BLOCK"]
-    lines += [f"    w{t} = weights[{t}]" for t in range(taps)]
-    lines += setup
-    lines += ["    for job in range(job_lo, job_hi):",
-              "        b = job // (nrows * nblocks)",
-              "        rest = job - b * nrows * nblocks",
-              "        r = rest // nblocks",
-              "        c0 = (rest - r * nblocks) * BLOCK",
-              "        m = numba.uint64(min(ncols, c0 + BLOCK) - c0)",
-              "        zb = z[b]",
-              "        ob = out[b]",
-              "        o = numba.uint64(out_offsets[r] + c0)",
-              "        base = numba.uint64(row_offsets[r] + c0)"]
-    lines += [f"        i{a} = base + d{a}" for a in range(starts)]
-    lines.append("        for i in range(m):")
-    body = "            ob[o + i] = (" + terms[0]
+def _head(name: str) -> list[str]:
+    """The decorator, signature and first lines of a loop."""
+    return ["@numba.njit(**_options)",
+            f"def {name}(z, weights, tap_offsets, row_offsets, stride, ncols, out, out_offsets,",
+            "             job_lo, job_hi):  # pragma: no cover - compiled",
+            "    nrows = row_offsets.size",
+            "    nblocks = (ncols + BLOCK - 1) // BLOCK"]
+
+
+#: the loop over (batch item, row, block) jobs, up to the block's offsets in z and out
+_JOBS = ["    for job in range(job_lo, job_hi):",
+         "        b = job // (nrows * nblocks)",
+         "        rest = job - b * nrows * nblocks",
+         "        r = rest // nblocks",
+         "        c0 = (rest - r * nblocks) * BLOCK",
+         "        m = numba.uint64(min(ncols, c0 + BLOCK) - c0)",
+         "        zb = z[b]",
+         "        ob = out[b]",
+         "        o = numba.uint64(out_offsets[r] + c0)",
+         "        base = numba.uint64(row_offsets[r] + c0)"]
+
+
+def _sum(first: str, terms: list[str], indent: str) -> list[str]:
+    """``first`` followed by the sum of ``terms`` in parentheses, wrapped at 110 characters
+    (continuation lines start with ``indent + "+ "``)."""
+    lines, body = [], first + "(" + terms[0]
     for term in terms[1:]:
         if len(body) + len(term) + 3 > 110:
             lines.append(body)
-            body = "                         "
-            body += "+ " + term
+            body = indent + "+ " + term
         else:
             body += " + " + term
-    lines.append(body + ")")
+    return lines + [body + ")"]
+
+
+def _function(name: str, taps: int, setup: list[str], starts: int, terms: list[str]) -> str:
+    """One loop: ``taps`` weights and ``setup`` lines before the jobs, ``starts`` offset
+    registers ``i0 …`` per job, and the sum of ``terms`` stored per output."""
+    lines = _head(name) + [f"    w{t} = weights[{t}]" for t in range(taps)] + setup + _JOBS
+    lines += [f"        i{a} = base + d{a}" for a in range(starts)]
+    lines.append("        for i in range(m):")
+    lines += _sum("            ob[o + i] = ", terms, " " * 25)
     return "\n".join(lines)
 
 
@@ -90,38 +101,15 @@ def grid(rows: int, cols: int) -> str:
 
 def run_passes(cols: int) -> str:
     """``_runs_C``: one pass per run of ``cols`` consecutive taps (``weights.size // cols`` runs)."""
-    lines = ["@numba.njit(**_options)",
-             f"def _runs_{cols}(z, weights, tap_offsets, row_offsets, stride, ncols, out, out_offsets,",
-             "             job_lo, job_hi):  # pragma: no cover - compiled",
-             "    nrows = row_offsets.size",
-             "    nblocks = (ncols + BLOCK - 1) // BLOCK",
-             f"    npasses = weights.size // {cols}"]
+    lines = _head(f"_runs_{cols}") + [f"    npasses = weights.size // {cols}"]
     lines += [f"    s{c} = numba.uint64({c})" for c in range(1, cols)]
-    lines += ["    for job in range(job_lo, job_hi):",
-              "        b = job // (nrows * nblocks)",
-              "        rest = job - b * nrows * nblocks",
-              "        r = rest // nblocks",
-              "        c0 = (rest - r * nblocks) * BLOCK",
-              "        m = numba.uint64(min(ncols, c0 + BLOCK) - c0)",
-              "        zb = z[b]",
-              "        ob = out[b]",
-              "        o = numba.uint64(out_offsets[r] + c0)",
-              "        base = numba.uint64(row_offsets[r] + c0)",
-              "        for p in range(npasses):",
-              f"            t = p * {cols}"]
+    lines += _JOBS + ["        for p in range(npasses):", f"            t = p * {cols}"]
     lines += [f"            w{c} = weights[t + {c}]" if c else "            w0 = weights[t]" for c in range(cols)]
     lines.append("            i0 = base + numba.uint64(tap_offsets[t])")
     terms = [f"w{c} * zb[i0 + i + s{c}]" if c else "w0 * zb[i0 + i]" for c in range(cols)]
     for head, op in (("            if p == 0:", "="), ("            else:", "+=")):
         lines += [head, "                for i in range(m):"]
-        body = f"                    ob[o + i] {op} (" + terms[0]
-        for term in terms[1:]:
-            if len(body) + len(term) + 3 > 110:
-                lines.append(body)
-                body = "                                     + " + term
-            else:
-                body += " + " + term
-        lines.append(body + ")")
+        lines += _sum(f"                    ob[o + i] {op} ", terms, " " * 37)
     return "\n".join(lines)
 
 
