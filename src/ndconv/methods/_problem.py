@@ -92,12 +92,15 @@ class Sampled:
         offsets of output 0 in them (0 on every axis): :meth:`padded` for any rule."""
         if self.boundary == "constant" and self.fill_value == 0:
             return self.cropped().padded()
-        nb = self.z.ndim - self.ndim
+        return apply_gather(self.z, self.window_plan(), self.fill_value), (0,) * self.ndim
+
+    def window_plan(self) -> Gather:
+        """How :meth:`window` gathers x̃ by the boundary rule (:func:`gather_plan`): it
+        depends on the geometry only."""
         rules = [extension_index(n, start - (kd - 1), start + (count - 1) * s, self.boundary)
                  for n, kd, start, count, s in zip(self.input_shape, self.dilated_shape, self.starts, self.counts,
                                                    self.strides)]
-        return gather(self.z, [index for index, _ in rules], [inside for _, inside in rules], self.fill_value,
-                      nb), (0,) * self.ndim
+        return gather_plan([index for index, _ in rules], [inside for _, inside in rules], self.z.ndim - self.ndim)
 
     def cropped(self) -> "Sampled":
         """The same problem with ``z`` sliced (a view) to the samples the outputs read."""
@@ -120,7 +123,7 @@ Gather = tuple[tuple[slice, ...], tuple[tuple[int, np.ndarray, np.ndarray | None
 
 
 def gather_plan(indices: list, insides: list, first_axis: int) -> Gather:
-    """How :func:`gather` reads ``indices`` (source indices in x, as
+    """How :func:`apply_gather` reads ``indices`` (source indices in x, as
     :func:`~ndconv.boundary.extension_index` gives them, on axis ``first_axis + a``).
 
     Every axis is sliced first to the range its indices span, so a border strip never
@@ -147,12 +150,6 @@ def apply_gather(z: np.ndarray, plan: Gather, fill: Any) -> np.ndarray:
         if outside is not None:
             piece[(slice(None),) * axis + (outside,)] = fill
     return np.ascontiguousarray(piece)
-
-
-def gather(z: np.ndarray, indices: list, insides: list, fill: Any, first_axis: int) -> np.ndarray:
-    """``z`` at ``indices[a]`` on axis ``first_axis + a``, contiguous, with ``fill`` where
-    ``insides[a]`` is False (:func:`gather_plan`, then :func:`apply_gather`)."""
-    return apply_gather(z, gather_plan(indices, insides, first_axis), fill)
 
 
 class Problem:

@@ -277,15 +277,14 @@ def _window(box: tuple, layout: Sampled) -> _Window | None:
     if _thin(counts):
         return None
     starts = tuple(st + a * s for st, (a, _, _), s in zip(layout.starts, box, layout.strides))
-    rules = [extension_index(n, st - (kd - 1), st + (c - 1) * s, layout.boundary) for n, kd, st, c, s in zip(
-        layout.input_shape, layout.dilated_shape, starts, counts, layout.strides)]
-    item = tuple(index.size for index, _ in rules)
+    item = tuple((c - 1) * s + kd for c, s, kd in zip(counts, layout.strides, layout.dilated_shape))
     if math.prod(item) > KEPT_WINDOW:
         return None
-    gather = gather_plan([index for index, _ in rules], [inside for _, inside in rules], 1)
     taps, rows, outs, ncols = _box_offsets(box, item, (0,) * len(item), layout.kernel_shape, layout.dilations,
                                            layout.strides, layout.counts)
-    return _Window(gather, (taps, rows, outs), ncols)
+    sub = Sampled(np.broadcast_to(np.zeros((), np.uint8), (1,) + layout.input_shape), layout.h, starts, counts,
+                  layout.strides, layout.dilations, layout.boundary)   # the box in a batch of items, as zi is read
+    return _Window(sub.window_plan(), (taps, rows, outs), ncols)
 
 
 def _frame(axis: int, boxes: list, maps: list, layout: Sampled) -> _Frame:
