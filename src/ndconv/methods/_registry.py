@@ -106,10 +106,10 @@ def _loops_terms(problem: Problem) -> Cost:
     streamed = outputs * 2 * spec.compute_dtype.itemsize
     # the loops share rows and blocks among the cores from PARALLEL_WORK products on
     cores = float(cpu_count()) if work >= PARALLEL_WORK and outputs >= 2 else 1.0
-    one_pass = _taps.one_pass(spec.kernel_shape, tuple(g.dilation for g in spec.geometry), spec.geometry[-1].stride,
-                              spec.compute_dtype.kind == "c")
-    run_passes = not one_pass and _taps.run_passes(spec.kernel_shape, tuple(g.dilation for g in spec.geometry),
-                                                   spec.geometry[-1].stride, spec.compute_dtype.kind == "c")
+    loops = (spec.kernel_shape, tuple(g.dilation for g in spec.geometry), spec.geometry[-1].stride,
+             spec.compute_dtype.kind == "c")
+    one_pass = _taps.one_pass(*loops)
+    run_passes = not one_pass and _taps.run_passes(*loops)
     note = "compiled loops" + ("" if cores == 1 else f" on {cores:.0f} cores") + (
         ", one pass" if one_pass else ", one pass per kernel row" if run_passes else "")
     key = _dtype_key(spec.compute_dtype)

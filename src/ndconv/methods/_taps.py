@@ -78,15 +78,21 @@ def one_pass(kernel_shape: tuple[int, ...], dilations: tuple[int, ...], stride: 
     taps = math.prod(kernel_shape)
     if stride != 1:
         return False
-    run = kernel_shape[-1] if kernel_shape and dilations[-1] == 1 else 1
+    run = _kernel_run(kernel_shape, dilations)
     return taps in ONE_PASS_TAPS or (not complex_ and one_pass_shape(taps, run) is not None)
+
+
+def _kernel_run(kernel_shape: tuple[int, ...], dilations: tuple[int, ...]) -> int:
+    """Length of the runs of consecutive samples a kernel's taps read: its last axis
+    when that is undilated, else 1 (the cost model's stand-in for :func:`runs`)."""
+    return kernel_shape[-1] if kernel_shape and dilations[-1] == 1 else 1
 
 
 def run_passes(kernel_shape: tuple[int, ...], dilations: tuple[int, ...], stride: int,
                complex_: bool = False) -> bool:
     """Whether the row loops sum the taps one run per pass (the cost model's question)."""
-    run = kernel_shape[-1] if kernel_shape and dilations[-1] == 1 else 1
-    return stride == 1 and not complex_ and math.prod(kernel_shape) > ONE_PASS_RUN_TAPS and run in RUN_PASS_COLS
+    return (stride == 1 and not complex_ and math.prod(kernel_shape) > ONE_PASS_RUN_TAPS
+            and _kernel_run(kernel_shape, dilations) in RUN_PASS_COLS)
 
 
 def element_strides(shape: tuple[int, ...]) -> tuple[int, ...]:
