@@ -103,7 +103,7 @@ def run(spec, lay: Layout, terms) -> np.ndarray:
     rows_g, cols_g = spec.geometry
     x3 = np.ascontiguousarray(spec.x, dtype=dtype).reshape(-1, n0, n1)
     out = empty_apart((x3.shape[0], rows_g.count, cols_g.count), dtype, x3)
-    jobs = out.shape[0] * rows_g.count
+    jobs = out.shape[0] * ((rows_g.count + 1) // 2)   # pairs of output rows
     work = out.size * (rows_g.k + cols_g.k)
     for r, (u, v) in enumerate(terms):
         uc = np.ascontiguousarray(np.asarray(u)[::-1], dtype=dtype)
@@ -203,39 +203,129 @@ def _weighted_sum(src, bases, weights, n, dst, d0, add):  # pragma: no cover - c
 
 
 @numba.njit(**_options)
+def _shared_sum(src, bases, wa, wb, n, da, db, d0):  # pragma: no cover - compiled
+    """``da[d0 + j] += Σ_t wa[t] · src[bases[t] + j]`` and ``db[d0 + j] = Σ_t wb[t] · src[bases[t] + j]``
+    in one sweep per 4 taps: two output rows from one read of the rows they share."""
+    ntaps = bases.size
+    m = numba.uint64(n)
+    o = numba.uint64(d0)
+    t = 0
+    first = True
+    while t < ntaps:
+        if ntaps - t >= 4:
+            a0 = wa[t]
+            a1 = wa[t + 1]
+            a2 = wa[t + 2]
+            a3 = wa[t + 3]
+            b0 = wb[t]
+            b1 = wb[t + 1]
+            b2 = wb[t + 2]
+            b3 = wb[t + 3]
+            i0 = numba.uint64(bases[t])
+            i1 = numba.uint64(bases[t + 1])
+            i2 = numba.uint64(bases[t + 2])
+            i3 = numba.uint64(bases[t + 3])
+            if first:
+                for j in range(m):
+                    x0 = src[i0 + j]
+                    x1 = src[i1 + j]
+                    x2 = src[i2 + j]
+                    x3 = src[i3 + j]
+                    da[o + j] += a0 * x0 + a1 * x1 + a2 * x2 + a3 * x3
+                    db[o + j] = b0 * x0 + b1 * x1 + b2 * x2 + b3 * x3
+            else:
+                for j in range(m):
+                    x0 = src[i0 + j]
+                    x1 = src[i1 + j]
+                    x2 = src[i2 + j]
+                    x3 = src[i3 + j]
+                    da[o + j] += a0 * x0 + a1 * x1 + a2 * x2 + a3 * x3
+                    db[o + j] += b0 * x0 + b1 * x1 + b2 * x2 + b3 * x3
+            t += 4
+        else:
+            a0 = wa[t]
+            b0 = wb[t]
+            i0 = numba.uint64(bases[t])
+            if first:
+                for j in range(m):
+                    x0 = src[i0 + j]
+                    da[o + j] += a0 * x0
+                    db[o + j] = b0 * x0
+            else:
+                for j in range(m):
+                    x0 = src[i0 + j]
+                    da[o + j] += a0 * x0
+                    db[o + j] += b0 * x0
+            t += 1
+        first = False
+
+
+@numba.njit(**_options)
+def _finish_row(line, cols, offset, lo, hi, v, col_bases, of, o, count1, add):  # pragma: no cover - compiled
+    """Copy the border columns into the row buffer, then the row sum into ``of[o …]``."""
+    for p in range(lo):
+        c = cols[p]
+        line[p] = line[c - offset] if c >= 0 else 0
+    for p in range(hi, cols.size):
+        c = cols[p]
+        line[p] = line[c - offset] if c >= 0 else 0
+    _weighted_sum(line, col_bases, v, count1, of, o, add)
+
+
+@numba.njit(**_options)
 def _fused_rows(x3, rows, cols, u, v, d0, d1, offset, lo, hi, out3, add, job_lo, job_hi):  # pragma: no cover
-    """Output rows ``job_lo … job_hi−1`` (job = image · count0 + row) of one rank term."""
+    """Output rows ``2q`` and ``2q + 1`` for the jobs ``image · ⌈count0/2⌉ + q`` in ``job_lo … job_hi−1``
+    (one rank term).
+
+    A pair whose ``K0 + 1`` rows all lie in x (dilation 1) shares their reads: the first
+    row's first tap, both rows' shared taps in one sweep, the second row's last tap.
+    Other rows sum their own taps that lie in x.  Either way each row's sum depends
+    on its index only, never on how the jobs are split.
+    """
     n0 = x3.shape[1]
     n1 = x3.shape[2]
     count0 = out3.shape[1]
     count1 = out3.shape[2]
-    ncols = cols.size
+    pairs = (count0 + 1) // 2
     k0 = u.size
     k1 = v.size
     xf = x3.ravel()
     of = out3.ravel()
-    line = np.empty(ncols, x3.dtype)
-    row_bases = np.empty(k0, np.int64)
+    line = np.empty(cols.size, x3.dtype)
+    line2 = np.empty(cols.size, x3.dtype)
+    row_bases = np.empty(k0 + 1, np.int64)
     row_weights = np.empty(k0, x3.dtype)
     col_bases = np.empty(k1, np.int64)
     for b in range(k1):
         col_bases[b] = b * d1
+    width = hi - lo
     for job in range(job_lo, job_hi):
-        image = job // count0
-        i = job - image * count0
+        image = job // pairs
+        first_row = 2 * (job - image * pairs)
         start = image * n0 * n1 + offset + lo
-        n = 0
-        for a in range(k0):
-            r = rows[i + a * d0]
-            if r >= 0:
-                row_bases[n] = start + r * n1
-                row_weights[n] = u[a]
-                n += 1
-        _weighted_sum(xf, row_bases[:n], row_weights[:n], hi - lo, line, lo, False)
-        for p in range(lo):
-            c = cols[p]
-            line[p] = line[c - offset] if c >= 0 else 0
-        for p in range(hi, ncols):
-            c = cols[p]
-            line[p] = line[c - offset] if c >= 0 else 0
-        _weighted_sum(line, col_bases, v, count1, of, job * count1, add)
+        out_row = image * count0 + first_row
+        shared = d0 == 1 and first_row + 1 < count0
+        if shared:
+            for a in range(k0 + 1):
+                r = rows[first_row + a]
+                if r < 0:
+                    shared = False
+                    break
+                row_bases[a] = start + r * n1
+        if shared:
+            _weighted_sum(xf, row_bases[:1], u[:1], width, line, lo, False)
+            _shared_sum(xf, row_bases[1:k0], u[1:], u[:k0 - 1], width, line, line2, lo)
+            _weighted_sum(xf, row_bases[k0:], u[k0 - 1:], width, line2, lo, True)
+            _finish_row(line, cols, offset, lo, hi, v, col_bases, of, out_row * count1, count1, add)
+            _finish_row(line2, cols, offset, lo, hi, v, col_bases, of, (out_row + 1) * count1, count1, add)
+            continue
+        for i in range(first_row, min(first_row + 2, count0)):
+            n = 0
+            for a in range(k0):
+                r = rows[i + a * d0]
+                if r >= 0:
+                    row_bases[n] = start + r * n1
+                    row_weights[n] = u[a]
+                    n += 1
+            _weighted_sum(xf, row_bases[:n], row_weights[:n], width, line, lo, False)
+            _finish_row(line, cols, offset, lo, hi, v, col_bases, of, (image * count0 + i) * count1, count1, add)
