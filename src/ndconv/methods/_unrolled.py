@@ -7,7 +7,8 @@ The sum runs tap by tap in order, as the generic loop's does within a pass.
 ``_grid_RxC`` need the taps as R runs of C consecutive offsets
 (``tap_offsets[a·C + c] = tap_offsets[a·C] + c``); ``_runs_C`` take any number of
 such runs, one pass over the outputs per run (the sum runs in order within a run,
-and the runs' partial sums are added in order).
+and the runs' partial sums are added in order); ``_pairs_C`` do the same for two
+output rows per job (see ``_taps.pair_plan``), each row's sum the one ``_runs_C`` forms.
 """
 
 from __future__ import annotations
@@ -4499,6 +4500,728 @@ def _runs_25(z, weights, tap_offsets, row_offsets, stride, ncols, out, out_offse
                                      + w24 * zb[i0 + i + s24])
 
 
+@numba.njit(**_options)
+def _pairs_6(z, weights, tap_offsets, row_offsets, ncols, out, out_offsets, union, index_a,
+             index_b, shift, job_lo, job_hi):  # pragma: no cover - compiled
+    nrows = row_offsets.size
+    npairs = (nrows + 1) // 2
+    nblocks = (ncols + BLOCK - 1) // BLOCK
+    npasses = weights.size // 6
+    s1 = numba.uint64(1)
+    s2 = numba.uint64(2)
+    s3 = numba.uint64(3)
+    s4 = numba.uint64(4)
+    s5 = numba.uint64(5)
+    for job in range(job_lo, job_hi):
+        b = job // (npairs * nblocks)
+        rest = job - b * npairs * nblocks
+        q = rest // nblocks
+        c0 = (rest - q * nblocks) * BLOCK
+        m = numba.uint64(min(ncols, c0 + BLOCK) - c0)
+        zb = z[b]
+        ob = out[b]
+        r = 2 * q
+        if r + 1 < nrows and row_offsets[r + 1] - row_offsets[r] == shift:
+            oa = numba.uint64(out_offsets[r] + c0)
+            ob_ = numba.uint64(out_offsets[r + 1] + c0)
+            base = numba.uint64(row_offsets[r] + c0)
+            first_a = True
+            first_b = True
+            for u in range(union.size):
+                ia = index_a[u]
+                ib = index_b[u]
+                i0 = base + numba.uint64(union[u])
+                if ia >= 0 and ib >= 0:
+                    t = ia * 6
+                    a0 = weights[t + 0]
+                    a1 = weights[t + 1]
+                    a2 = weights[t + 2]
+                    a3 = weights[t + 3]
+                    a4 = weights[t + 4]
+                    a5 = weights[t + 5]
+                    t = ib * 6
+                    b0 = weights[t + 0]
+                    b1 = weights[t + 1]
+                    b2 = weights[t + 2]
+                    b3 = weights[t + 3]
+                    b4 = weights[t + 4]
+                    b5 = weights[t + 5]
+                    if first_b:
+                        for i in range(m):
+                            x0 = zb[i0 + i]
+                            x1 = zb[i0 + i + s1]
+                            x2 = zb[i0 + i + s2]
+                            x3 = zb[i0 + i + s3]
+                            x4 = zb[i0 + i + s4]
+                            x5 = zb[i0 + i + s5]
+                            ob[oa + i] += (a0 * x0 + a1 * x1 + a2 * x2 + a3 * x3 + a4 * x4 + a5 * x5)
+                            ob[ob_ + i] = (b0 * x0 + b1 * x1 + b2 * x2 + b3 * x3 + b4 * x4 + b5 * x5)
+                    else:
+                        for i in range(m):
+                            x0 = zb[i0 + i]
+                            x1 = zb[i0 + i + s1]
+                            x2 = zb[i0 + i + s2]
+                            x3 = zb[i0 + i + s3]
+                            x4 = zb[i0 + i + s4]
+                            x5 = zb[i0 + i + s5]
+                            ob[oa + i] += (a0 * x0 + a1 * x1 + a2 * x2 + a3 * x3 + a4 * x4 + a5 * x5)
+                            ob[ob_ + i] += (b0 * x0 + b1 * x1 + b2 * x2 + b3 * x3 + b4 * x4 + b5 * x5)
+                    first_b = False
+                elif ia >= 0:
+                    t = ia * 6
+                    a0 = weights[t + 0]
+                    a1 = weights[t + 1]
+                    a2 = weights[t + 2]
+                    a3 = weights[t + 3]
+                    a4 = weights[t + 4]
+                    a5 = weights[t + 5]
+                    if first_a:
+                        for i in range(m):
+                            x0 = zb[i0 + i]
+                            x1 = zb[i0 + i + s1]
+                            x2 = zb[i0 + i + s2]
+                            x3 = zb[i0 + i + s3]
+                            x4 = zb[i0 + i + s4]
+                            x5 = zb[i0 + i + s5]
+                            ob[oa + i] = (a0 * x0 + a1 * x1 + a2 * x2 + a3 * x3 + a4 * x4 + a5 * x5)
+                    else:
+                        for i in range(m):
+                            x0 = zb[i0 + i]
+                            x1 = zb[i0 + i + s1]
+                            x2 = zb[i0 + i + s2]
+                            x3 = zb[i0 + i + s3]
+                            x4 = zb[i0 + i + s4]
+                            x5 = zb[i0 + i + s5]
+                            ob[oa + i] += (a0 * x0 + a1 * x1 + a2 * x2 + a3 * x3 + a4 * x4 + a5 * x5)
+                    first_a = False
+                else:
+                    t = ib * 6
+                    b0 = weights[t + 0]
+                    b1 = weights[t + 1]
+                    b2 = weights[t + 2]
+                    b3 = weights[t + 3]
+                    b4 = weights[t + 4]
+                    b5 = weights[t + 5]
+                    if first_b:
+                        for i in range(m):
+                            x0 = zb[i0 + i]
+                            x1 = zb[i0 + i + s1]
+                            x2 = zb[i0 + i + s2]
+                            x3 = zb[i0 + i + s3]
+                            x4 = zb[i0 + i + s4]
+                            x5 = zb[i0 + i + s5]
+                            ob[ob_ + i] = (b0 * x0 + b1 * x1 + b2 * x2 + b3 * x3 + b4 * x4 + b5 * x5)
+                    else:
+                        for i in range(m):
+                            x0 = zb[i0 + i]
+                            x1 = zb[i0 + i + s1]
+                            x2 = zb[i0 + i + s2]
+                            x3 = zb[i0 + i + s3]
+                            x4 = zb[i0 + i + s4]
+                            x5 = zb[i0 + i + s5]
+                            ob[ob_ + i] += (b0 * x0 + b1 * x1 + b2 * x2 + b3 * x3 + b4 * x4 + b5 * x5)
+                    first_b = False
+            continue
+        for row in range(r, min(r + 2, nrows)):   # rows without a partner at the shift
+            oa = numba.uint64(out_offsets[row] + c0)
+            base = numba.uint64(row_offsets[row] + c0)
+            for p in range(npasses):
+                i0 = base + numba.uint64(tap_offsets[p * 6])
+                t = p * 6
+                a0 = weights[t + 0]
+                a1 = weights[t + 1]
+                a2 = weights[t + 2]
+                a3 = weights[t + 3]
+                a4 = weights[t + 4]
+                a5 = weights[t + 5]
+                if p == 0:
+                    for i in range(m):
+                        x0 = zb[i0 + i]
+                        x1 = zb[i0 + i + s1]
+                        x2 = zb[i0 + i + s2]
+                        x3 = zb[i0 + i + s3]
+                        x4 = zb[i0 + i + s4]
+                        x5 = zb[i0 + i + s5]
+                        ob[oa + i] = (a0 * x0 + a1 * x1 + a2 * x2 + a3 * x3 + a4 * x4 + a5 * x5)
+                else:
+                    for i in range(m):
+                        x0 = zb[i0 + i]
+                        x1 = zb[i0 + i + s1]
+                        x2 = zb[i0 + i + s2]
+                        x3 = zb[i0 + i + s3]
+                        x4 = zb[i0 + i + s4]
+                        x5 = zb[i0 + i + s5]
+                        ob[oa + i] += (a0 * x0 + a1 * x1 + a2 * x2 + a3 * x3 + a4 * x4 + a5 * x5)
+
+
+@numba.njit(**_options)
+def _pairs_7(z, weights, tap_offsets, row_offsets, ncols, out, out_offsets, union, index_a,
+             index_b, shift, job_lo, job_hi):  # pragma: no cover - compiled
+    nrows = row_offsets.size
+    npairs = (nrows + 1) // 2
+    nblocks = (ncols + BLOCK - 1) // BLOCK
+    npasses = weights.size // 7
+    s1 = numba.uint64(1)
+    s2 = numba.uint64(2)
+    s3 = numba.uint64(3)
+    s4 = numba.uint64(4)
+    s5 = numba.uint64(5)
+    s6 = numba.uint64(6)
+    for job in range(job_lo, job_hi):
+        b = job // (npairs * nblocks)
+        rest = job - b * npairs * nblocks
+        q = rest // nblocks
+        c0 = (rest - q * nblocks) * BLOCK
+        m = numba.uint64(min(ncols, c0 + BLOCK) - c0)
+        zb = z[b]
+        ob = out[b]
+        r = 2 * q
+        if r + 1 < nrows and row_offsets[r + 1] - row_offsets[r] == shift:
+            oa = numba.uint64(out_offsets[r] + c0)
+            ob_ = numba.uint64(out_offsets[r + 1] + c0)
+            base = numba.uint64(row_offsets[r] + c0)
+            first_a = True
+            first_b = True
+            for u in range(union.size):
+                ia = index_a[u]
+                ib = index_b[u]
+                i0 = base + numba.uint64(union[u])
+                if ia >= 0 and ib >= 0:
+                    t = ia * 7
+                    a0 = weights[t + 0]
+                    a1 = weights[t + 1]
+                    a2 = weights[t + 2]
+                    a3 = weights[t + 3]
+                    a4 = weights[t + 4]
+                    a5 = weights[t + 5]
+                    a6 = weights[t + 6]
+                    t = ib * 7
+                    b0 = weights[t + 0]
+                    b1 = weights[t + 1]
+                    b2 = weights[t + 2]
+                    b3 = weights[t + 3]
+                    b4 = weights[t + 4]
+                    b5 = weights[t + 5]
+                    b6 = weights[t + 6]
+                    if first_b:
+                        for i in range(m):
+                            x0 = zb[i0 + i]
+                            x1 = zb[i0 + i + s1]
+                            x2 = zb[i0 + i + s2]
+                            x3 = zb[i0 + i + s3]
+                            x4 = zb[i0 + i + s4]
+                            x5 = zb[i0 + i + s5]
+                            x6 = zb[i0 + i + s6]
+                            ob[oa + i] += (a0 * x0 + a1 * x1 + a2 * x2 + a3 * x3 + a4 * x4 + a5 * x5 + a6 * x6)
+                            ob[ob_ + i] = (b0 * x0 + b1 * x1 + b2 * x2 + b3 * x3 + b4 * x4 + b5 * x5 + b6 * x6)
+                    else:
+                        for i in range(m):
+                            x0 = zb[i0 + i]
+                            x1 = zb[i0 + i + s1]
+                            x2 = zb[i0 + i + s2]
+                            x3 = zb[i0 + i + s3]
+                            x4 = zb[i0 + i + s4]
+                            x5 = zb[i0 + i + s5]
+                            x6 = zb[i0 + i + s6]
+                            ob[oa + i] += (a0 * x0 + a1 * x1 + a2 * x2 + a3 * x3 + a4 * x4 + a5 * x5 + a6 * x6)
+                            ob[ob_ + i] += (b0 * x0 + b1 * x1 + b2 * x2 + b3 * x3 + b4 * x4 + b5 * x5
+                                         + b6 * x6)
+                    first_b = False
+                elif ia >= 0:
+                    t = ia * 7
+                    a0 = weights[t + 0]
+                    a1 = weights[t + 1]
+                    a2 = weights[t + 2]
+                    a3 = weights[t + 3]
+                    a4 = weights[t + 4]
+                    a5 = weights[t + 5]
+                    a6 = weights[t + 6]
+                    if first_a:
+                        for i in range(m):
+                            x0 = zb[i0 + i]
+                            x1 = zb[i0 + i + s1]
+                            x2 = zb[i0 + i + s2]
+                            x3 = zb[i0 + i + s3]
+                            x4 = zb[i0 + i + s4]
+                            x5 = zb[i0 + i + s5]
+                            x6 = zb[i0 + i + s6]
+                            ob[oa + i] = (a0 * x0 + a1 * x1 + a2 * x2 + a3 * x3 + a4 * x4 + a5 * x5 + a6 * x6)
+                    else:
+                        for i in range(m):
+                            x0 = zb[i0 + i]
+                            x1 = zb[i0 + i + s1]
+                            x2 = zb[i0 + i + s2]
+                            x3 = zb[i0 + i + s3]
+                            x4 = zb[i0 + i + s4]
+                            x5 = zb[i0 + i + s5]
+                            x6 = zb[i0 + i + s6]
+                            ob[oa + i] += (a0 * x0 + a1 * x1 + a2 * x2 + a3 * x3 + a4 * x4 + a5 * x5 + a6 * x6)
+                    first_a = False
+                else:
+                    t = ib * 7
+                    b0 = weights[t + 0]
+                    b1 = weights[t + 1]
+                    b2 = weights[t + 2]
+                    b3 = weights[t + 3]
+                    b4 = weights[t + 4]
+                    b5 = weights[t + 5]
+                    b6 = weights[t + 6]
+                    if first_b:
+                        for i in range(m):
+                            x0 = zb[i0 + i]
+                            x1 = zb[i0 + i + s1]
+                            x2 = zb[i0 + i + s2]
+                            x3 = zb[i0 + i + s3]
+                            x4 = zb[i0 + i + s4]
+                            x5 = zb[i0 + i + s5]
+                            x6 = zb[i0 + i + s6]
+                            ob[ob_ + i] = (b0 * x0 + b1 * x1 + b2 * x2 + b3 * x3 + b4 * x4 + b5 * x5 + b6 * x6)
+                    else:
+                        for i in range(m):
+                            x0 = zb[i0 + i]
+                            x1 = zb[i0 + i + s1]
+                            x2 = zb[i0 + i + s2]
+                            x3 = zb[i0 + i + s3]
+                            x4 = zb[i0 + i + s4]
+                            x5 = zb[i0 + i + s5]
+                            x6 = zb[i0 + i + s6]
+                            ob[ob_ + i] += (b0 * x0 + b1 * x1 + b2 * x2 + b3 * x3 + b4 * x4 + b5 * x5
+                                         + b6 * x6)
+                    first_b = False
+            continue
+        for row in range(r, min(r + 2, nrows)):   # rows without a partner at the shift
+            oa = numba.uint64(out_offsets[row] + c0)
+            base = numba.uint64(row_offsets[row] + c0)
+            for p in range(npasses):
+                i0 = base + numba.uint64(tap_offsets[p * 7])
+                t = p * 7
+                a0 = weights[t + 0]
+                a1 = weights[t + 1]
+                a2 = weights[t + 2]
+                a3 = weights[t + 3]
+                a4 = weights[t + 4]
+                a5 = weights[t + 5]
+                a6 = weights[t + 6]
+                if p == 0:
+                    for i in range(m):
+                        x0 = zb[i0 + i]
+                        x1 = zb[i0 + i + s1]
+                        x2 = zb[i0 + i + s2]
+                        x3 = zb[i0 + i + s3]
+                        x4 = zb[i0 + i + s4]
+                        x5 = zb[i0 + i + s5]
+                        x6 = zb[i0 + i + s6]
+                        ob[oa + i] = (a0 * x0 + a1 * x1 + a2 * x2 + a3 * x3 + a4 * x4 + a5 * x5 + a6 * x6)
+                else:
+                    for i in range(m):
+                        x0 = zb[i0 + i]
+                        x1 = zb[i0 + i + s1]
+                        x2 = zb[i0 + i + s2]
+                        x3 = zb[i0 + i + s3]
+                        x4 = zb[i0 + i + s4]
+                        x5 = zb[i0 + i + s5]
+                        x6 = zb[i0 + i + s6]
+                        ob[oa + i] += (a0 * x0 + a1 * x1 + a2 * x2 + a3 * x3 + a4 * x4 + a5 * x5 + a6 * x6)
+
+
+@numba.njit(**_options)
+def _pairs_8(z, weights, tap_offsets, row_offsets, ncols, out, out_offsets, union, index_a,
+             index_b, shift, job_lo, job_hi):  # pragma: no cover - compiled
+    nrows = row_offsets.size
+    npairs = (nrows + 1) // 2
+    nblocks = (ncols + BLOCK - 1) // BLOCK
+    npasses = weights.size // 8
+    s1 = numba.uint64(1)
+    s2 = numba.uint64(2)
+    s3 = numba.uint64(3)
+    s4 = numba.uint64(4)
+    s5 = numba.uint64(5)
+    s6 = numba.uint64(6)
+    s7 = numba.uint64(7)
+    for job in range(job_lo, job_hi):
+        b = job // (npairs * nblocks)
+        rest = job - b * npairs * nblocks
+        q = rest // nblocks
+        c0 = (rest - q * nblocks) * BLOCK
+        m = numba.uint64(min(ncols, c0 + BLOCK) - c0)
+        zb = z[b]
+        ob = out[b]
+        r = 2 * q
+        if r + 1 < nrows and row_offsets[r + 1] - row_offsets[r] == shift:
+            oa = numba.uint64(out_offsets[r] + c0)
+            ob_ = numba.uint64(out_offsets[r + 1] + c0)
+            base = numba.uint64(row_offsets[r] + c0)
+            first_a = True
+            first_b = True
+            for u in range(union.size):
+                ia = index_a[u]
+                ib = index_b[u]
+                i0 = base + numba.uint64(union[u])
+                if ia >= 0 and ib >= 0:
+                    t = ia * 8
+                    a0 = weights[t + 0]
+                    a1 = weights[t + 1]
+                    a2 = weights[t + 2]
+                    a3 = weights[t + 3]
+                    a4 = weights[t + 4]
+                    a5 = weights[t + 5]
+                    a6 = weights[t + 6]
+                    a7 = weights[t + 7]
+                    t = ib * 8
+                    b0 = weights[t + 0]
+                    b1 = weights[t + 1]
+                    b2 = weights[t + 2]
+                    b3 = weights[t + 3]
+                    b4 = weights[t + 4]
+                    b5 = weights[t + 5]
+                    b6 = weights[t + 6]
+                    b7 = weights[t + 7]
+                    if first_b:
+                        for i in range(m):
+                            x0 = zb[i0 + i]
+                            x1 = zb[i0 + i + s1]
+                            x2 = zb[i0 + i + s2]
+                            x3 = zb[i0 + i + s3]
+                            x4 = zb[i0 + i + s4]
+                            x5 = zb[i0 + i + s5]
+                            x6 = zb[i0 + i + s6]
+                            x7 = zb[i0 + i + s7]
+                            ob[oa + i] += (a0 * x0 + a1 * x1 + a2 * x2 + a3 * x3 + a4 * x4 + a5 * x5 + a6 * x6
+                                         + a7 * x7)
+                            ob[ob_ + i] = (b0 * x0 + b1 * x1 + b2 * x2 + b3 * x3 + b4 * x4 + b5 * x5 + b6 * x6
+                                         + b7 * x7)
+                    else:
+                        for i in range(m):
+                            x0 = zb[i0 + i]
+                            x1 = zb[i0 + i + s1]
+                            x2 = zb[i0 + i + s2]
+                            x3 = zb[i0 + i + s3]
+                            x4 = zb[i0 + i + s4]
+                            x5 = zb[i0 + i + s5]
+                            x6 = zb[i0 + i + s6]
+                            x7 = zb[i0 + i + s7]
+                            ob[oa + i] += (a0 * x0 + a1 * x1 + a2 * x2 + a3 * x3 + a4 * x4 + a5 * x5 + a6 * x6
+                                         + a7 * x7)
+                            ob[ob_ + i] += (b0 * x0 + b1 * x1 + b2 * x2 + b3 * x3 + b4 * x4 + b5 * x5
+                                         + b6 * x6 + b7 * x7)
+                    first_b = False
+                elif ia >= 0:
+                    t = ia * 8
+                    a0 = weights[t + 0]
+                    a1 = weights[t + 1]
+                    a2 = weights[t + 2]
+                    a3 = weights[t + 3]
+                    a4 = weights[t + 4]
+                    a5 = weights[t + 5]
+                    a6 = weights[t + 6]
+                    a7 = weights[t + 7]
+                    if first_a:
+                        for i in range(m):
+                            x0 = zb[i0 + i]
+                            x1 = zb[i0 + i + s1]
+                            x2 = zb[i0 + i + s2]
+                            x3 = zb[i0 + i + s3]
+                            x4 = zb[i0 + i + s4]
+                            x5 = zb[i0 + i + s5]
+                            x6 = zb[i0 + i + s6]
+                            x7 = zb[i0 + i + s7]
+                            ob[oa + i] = (a0 * x0 + a1 * x1 + a2 * x2 + a3 * x3 + a4 * x4 + a5 * x5 + a6 * x6
+                                         + a7 * x7)
+                    else:
+                        for i in range(m):
+                            x0 = zb[i0 + i]
+                            x1 = zb[i0 + i + s1]
+                            x2 = zb[i0 + i + s2]
+                            x3 = zb[i0 + i + s3]
+                            x4 = zb[i0 + i + s4]
+                            x5 = zb[i0 + i + s5]
+                            x6 = zb[i0 + i + s6]
+                            x7 = zb[i0 + i + s7]
+                            ob[oa + i] += (a0 * x0 + a1 * x1 + a2 * x2 + a3 * x3 + a4 * x4 + a5 * x5 + a6 * x6
+                                         + a7 * x7)
+                    first_a = False
+                else:
+                    t = ib * 8
+                    b0 = weights[t + 0]
+                    b1 = weights[t + 1]
+                    b2 = weights[t + 2]
+                    b3 = weights[t + 3]
+                    b4 = weights[t + 4]
+                    b5 = weights[t + 5]
+                    b6 = weights[t + 6]
+                    b7 = weights[t + 7]
+                    if first_b:
+                        for i in range(m):
+                            x0 = zb[i0 + i]
+                            x1 = zb[i0 + i + s1]
+                            x2 = zb[i0 + i + s2]
+                            x3 = zb[i0 + i + s3]
+                            x4 = zb[i0 + i + s4]
+                            x5 = zb[i0 + i + s5]
+                            x6 = zb[i0 + i + s6]
+                            x7 = zb[i0 + i + s7]
+                            ob[ob_ + i] = (b0 * x0 + b1 * x1 + b2 * x2 + b3 * x3 + b4 * x4 + b5 * x5 + b6 * x6
+                                         + b7 * x7)
+                    else:
+                        for i in range(m):
+                            x0 = zb[i0 + i]
+                            x1 = zb[i0 + i + s1]
+                            x2 = zb[i0 + i + s2]
+                            x3 = zb[i0 + i + s3]
+                            x4 = zb[i0 + i + s4]
+                            x5 = zb[i0 + i + s5]
+                            x6 = zb[i0 + i + s6]
+                            x7 = zb[i0 + i + s7]
+                            ob[ob_ + i] += (b0 * x0 + b1 * x1 + b2 * x2 + b3 * x3 + b4 * x4 + b5 * x5
+                                         + b6 * x6 + b7 * x7)
+                    first_b = False
+            continue
+        for row in range(r, min(r + 2, nrows)):   # rows without a partner at the shift
+            oa = numba.uint64(out_offsets[row] + c0)
+            base = numba.uint64(row_offsets[row] + c0)
+            for p in range(npasses):
+                i0 = base + numba.uint64(tap_offsets[p * 8])
+                t = p * 8
+                a0 = weights[t + 0]
+                a1 = weights[t + 1]
+                a2 = weights[t + 2]
+                a3 = weights[t + 3]
+                a4 = weights[t + 4]
+                a5 = weights[t + 5]
+                a6 = weights[t + 6]
+                a7 = weights[t + 7]
+                if p == 0:
+                    for i in range(m):
+                        x0 = zb[i0 + i]
+                        x1 = zb[i0 + i + s1]
+                        x2 = zb[i0 + i + s2]
+                        x3 = zb[i0 + i + s3]
+                        x4 = zb[i0 + i + s4]
+                        x5 = zb[i0 + i + s5]
+                        x6 = zb[i0 + i + s6]
+                        x7 = zb[i0 + i + s7]
+                        ob[oa + i] = (a0 * x0 + a1 * x1 + a2 * x2 + a3 * x3 + a4 * x4 + a5 * x5 + a6 * x6
+                                     + a7 * x7)
+                else:
+                    for i in range(m):
+                        x0 = zb[i0 + i]
+                        x1 = zb[i0 + i + s1]
+                        x2 = zb[i0 + i + s2]
+                        x3 = zb[i0 + i + s3]
+                        x4 = zb[i0 + i + s4]
+                        x5 = zb[i0 + i + s5]
+                        x6 = zb[i0 + i + s6]
+                        x7 = zb[i0 + i + s7]
+                        ob[oa + i] += (a0 * x0 + a1 * x1 + a2 * x2 + a3 * x3 + a4 * x4 + a5 * x5 + a6 * x6
+                                     + a7 * x7)
+
+
+@numba.njit(**_options)
+def _pairs_9(z, weights, tap_offsets, row_offsets, ncols, out, out_offsets, union, index_a,
+             index_b, shift, job_lo, job_hi):  # pragma: no cover - compiled
+    nrows = row_offsets.size
+    npairs = (nrows + 1) // 2
+    nblocks = (ncols + BLOCK - 1) // BLOCK
+    npasses = weights.size // 9
+    s1 = numba.uint64(1)
+    s2 = numba.uint64(2)
+    s3 = numba.uint64(3)
+    s4 = numba.uint64(4)
+    s5 = numba.uint64(5)
+    s6 = numba.uint64(6)
+    s7 = numba.uint64(7)
+    s8 = numba.uint64(8)
+    for job in range(job_lo, job_hi):
+        b = job // (npairs * nblocks)
+        rest = job - b * npairs * nblocks
+        q = rest // nblocks
+        c0 = (rest - q * nblocks) * BLOCK
+        m = numba.uint64(min(ncols, c0 + BLOCK) - c0)
+        zb = z[b]
+        ob = out[b]
+        r = 2 * q
+        if r + 1 < nrows and row_offsets[r + 1] - row_offsets[r] == shift:
+            oa = numba.uint64(out_offsets[r] + c0)
+            ob_ = numba.uint64(out_offsets[r + 1] + c0)
+            base = numba.uint64(row_offsets[r] + c0)
+            first_a = True
+            first_b = True
+            for u in range(union.size):
+                ia = index_a[u]
+                ib = index_b[u]
+                i0 = base + numba.uint64(union[u])
+                if ia >= 0 and ib >= 0:
+                    t = ia * 9
+                    a0 = weights[t + 0]
+                    a1 = weights[t + 1]
+                    a2 = weights[t + 2]
+                    a3 = weights[t + 3]
+                    a4 = weights[t + 4]
+                    a5 = weights[t + 5]
+                    a6 = weights[t + 6]
+                    a7 = weights[t + 7]
+                    a8 = weights[t + 8]
+                    t = ib * 9
+                    b0 = weights[t + 0]
+                    b1 = weights[t + 1]
+                    b2 = weights[t + 2]
+                    b3 = weights[t + 3]
+                    b4 = weights[t + 4]
+                    b5 = weights[t + 5]
+                    b6 = weights[t + 6]
+                    b7 = weights[t + 7]
+                    b8 = weights[t + 8]
+                    if first_b:
+                        for i in range(m):
+                            x0 = zb[i0 + i]
+                            x1 = zb[i0 + i + s1]
+                            x2 = zb[i0 + i + s2]
+                            x3 = zb[i0 + i + s3]
+                            x4 = zb[i0 + i + s4]
+                            x5 = zb[i0 + i + s5]
+                            x6 = zb[i0 + i + s6]
+                            x7 = zb[i0 + i + s7]
+                            x8 = zb[i0 + i + s8]
+                            ob[oa + i] += (a0 * x0 + a1 * x1 + a2 * x2 + a3 * x3 + a4 * x4 + a5 * x5 + a6 * x6
+                                         + a7 * x7 + a8 * x8)
+                            ob[ob_ + i] = (b0 * x0 + b1 * x1 + b2 * x2 + b3 * x3 + b4 * x4 + b5 * x5 + b6 * x6
+                                         + b7 * x7 + b8 * x8)
+                    else:
+                        for i in range(m):
+                            x0 = zb[i0 + i]
+                            x1 = zb[i0 + i + s1]
+                            x2 = zb[i0 + i + s2]
+                            x3 = zb[i0 + i + s3]
+                            x4 = zb[i0 + i + s4]
+                            x5 = zb[i0 + i + s5]
+                            x6 = zb[i0 + i + s6]
+                            x7 = zb[i0 + i + s7]
+                            x8 = zb[i0 + i + s8]
+                            ob[oa + i] += (a0 * x0 + a1 * x1 + a2 * x2 + a3 * x3 + a4 * x4 + a5 * x5 + a6 * x6
+                                         + a7 * x7 + a8 * x8)
+                            ob[ob_ + i] += (b0 * x0 + b1 * x1 + b2 * x2 + b3 * x3 + b4 * x4 + b5 * x5
+                                         + b6 * x6 + b7 * x7 + b8 * x8)
+                    first_b = False
+                elif ia >= 0:
+                    t = ia * 9
+                    a0 = weights[t + 0]
+                    a1 = weights[t + 1]
+                    a2 = weights[t + 2]
+                    a3 = weights[t + 3]
+                    a4 = weights[t + 4]
+                    a5 = weights[t + 5]
+                    a6 = weights[t + 6]
+                    a7 = weights[t + 7]
+                    a8 = weights[t + 8]
+                    if first_a:
+                        for i in range(m):
+                            x0 = zb[i0 + i]
+                            x1 = zb[i0 + i + s1]
+                            x2 = zb[i0 + i + s2]
+                            x3 = zb[i0 + i + s3]
+                            x4 = zb[i0 + i + s4]
+                            x5 = zb[i0 + i + s5]
+                            x6 = zb[i0 + i + s6]
+                            x7 = zb[i0 + i + s7]
+                            x8 = zb[i0 + i + s8]
+                            ob[oa + i] = (a0 * x0 + a1 * x1 + a2 * x2 + a3 * x3 + a4 * x4 + a5 * x5 + a6 * x6
+                                         + a7 * x7 + a8 * x8)
+                    else:
+                        for i in range(m):
+                            x0 = zb[i0 + i]
+                            x1 = zb[i0 + i + s1]
+                            x2 = zb[i0 + i + s2]
+                            x3 = zb[i0 + i + s3]
+                            x4 = zb[i0 + i + s4]
+                            x5 = zb[i0 + i + s5]
+                            x6 = zb[i0 + i + s6]
+                            x7 = zb[i0 + i + s7]
+                            x8 = zb[i0 + i + s8]
+                            ob[oa + i] += (a0 * x0 + a1 * x1 + a2 * x2 + a3 * x3 + a4 * x4 + a5 * x5 + a6 * x6
+                                         + a7 * x7 + a8 * x8)
+                    first_a = False
+                else:
+                    t = ib * 9
+                    b0 = weights[t + 0]
+                    b1 = weights[t + 1]
+                    b2 = weights[t + 2]
+                    b3 = weights[t + 3]
+                    b4 = weights[t + 4]
+                    b5 = weights[t + 5]
+                    b6 = weights[t + 6]
+                    b7 = weights[t + 7]
+                    b8 = weights[t + 8]
+                    if first_b:
+                        for i in range(m):
+                            x0 = zb[i0 + i]
+                            x1 = zb[i0 + i + s1]
+                            x2 = zb[i0 + i + s2]
+                            x3 = zb[i0 + i + s3]
+                            x4 = zb[i0 + i + s4]
+                            x5 = zb[i0 + i + s5]
+                            x6 = zb[i0 + i + s6]
+                            x7 = zb[i0 + i + s7]
+                            x8 = zb[i0 + i + s8]
+                            ob[ob_ + i] = (b0 * x0 + b1 * x1 + b2 * x2 + b3 * x3 + b4 * x4 + b5 * x5 + b6 * x6
+                                         + b7 * x7 + b8 * x8)
+                    else:
+                        for i in range(m):
+                            x0 = zb[i0 + i]
+                            x1 = zb[i0 + i + s1]
+                            x2 = zb[i0 + i + s2]
+                            x3 = zb[i0 + i + s3]
+                            x4 = zb[i0 + i + s4]
+                            x5 = zb[i0 + i + s5]
+                            x6 = zb[i0 + i + s6]
+                            x7 = zb[i0 + i + s7]
+                            x8 = zb[i0 + i + s8]
+                            ob[ob_ + i] += (b0 * x0 + b1 * x1 + b2 * x2 + b3 * x3 + b4 * x4 + b5 * x5
+                                         + b6 * x6 + b7 * x7 + b8 * x8)
+                    first_b = False
+            continue
+        for row in range(r, min(r + 2, nrows)):   # rows without a partner at the shift
+            oa = numba.uint64(out_offsets[row] + c0)
+            base = numba.uint64(row_offsets[row] + c0)
+            for p in range(npasses):
+                i0 = base + numba.uint64(tap_offsets[p * 9])
+                t = p * 9
+                a0 = weights[t + 0]
+                a1 = weights[t + 1]
+                a2 = weights[t + 2]
+                a3 = weights[t + 3]
+                a4 = weights[t + 4]
+                a5 = weights[t + 5]
+                a6 = weights[t + 6]
+                a7 = weights[t + 7]
+                a8 = weights[t + 8]
+                if p == 0:
+                    for i in range(m):
+                        x0 = zb[i0 + i]
+                        x1 = zb[i0 + i + s1]
+                        x2 = zb[i0 + i + s2]
+                        x3 = zb[i0 + i + s3]
+                        x4 = zb[i0 + i + s4]
+                        x5 = zb[i0 + i + s5]
+                        x6 = zb[i0 + i + s6]
+                        x7 = zb[i0 + i + s7]
+                        x8 = zb[i0 + i + s8]
+                        ob[oa + i] = (a0 * x0 + a1 * x1 + a2 * x2 + a3 * x3 + a4 * x4 + a5 * x5 + a6 * x6
+                                     + a7 * x7 + a8 * x8)
+                else:
+                    for i in range(m):
+                        x0 = zb[i0 + i]
+                        x1 = zb[i0 + i + s1]
+                        x2 = zb[i0 + i + s2]
+                        x3 = zb[i0 + i + s3]
+                        x4 = zb[i0 + i + s4]
+                        x5 = zb[i0 + i + s5]
+                        x6 = zb[i0 + i + s6]
+                        x7 = zb[i0 + i + s7]
+                        x8 = zb[i0 + i + s8]
+                        ob[oa + i] += (a0 * x0 + a1 * x1 + a2 * x2 + a3 * x3 + a4 * x4 + a5 * x5 + a6 * x6
+                                     + a7 * x7 + a8 * x8)
+
+
 #: the one-pass loop for each number of taps
 ROWS = {2: _rows_2, 3: _rows_3, 4: _rows_4, 5: _rows_5, 6: _rows_6, 7: _rows_7, 8: _rows_8, 9: _rows_9}
 
@@ -4579,4 +5302,12 @@ RUNS = {
     23: _runs_23,
     24: _runs_24,
     25: _runs_25,
+}
+
+#: two output rows per job, one pass per run of C consecutive taps
+PAIRS = {
+    6: _pairs_6,
+    7: _pairs_7,
+    8: _pairs_8,
+    9: _pairs_9,
 }
