@@ -31,19 +31,22 @@ samples (the rows of a 2-D or nD kernel with an undilated last axis):
   call adds its border frames, 1.3 ms of 17).  Runs of two taps gained nothing
   (0.92–0.97), nor did long 1-D kernels cut into runs of 16, so they stay with four
   taps per pass.
-* ``_pairs_C`` (C = 6 to 9): the same passes for two output rows per job.  The run a
+* ``_pairs_C`` (C = 6 to 13): the same passes for two output rows per job.  The run a
   kernel row reads for one output row is the next kernel row's run for the row
   below, so each run both rows need is loaded once and summed into both (2C weights
   in registers).  Whole calls, 2048² float32: 6×6 0.81, 7×7 0.82, 9×9 0.86 of the
-  ``_runs_C`` time, and 0.66–0.75 of OpenCV's filter2D; from 11 columns on the
-  weights and samples no longer fit the vector registers (loop alone: 0.95).
+  ``_runs_C`` time, and 0.66–0.75 of OpenCV's filter2D.  From 10 columns on, the
+  weights and samples of a whole run no longer fit the vector registers (11 columns,
+  loop alone: 0.95), so each run is summed in two sweeps of half a run (11 and 13
+  columns, loop alone: 0.81–0.82 of the one-row loop).  Those sums group the taps
+  differently from ``_runs_C`` (the same terms, other roundings).
 """
 
 from pathlib import Path
 
 TAPS = range(2, 10)
 RUNS = range(3, 26)
-PAIRS = range(6, 10)
+PAIRS = range(6, 14)
 GRID = [(r, c) for c in range(2, 26) for r in range(1, 26) if 10 <= r * c <= 25]
 TARGET = Path(__file__).resolve().parent.parent / "src" / "ndconv" / "methods" / "_unrolled.py"
 
@@ -120,14 +123,24 @@ def run_passes(cols: int) -> str:
     return "\n".join(lines)
 
 
+#: runs longer than this are summed in two sweeps of half a run each (the weights of
+#: both rows and the samples of a whole run would not fit the vector registers)
+PAIR_WHOLE_RUN = 9
+
+
 def _pair_sweep(cols: int, targets: str, ops: tuple[str, ...], indent: str) -> list[str]:
-    """One sweep of a run (``x0 …`` loaded once) into the outputs ``targets`` ("a", "b" or "ab")."""
-    lines = [indent + "for i in range(m):"]
-    lines += [indent + f"    x{c} = zb[i0 + i + s{c}]" if c else indent + "    x0 = zb[i0 + i]" for c in range(cols)]
-    for target, op in zip(targets, ops):
-        dest = "oa" if target == "a" else "ob_"
-        lines += _sum(indent + f"    ob[{dest} + i] {op} ", [f"{target}{c} * x{c}" for c in range(cols)],
-                      indent + " " * 17)
+    """One sweep of a run (``x0 …`` loaded once) into the outputs ``targets`` ("a", "b" or "ab");
+    two sweeps of half a run each for runs longer than PAIR_WHOLE_RUN (the second adds)."""
+    half = (cols + 1) // 2
+    parts = [range(cols)] if cols <= PAIR_WHOLE_RUN else [range(half), range(half, cols)]
+    lines = []
+    for n, part in enumerate(parts):
+        lines.append(indent + "for i in range(m):")
+        lines += [indent + f"    x{c} = zb[i0 + i + s{c}]" if c else indent + "    x0 = zb[i0 + i]" for c in part]
+        for target, op in zip(targets, ops):
+            dest = "oa" if target == "a" else "ob_"
+            lines += _sum(indent + f"    ob[{dest} + i] {op if n == 0 else '+='} ",
+                          [f"{target}{c} * x{c}" for c in part], indent + " " * 17)
     return lines
 
 
@@ -141,7 +154,8 @@ def pair_passes(cols: int) -> str:
     ``union`` lists, in increasing order, the run starts either row reads relative to row
     2q's offset (row 2q+1's runs shifted by ``shift`` > 0); ``index_a``/``index_b`` name the
     run of row 2q / 2q+1 at each (−1: none).  Each row still adds its runs in order, so its
-    sum is the ``_runs_C`` loop's; a pair whose rows are not ``shift`` apart runs row by row.
+    sum is the ``_runs_C`` loop's (for runs of up to PAIR_WHOLE_RUN); a pair whose rows are
+    not ``shift`` apart runs row by row, with the same sweeps.
     """
     lines = ["@numba.njit(**_options)",
              f"def _pairs_{cols}(z, weights, tap_offsets, row_offsets, ncols, out, out_offsets, union, index_a,",

@@ -86,8 +86,9 @@ RUN_PASS_FACTOR = 0.9
 #: ... and in their paired form (two output rows per job sharing the runs both read,
 #: ``_taps.paired_passes``): fitted on whole calls, 2048² float32 6×6, 7×7 and 9×9
 #: (7.1, 9.6 and 11.3 ms: 0.72, 0.72 and 0.51 of ``direct_f4`` per output × tap on each
-#: core, borders included).  On 1024² the pairs measured 0.91–1.04 of the one-row loops and
-#: on 512² 0.87–1.11, where the rows of the input stay in the first-level cache anyway
+#: core, borders included; 11×11 in half runs 16.4 ms, 0.50).  On 1024² the pairs measured
+#: 0.91–1.04 of the one-row loops and on 512² 0.87–1.11, where the rows of the input stay in
+#: the first-level cache anyway
 PAIR_PASS_FACTOR = 0.65
 #: float32 (complex64) samples summed by float64 (complex128) loops, against all-float64
 #: ones (measured: 512² 15×15 reflect, 8.2 ms against 7.7 ms; the float32 price was 2× low)

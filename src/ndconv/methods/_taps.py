@@ -29,11 +29,14 @@ RUN_PASS_COLS = range(3, 26)
 #: two output rows per job, each run both rows read (a kernel row of one is the next
 #: kernel row of the other) loaded once.  Measured on the loop alone (2048² float32,
 #: runs of C over C rows): C = 5 0.90 of the one-row loop's time, 6 0.81, 7 0.73, 8 0.77,
-#: 9 0.83, 11 0.95 (2C weights and C samples no longer fit the 32 vector registers).
+#: 9 0.83; 11 0.95 with whole runs (2C weights and C samples no longer fit the 32 vector
+#: registers), 0.82 with each run summed in two halves (13: 0.81), as the loops from 10 do.
 #: A paired loop compiles in about 2.4 s on first use (1 s for the one-row loop; then
 #: cached on disk), so only the lengths measured to gain have one (runs of 5 gained
 #: nothing in whole calls: 3-D 128³ 5³ 1.00; 96³ 7³ 0.88)
-PAIR_COLS = range(6, 10)
+PAIR_COLS = range(6, 14)
+#: up to this run length a paired row's sum is the one-row loop's, bit for bit
+PAIR_WHOLE_RUN = 9
 
 
 def _grid_taps(taps: int) -> bool:

@@ -5222,6 +5222,1004 @@ def _pairs_9(z, weights, tap_offsets, row_offsets, ncols, out, out_offsets, unio
                                      + a7 * x7 + a8 * x8)
 
 
+@numba.njit(**_options)
+def _pairs_10(z, weights, tap_offsets, row_offsets, ncols, out, out_offsets, union, index_a,
+             index_b, shift, job_lo, job_hi):  # pragma: no cover - compiled
+    nrows = row_offsets.size
+    npairs = (nrows + 1) // 2
+    nblocks = (ncols + BLOCK - 1) // BLOCK
+    npasses = weights.size // 10
+    s1 = numba.uint64(1)
+    s2 = numba.uint64(2)
+    s3 = numba.uint64(3)
+    s4 = numba.uint64(4)
+    s5 = numba.uint64(5)
+    s6 = numba.uint64(6)
+    s7 = numba.uint64(7)
+    s8 = numba.uint64(8)
+    s9 = numba.uint64(9)
+    for job in range(job_lo, job_hi):
+        b = job // (npairs * nblocks)
+        rest = job - b * npairs * nblocks
+        q = rest // nblocks
+        c0 = (rest - q * nblocks) * BLOCK
+        m = numba.uint64(min(ncols, c0 + BLOCK) - c0)
+        zb = z[b]
+        ob = out[b]
+        r = 2 * q
+        if r + 1 < nrows and row_offsets[r + 1] - row_offsets[r] == shift:
+            oa = numba.uint64(out_offsets[r] + c0)
+            ob_ = numba.uint64(out_offsets[r + 1] + c0)
+            base = numba.uint64(row_offsets[r] + c0)
+            first_a = True
+            first_b = True
+            for u in range(union.size):
+                ia = index_a[u]
+                ib = index_b[u]
+                i0 = base + numba.uint64(union[u])
+                if ia >= 0 and ib >= 0:
+                    t = ia * 10
+                    a0 = weights[t + 0]
+                    a1 = weights[t + 1]
+                    a2 = weights[t + 2]
+                    a3 = weights[t + 3]
+                    a4 = weights[t + 4]
+                    a5 = weights[t + 5]
+                    a6 = weights[t + 6]
+                    a7 = weights[t + 7]
+                    a8 = weights[t + 8]
+                    a9 = weights[t + 9]
+                    t = ib * 10
+                    b0 = weights[t + 0]
+                    b1 = weights[t + 1]
+                    b2 = weights[t + 2]
+                    b3 = weights[t + 3]
+                    b4 = weights[t + 4]
+                    b5 = weights[t + 5]
+                    b6 = weights[t + 6]
+                    b7 = weights[t + 7]
+                    b8 = weights[t + 8]
+                    b9 = weights[t + 9]
+                    if first_b:
+                        for i in range(m):
+                            x0 = zb[i0 + i]
+                            x1 = zb[i0 + i + s1]
+                            x2 = zb[i0 + i + s2]
+                            x3 = zb[i0 + i + s3]
+                            x4 = zb[i0 + i + s4]
+                            ob[oa + i] += (a0 * x0 + a1 * x1 + a2 * x2 + a3 * x3 + a4 * x4)
+                            ob[ob_ + i] = (b0 * x0 + b1 * x1 + b2 * x2 + b3 * x3 + b4 * x4)
+                        for i in range(m):
+                            x5 = zb[i0 + i + s5]
+                            x6 = zb[i0 + i + s6]
+                            x7 = zb[i0 + i + s7]
+                            x8 = zb[i0 + i + s8]
+                            x9 = zb[i0 + i + s9]
+                            ob[oa + i] += (a5 * x5 + a6 * x6 + a7 * x7 + a8 * x8 + a9 * x9)
+                            ob[ob_ + i] += (b5 * x5 + b6 * x6 + b7 * x7 + b8 * x8 + b9 * x9)
+                    else:
+                        for i in range(m):
+                            x0 = zb[i0 + i]
+                            x1 = zb[i0 + i + s1]
+                            x2 = zb[i0 + i + s2]
+                            x3 = zb[i0 + i + s3]
+                            x4 = zb[i0 + i + s4]
+                            ob[oa + i] += (a0 * x0 + a1 * x1 + a2 * x2 + a3 * x3 + a4 * x4)
+                            ob[ob_ + i] += (b0 * x0 + b1 * x1 + b2 * x2 + b3 * x3 + b4 * x4)
+                        for i in range(m):
+                            x5 = zb[i0 + i + s5]
+                            x6 = zb[i0 + i + s6]
+                            x7 = zb[i0 + i + s7]
+                            x8 = zb[i0 + i + s8]
+                            x9 = zb[i0 + i + s9]
+                            ob[oa + i] += (a5 * x5 + a6 * x6 + a7 * x7 + a8 * x8 + a9 * x9)
+                            ob[ob_ + i] += (b5 * x5 + b6 * x6 + b7 * x7 + b8 * x8 + b9 * x9)
+                    first_b = False
+                elif ia >= 0:
+                    t = ia * 10
+                    a0 = weights[t + 0]
+                    a1 = weights[t + 1]
+                    a2 = weights[t + 2]
+                    a3 = weights[t + 3]
+                    a4 = weights[t + 4]
+                    a5 = weights[t + 5]
+                    a6 = weights[t + 6]
+                    a7 = weights[t + 7]
+                    a8 = weights[t + 8]
+                    a9 = weights[t + 9]
+                    if first_a:
+                        for i in range(m):
+                            x0 = zb[i0 + i]
+                            x1 = zb[i0 + i + s1]
+                            x2 = zb[i0 + i + s2]
+                            x3 = zb[i0 + i + s3]
+                            x4 = zb[i0 + i + s4]
+                            ob[oa + i] = (a0 * x0 + a1 * x1 + a2 * x2 + a3 * x3 + a4 * x4)
+                        for i in range(m):
+                            x5 = zb[i0 + i + s5]
+                            x6 = zb[i0 + i + s6]
+                            x7 = zb[i0 + i + s7]
+                            x8 = zb[i0 + i + s8]
+                            x9 = zb[i0 + i + s9]
+                            ob[oa + i] += (a5 * x5 + a6 * x6 + a7 * x7 + a8 * x8 + a9 * x9)
+                    else:
+                        for i in range(m):
+                            x0 = zb[i0 + i]
+                            x1 = zb[i0 + i + s1]
+                            x2 = zb[i0 + i + s2]
+                            x3 = zb[i0 + i + s3]
+                            x4 = zb[i0 + i + s4]
+                            ob[oa + i] += (a0 * x0 + a1 * x1 + a2 * x2 + a3 * x3 + a4 * x4)
+                        for i in range(m):
+                            x5 = zb[i0 + i + s5]
+                            x6 = zb[i0 + i + s6]
+                            x7 = zb[i0 + i + s7]
+                            x8 = zb[i0 + i + s8]
+                            x9 = zb[i0 + i + s9]
+                            ob[oa + i] += (a5 * x5 + a6 * x6 + a7 * x7 + a8 * x8 + a9 * x9)
+                    first_a = False
+                else:
+                    t = ib * 10
+                    b0 = weights[t + 0]
+                    b1 = weights[t + 1]
+                    b2 = weights[t + 2]
+                    b3 = weights[t + 3]
+                    b4 = weights[t + 4]
+                    b5 = weights[t + 5]
+                    b6 = weights[t + 6]
+                    b7 = weights[t + 7]
+                    b8 = weights[t + 8]
+                    b9 = weights[t + 9]
+                    if first_b:
+                        for i in range(m):
+                            x0 = zb[i0 + i]
+                            x1 = zb[i0 + i + s1]
+                            x2 = zb[i0 + i + s2]
+                            x3 = zb[i0 + i + s3]
+                            x4 = zb[i0 + i + s4]
+                            ob[ob_ + i] = (b0 * x0 + b1 * x1 + b2 * x2 + b3 * x3 + b4 * x4)
+                        for i in range(m):
+                            x5 = zb[i0 + i + s5]
+                            x6 = zb[i0 + i + s6]
+                            x7 = zb[i0 + i + s7]
+                            x8 = zb[i0 + i + s8]
+                            x9 = zb[i0 + i + s9]
+                            ob[ob_ + i] += (b5 * x5 + b6 * x6 + b7 * x7 + b8 * x8 + b9 * x9)
+                    else:
+                        for i in range(m):
+                            x0 = zb[i0 + i]
+                            x1 = zb[i0 + i + s1]
+                            x2 = zb[i0 + i + s2]
+                            x3 = zb[i0 + i + s3]
+                            x4 = zb[i0 + i + s4]
+                            ob[ob_ + i] += (b0 * x0 + b1 * x1 + b2 * x2 + b3 * x3 + b4 * x4)
+                        for i in range(m):
+                            x5 = zb[i0 + i + s5]
+                            x6 = zb[i0 + i + s6]
+                            x7 = zb[i0 + i + s7]
+                            x8 = zb[i0 + i + s8]
+                            x9 = zb[i0 + i + s9]
+                            ob[ob_ + i] += (b5 * x5 + b6 * x6 + b7 * x7 + b8 * x8 + b9 * x9)
+                    first_b = False
+            continue
+        for row in range(r, min(r + 2, nrows)):   # rows without a partner at the shift
+            oa = numba.uint64(out_offsets[row] + c0)
+            base = numba.uint64(row_offsets[row] + c0)
+            for p in range(npasses):
+                i0 = base + numba.uint64(tap_offsets[p * 10])
+                t = p * 10
+                a0 = weights[t + 0]
+                a1 = weights[t + 1]
+                a2 = weights[t + 2]
+                a3 = weights[t + 3]
+                a4 = weights[t + 4]
+                a5 = weights[t + 5]
+                a6 = weights[t + 6]
+                a7 = weights[t + 7]
+                a8 = weights[t + 8]
+                a9 = weights[t + 9]
+                if p == 0:
+                    for i in range(m):
+                        x0 = zb[i0 + i]
+                        x1 = zb[i0 + i + s1]
+                        x2 = zb[i0 + i + s2]
+                        x3 = zb[i0 + i + s3]
+                        x4 = zb[i0 + i + s4]
+                        ob[oa + i] = (a0 * x0 + a1 * x1 + a2 * x2 + a3 * x3 + a4 * x4)
+                    for i in range(m):
+                        x5 = zb[i0 + i + s5]
+                        x6 = zb[i0 + i + s6]
+                        x7 = zb[i0 + i + s7]
+                        x8 = zb[i0 + i + s8]
+                        x9 = zb[i0 + i + s9]
+                        ob[oa + i] += (a5 * x5 + a6 * x6 + a7 * x7 + a8 * x8 + a9 * x9)
+                else:
+                    for i in range(m):
+                        x0 = zb[i0 + i]
+                        x1 = zb[i0 + i + s1]
+                        x2 = zb[i0 + i + s2]
+                        x3 = zb[i0 + i + s3]
+                        x4 = zb[i0 + i + s4]
+                        ob[oa + i] += (a0 * x0 + a1 * x1 + a2 * x2 + a3 * x3 + a4 * x4)
+                    for i in range(m):
+                        x5 = zb[i0 + i + s5]
+                        x6 = zb[i0 + i + s6]
+                        x7 = zb[i0 + i + s7]
+                        x8 = zb[i0 + i + s8]
+                        x9 = zb[i0 + i + s9]
+                        ob[oa + i] += (a5 * x5 + a6 * x6 + a7 * x7 + a8 * x8 + a9 * x9)
+
+
+@numba.njit(**_options)
+def _pairs_11(z, weights, tap_offsets, row_offsets, ncols, out, out_offsets, union, index_a,
+             index_b, shift, job_lo, job_hi):  # pragma: no cover - compiled
+    nrows = row_offsets.size
+    npairs = (nrows + 1) // 2
+    nblocks = (ncols + BLOCK - 1) // BLOCK
+    npasses = weights.size // 11
+    s1 = numba.uint64(1)
+    s2 = numba.uint64(2)
+    s3 = numba.uint64(3)
+    s4 = numba.uint64(4)
+    s5 = numba.uint64(5)
+    s6 = numba.uint64(6)
+    s7 = numba.uint64(7)
+    s8 = numba.uint64(8)
+    s9 = numba.uint64(9)
+    s10 = numba.uint64(10)
+    for job in range(job_lo, job_hi):
+        b = job // (npairs * nblocks)
+        rest = job - b * npairs * nblocks
+        q = rest // nblocks
+        c0 = (rest - q * nblocks) * BLOCK
+        m = numba.uint64(min(ncols, c0 + BLOCK) - c0)
+        zb = z[b]
+        ob = out[b]
+        r = 2 * q
+        if r + 1 < nrows and row_offsets[r + 1] - row_offsets[r] == shift:
+            oa = numba.uint64(out_offsets[r] + c0)
+            ob_ = numba.uint64(out_offsets[r + 1] + c0)
+            base = numba.uint64(row_offsets[r] + c0)
+            first_a = True
+            first_b = True
+            for u in range(union.size):
+                ia = index_a[u]
+                ib = index_b[u]
+                i0 = base + numba.uint64(union[u])
+                if ia >= 0 and ib >= 0:
+                    t = ia * 11
+                    a0 = weights[t + 0]
+                    a1 = weights[t + 1]
+                    a2 = weights[t + 2]
+                    a3 = weights[t + 3]
+                    a4 = weights[t + 4]
+                    a5 = weights[t + 5]
+                    a6 = weights[t + 6]
+                    a7 = weights[t + 7]
+                    a8 = weights[t + 8]
+                    a9 = weights[t + 9]
+                    a10 = weights[t + 10]
+                    t = ib * 11
+                    b0 = weights[t + 0]
+                    b1 = weights[t + 1]
+                    b2 = weights[t + 2]
+                    b3 = weights[t + 3]
+                    b4 = weights[t + 4]
+                    b5 = weights[t + 5]
+                    b6 = weights[t + 6]
+                    b7 = weights[t + 7]
+                    b8 = weights[t + 8]
+                    b9 = weights[t + 9]
+                    b10 = weights[t + 10]
+                    if first_b:
+                        for i in range(m):
+                            x0 = zb[i0 + i]
+                            x1 = zb[i0 + i + s1]
+                            x2 = zb[i0 + i + s2]
+                            x3 = zb[i0 + i + s3]
+                            x4 = zb[i0 + i + s4]
+                            x5 = zb[i0 + i + s5]
+                            ob[oa + i] += (a0 * x0 + a1 * x1 + a2 * x2 + a3 * x3 + a4 * x4 + a5 * x5)
+                            ob[ob_ + i] = (b0 * x0 + b1 * x1 + b2 * x2 + b3 * x3 + b4 * x4 + b5 * x5)
+                        for i in range(m):
+                            x6 = zb[i0 + i + s6]
+                            x7 = zb[i0 + i + s7]
+                            x8 = zb[i0 + i + s8]
+                            x9 = zb[i0 + i + s9]
+                            x10 = zb[i0 + i + s10]
+                            ob[oa + i] += (a6 * x6 + a7 * x7 + a8 * x8 + a9 * x9 + a10 * x10)
+                            ob[ob_ + i] += (b6 * x6 + b7 * x7 + b8 * x8 + b9 * x9 + b10 * x10)
+                    else:
+                        for i in range(m):
+                            x0 = zb[i0 + i]
+                            x1 = zb[i0 + i + s1]
+                            x2 = zb[i0 + i + s2]
+                            x3 = zb[i0 + i + s3]
+                            x4 = zb[i0 + i + s4]
+                            x5 = zb[i0 + i + s5]
+                            ob[oa + i] += (a0 * x0 + a1 * x1 + a2 * x2 + a3 * x3 + a4 * x4 + a5 * x5)
+                            ob[ob_ + i] += (b0 * x0 + b1 * x1 + b2 * x2 + b3 * x3 + b4 * x4 + b5 * x5)
+                        for i in range(m):
+                            x6 = zb[i0 + i + s6]
+                            x7 = zb[i0 + i + s7]
+                            x8 = zb[i0 + i + s8]
+                            x9 = zb[i0 + i + s9]
+                            x10 = zb[i0 + i + s10]
+                            ob[oa + i] += (a6 * x6 + a7 * x7 + a8 * x8 + a9 * x9 + a10 * x10)
+                            ob[ob_ + i] += (b6 * x6 + b7 * x7 + b8 * x8 + b9 * x9 + b10 * x10)
+                    first_b = False
+                elif ia >= 0:
+                    t = ia * 11
+                    a0 = weights[t + 0]
+                    a1 = weights[t + 1]
+                    a2 = weights[t + 2]
+                    a3 = weights[t + 3]
+                    a4 = weights[t + 4]
+                    a5 = weights[t + 5]
+                    a6 = weights[t + 6]
+                    a7 = weights[t + 7]
+                    a8 = weights[t + 8]
+                    a9 = weights[t + 9]
+                    a10 = weights[t + 10]
+                    if first_a:
+                        for i in range(m):
+                            x0 = zb[i0 + i]
+                            x1 = zb[i0 + i + s1]
+                            x2 = zb[i0 + i + s2]
+                            x3 = zb[i0 + i + s3]
+                            x4 = zb[i0 + i + s4]
+                            x5 = zb[i0 + i + s5]
+                            ob[oa + i] = (a0 * x0 + a1 * x1 + a2 * x2 + a3 * x3 + a4 * x4 + a5 * x5)
+                        for i in range(m):
+                            x6 = zb[i0 + i + s6]
+                            x7 = zb[i0 + i + s7]
+                            x8 = zb[i0 + i + s8]
+                            x9 = zb[i0 + i + s9]
+                            x10 = zb[i0 + i + s10]
+                            ob[oa + i] += (a6 * x6 + a7 * x7 + a8 * x8 + a9 * x9 + a10 * x10)
+                    else:
+                        for i in range(m):
+                            x0 = zb[i0 + i]
+                            x1 = zb[i0 + i + s1]
+                            x2 = zb[i0 + i + s2]
+                            x3 = zb[i0 + i + s3]
+                            x4 = zb[i0 + i + s4]
+                            x5 = zb[i0 + i + s5]
+                            ob[oa + i] += (a0 * x0 + a1 * x1 + a2 * x2 + a3 * x3 + a4 * x4 + a5 * x5)
+                        for i in range(m):
+                            x6 = zb[i0 + i + s6]
+                            x7 = zb[i0 + i + s7]
+                            x8 = zb[i0 + i + s8]
+                            x9 = zb[i0 + i + s9]
+                            x10 = zb[i0 + i + s10]
+                            ob[oa + i] += (a6 * x6 + a7 * x7 + a8 * x8 + a9 * x9 + a10 * x10)
+                    first_a = False
+                else:
+                    t = ib * 11
+                    b0 = weights[t + 0]
+                    b1 = weights[t + 1]
+                    b2 = weights[t + 2]
+                    b3 = weights[t + 3]
+                    b4 = weights[t + 4]
+                    b5 = weights[t + 5]
+                    b6 = weights[t + 6]
+                    b7 = weights[t + 7]
+                    b8 = weights[t + 8]
+                    b9 = weights[t + 9]
+                    b10 = weights[t + 10]
+                    if first_b:
+                        for i in range(m):
+                            x0 = zb[i0 + i]
+                            x1 = zb[i0 + i + s1]
+                            x2 = zb[i0 + i + s2]
+                            x3 = zb[i0 + i + s3]
+                            x4 = zb[i0 + i + s4]
+                            x5 = zb[i0 + i + s5]
+                            ob[ob_ + i] = (b0 * x0 + b1 * x1 + b2 * x2 + b3 * x3 + b4 * x4 + b5 * x5)
+                        for i in range(m):
+                            x6 = zb[i0 + i + s6]
+                            x7 = zb[i0 + i + s7]
+                            x8 = zb[i0 + i + s8]
+                            x9 = zb[i0 + i + s9]
+                            x10 = zb[i0 + i + s10]
+                            ob[ob_ + i] += (b6 * x6 + b7 * x7 + b8 * x8 + b9 * x9 + b10 * x10)
+                    else:
+                        for i in range(m):
+                            x0 = zb[i0 + i]
+                            x1 = zb[i0 + i + s1]
+                            x2 = zb[i0 + i + s2]
+                            x3 = zb[i0 + i + s3]
+                            x4 = zb[i0 + i + s4]
+                            x5 = zb[i0 + i + s5]
+                            ob[ob_ + i] += (b0 * x0 + b1 * x1 + b2 * x2 + b3 * x3 + b4 * x4 + b5 * x5)
+                        for i in range(m):
+                            x6 = zb[i0 + i + s6]
+                            x7 = zb[i0 + i + s7]
+                            x8 = zb[i0 + i + s8]
+                            x9 = zb[i0 + i + s9]
+                            x10 = zb[i0 + i + s10]
+                            ob[ob_ + i] += (b6 * x6 + b7 * x7 + b8 * x8 + b9 * x9 + b10 * x10)
+                    first_b = False
+            continue
+        for row in range(r, min(r + 2, nrows)):   # rows without a partner at the shift
+            oa = numba.uint64(out_offsets[row] + c0)
+            base = numba.uint64(row_offsets[row] + c0)
+            for p in range(npasses):
+                i0 = base + numba.uint64(tap_offsets[p * 11])
+                t = p * 11
+                a0 = weights[t + 0]
+                a1 = weights[t + 1]
+                a2 = weights[t + 2]
+                a3 = weights[t + 3]
+                a4 = weights[t + 4]
+                a5 = weights[t + 5]
+                a6 = weights[t + 6]
+                a7 = weights[t + 7]
+                a8 = weights[t + 8]
+                a9 = weights[t + 9]
+                a10 = weights[t + 10]
+                if p == 0:
+                    for i in range(m):
+                        x0 = zb[i0 + i]
+                        x1 = zb[i0 + i + s1]
+                        x2 = zb[i0 + i + s2]
+                        x3 = zb[i0 + i + s3]
+                        x4 = zb[i0 + i + s4]
+                        x5 = zb[i0 + i + s5]
+                        ob[oa + i] = (a0 * x0 + a1 * x1 + a2 * x2 + a3 * x3 + a4 * x4 + a5 * x5)
+                    for i in range(m):
+                        x6 = zb[i0 + i + s6]
+                        x7 = zb[i0 + i + s7]
+                        x8 = zb[i0 + i + s8]
+                        x9 = zb[i0 + i + s9]
+                        x10 = zb[i0 + i + s10]
+                        ob[oa + i] += (a6 * x6 + a7 * x7 + a8 * x8 + a9 * x9 + a10 * x10)
+                else:
+                    for i in range(m):
+                        x0 = zb[i0 + i]
+                        x1 = zb[i0 + i + s1]
+                        x2 = zb[i0 + i + s2]
+                        x3 = zb[i0 + i + s3]
+                        x4 = zb[i0 + i + s4]
+                        x5 = zb[i0 + i + s5]
+                        ob[oa + i] += (a0 * x0 + a1 * x1 + a2 * x2 + a3 * x3 + a4 * x4 + a5 * x5)
+                    for i in range(m):
+                        x6 = zb[i0 + i + s6]
+                        x7 = zb[i0 + i + s7]
+                        x8 = zb[i0 + i + s8]
+                        x9 = zb[i0 + i + s9]
+                        x10 = zb[i0 + i + s10]
+                        ob[oa + i] += (a6 * x6 + a7 * x7 + a8 * x8 + a9 * x9 + a10 * x10)
+
+
+@numba.njit(**_options)
+def _pairs_12(z, weights, tap_offsets, row_offsets, ncols, out, out_offsets, union, index_a,
+             index_b, shift, job_lo, job_hi):  # pragma: no cover - compiled
+    nrows = row_offsets.size
+    npairs = (nrows + 1) // 2
+    nblocks = (ncols + BLOCK - 1) // BLOCK
+    npasses = weights.size // 12
+    s1 = numba.uint64(1)
+    s2 = numba.uint64(2)
+    s3 = numba.uint64(3)
+    s4 = numba.uint64(4)
+    s5 = numba.uint64(5)
+    s6 = numba.uint64(6)
+    s7 = numba.uint64(7)
+    s8 = numba.uint64(8)
+    s9 = numba.uint64(9)
+    s10 = numba.uint64(10)
+    s11 = numba.uint64(11)
+    for job in range(job_lo, job_hi):
+        b = job // (npairs * nblocks)
+        rest = job - b * npairs * nblocks
+        q = rest // nblocks
+        c0 = (rest - q * nblocks) * BLOCK
+        m = numba.uint64(min(ncols, c0 + BLOCK) - c0)
+        zb = z[b]
+        ob = out[b]
+        r = 2 * q
+        if r + 1 < nrows and row_offsets[r + 1] - row_offsets[r] == shift:
+            oa = numba.uint64(out_offsets[r] + c0)
+            ob_ = numba.uint64(out_offsets[r + 1] + c0)
+            base = numba.uint64(row_offsets[r] + c0)
+            first_a = True
+            first_b = True
+            for u in range(union.size):
+                ia = index_a[u]
+                ib = index_b[u]
+                i0 = base + numba.uint64(union[u])
+                if ia >= 0 and ib >= 0:
+                    t = ia * 12
+                    a0 = weights[t + 0]
+                    a1 = weights[t + 1]
+                    a2 = weights[t + 2]
+                    a3 = weights[t + 3]
+                    a4 = weights[t + 4]
+                    a5 = weights[t + 5]
+                    a6 = weights[t + 6]
+                    a7 = weights[t + 7]
+                    a8 = weights[t + 8]
+                    a9 = weights[t + 9]
+                    a10 = weights[t + 10]
+                    a11 = weights[t + 11]
+                    t = ib * 12
+                    b0 = weights[t + 0]
+                    b1 = weights[t + 1]
+                    b2 = weights[t + 2]
+                    b3 = weights[t + 3]
+                    b4 = weights[t + 4]
+                    b5 = weights[t + 5]
+                    b6 = weights[t + 6]
+                    b7 = weights[t + 7]
+                    b8 = weights[t + 8]
+                    b9 = weights[t + 9]
+                    b10 = weights[t + 10]
+                    b11 = weights[t + 11]
+                    if first_b:
+                        for i in range(m):
+                            x0 = zb[i0 + i]
+                            x1 = zb[i0 + i + s1]
+                            x2 = zb[i0 + i + s2]
+                            x3 = zb[i0 + i + s3]
+                            x4 = zb[i0 + i + s4]
+                            x5 = zb[i0 + i + s5]
+                            ob[oa + i] += (a0 * x0 + a1 * x1 + a2 * x2 + a3 * x3 + a4 * x4 + a5 * x5)
+                            ob[ob_ + i] = (b0 * x0 + b1 * x1 + b2 * x2 + b3 * x3 + b4 * x4 + b5 * x5)
+                        for i in range(m):
+                            x6 = zb[i0 + i + s6]
+                            x7 = zb[i0 + i + s7]
+                            x8 = zb[i0 + i + s8]
+                            x9 = zb[i0 + i + s9]
+                            x10 = zb[i0 + i + s10]
+                            x11 = zb[i0 + i + s11]
+                            ob[oa + i] += (a6 * x6 + a7 * x7 + a8 * x8 + a9 * x9 + a10 * x10 + a11 * x11)
+                            ob[ob_ + i] += (b6 * x6 + b7 * x7 + b8 * x8 + b9 * x9 + b10 * x10 + b11 * x11)
+                    else:
+                        for i in range(m):
+                            x0 = zb[i0 + i]
+                            x1 = zb[i0 + i + s1]
+                            x2 = zb[i0 + i + s2]
+                            x3 = zb[i0 + i + s3]
+                            x4 = zb[i0 + i + s4]
+                            x5 = zb[i0 + i + s5]
+                            ob[oa + i] += (a0 * x0 + a1 * x1 + a2 * x2 + a3 * x3 + a4 * x4 + a5 * x5)
+                            ob[ob_ + i] += (b0 * x0 + b1 * x1 + b2 * x2 + b3 * x3 + b4 * x4 + b5 * x5)
+                        for i in range(m):
+                            x6 = zb[i0 + i + s6]
+                            x7 = zb[i0 + i + s7]
+                            x8 = zb[i0 + i + s8]
+                            x9 = zb[i0 + i + s9]
+                            x10 = zb[i0 + i + s10]
+                            x11 = zb[i0 + i + s11]
+                            ob[oa + i] += (a6 * x6 + a7 * x7 + a8 * x8 + a9 * x9 + a10 * x10 + a11 * x11)
+                            ob[ob_ + i] += (b6 * x6 + b7 * x7 + b8 * x8 + b9 * x9 + b10 * x10 + b11 * x11)
+                    first_b = False
+                elif ia >= 0:
+                    t = ia * 12
+                    a0 = weights[t + 0]
+                    a1 = weights[t + 1]
+                    a2 = weights[t + 2]
+                    a3 = weights[t + 3]
+                    a4 = weights[t + 4]
+                    a5 = weights[t + 5]
+                    a6 = weights[t + 6]
+                    a7 = weights[t + 7]
+                    a8 = weights[t + 8]
+                    a9 = weights[t + 9]
+                    a10 = weights[t + 10]
+                    a11 = weights[t + 11]
+                    if first_a:
+                        for i in range(m):
+                            x0 = zb[i0 + i]
+                            x1 = zb[i0 + i + s1]
+                            x2 = zb[i0 + i + s2]
+                            x3 = zb[i0 + i + s3]
+                            x4 = zb[i0 + i + s4]
+                            x5 = zb[i0 + i + s5]
+                            ob[oa + i] = (a0 * x0 + a1 * x1 + a2 * x2 + a3 * x3 + a4 * x4 + a5 * x5)
+                        for i in range(m):
+                            x6 = zb[i0 + i + s6]
+                            x7 = zb[i0 + i + s7]
+                            x8 = zb[i0 + i + s8]
+                            x9 = zb[i0 + i + s9]
+                            x10 = zb[i0 + i + s10]
+                            x11 = zb[i0 + i + s11]
+                            ob[oa + i] += (a6 * x6 + a7 * x7 + a8 * x8 + a9 * x9 + a10 * x10 + a11 * x11)
+                    else:
+                        for i in range(m):
+                            x0 = zb[i0 + i]
+                            x1 = zb[i0 + i + s1]
+                            x2 = zb[i0 + i + s2]
+                            x3 = zb[i0 + i + s3]
+                            x4 = zb[i0 + i + s4]
+                            x5 = zb[i0 + i + s5]
+                            ob[oa + i] += (a0 * x0 + a1 * x1 + a2 * x2 + a3 * x3 + a4 * x4 + a5 * x5)
+                        for i in range(m):
+                            x6 = zb[i0 + i + s6]
+                            x7 = zb[i0 + i + s7]
+                            x8 = zb[i0 + i + s8]
+                            x9 = zb[i0 + i + s9]
+                            x10 = zb[i0 + i + s10]
+                            x11 = zb[i0 + i + s11]
+                            ob[oa + i] += (a6 * x6 + a7 * x7 + a8 * x8 + a9 * x9 + a10 * x10 + a11 * x11)
+                    first_a = False
+                else:
+                    t = ib * 12
+                    b0 = weights[t + 0]
+                    b1 = weights[t + 1]
+                    b2 = weights[t + 2]
+                    b3 = weights[t + 3]
+                    b4 = weights[t + 4]
+                    b5 = weights[t + 5]
+                    b6 = weights[t + 6]
+                    b7 = weights[t + 7]
+                    b8 = weights[t + 8]
+                    b9 = weights[t + 9]
+                    b10 = weights[t + 10]
+                    b11 = weights[t + 11]
+                    if first_b:
+                        for i in range(m):
+                            x0 = zb[i0 + i]
+                            x1 = zb[i0 + i + s1]
+                            x2 = zb[i0 + i + s2]
+                            x3 = zb[i0 + i + s3]
+                            x4 = zb[i0 + i + s4]
+                            x5 = zb[i0 + i + s5]
+                            ob[ob_ + i] = (b0 * x0 + b1 * x1 + b2 * x2 + b3 * x3 + b4 * x4 + b5 * x5)
+                        for i in range(m):
+                            x6 = zb[i0 + i + s6]
+                            x7 = zb[i0 + i + s7]
+                            x8 = zb[i0 + i + s8]
+                            x9 = zb[i0 + i + s9]
+                            x10 = zb[i0 + i + s10]
+                            x11 = zb[i0 + i + s11]
+                            ob[ob_ + i] += (b6 * x6 + b7 * x7 + b8 * x8 + b9 * x9 + b10 * x10 + b11 * x11)
+                    else:
+                        for i in range(m):
+                            x0 = zb[i0 + i]
+                            x1 = zb[i0 + i + s1]
+                            x2 = zb[i0 + i + s2]
+                            x3 = zb[i0 + i + s3]
+                            x4 = zb[i0 + i + s4]
+                            x5 = zb[i0 + i + s5]
+                            ob[ob_ + i] += (b0 * x0 + b1 * x1 + b2 * x2 + b3 * x3 + b4 * x4 + b5 * x5)
+                        for i in range(m):
+                            x6 = zb[i0 + i + s6]
+                            x7 = zb[i0 + i + s7]
+                            x8 = zb[i0 + i + s8]
+                            x9 = zb[i0 + i + s9]
+                            x10 = zb[i0 + i + s10]
+                            x11 = zb[i0 + i + s11]
+                            ob[ob_ + i] += (b6 * x6 + b7 * x7 + b8 * x8 + b9 * x9 + b10 * x10 + b11 * x11)
+                    first_b = False
+            continue
+        for row in range(r, min(r + 2, nrows)):   # rows without a partner at the shift
+            oa = numba.uint64(out_offsets[row] + c0)
+            base = numba.uint64(row_offsets[row] + c0)
+            for p in range(npasses):
+                i0 = base + numba.uint64(tap_offsets[p * 12])
+                t = p * 12
+                a0 = weights[t + 0]
+                a1 = weights[t + 1]
+                a2 = weights[t + 2]
+                a3 = weights[t + 3]
+                a4 = weights[t + 4]
+                a5 = weights[t + 5]
+                a6 = weights[t + 6]
+                a7 = weights[t + 7]
+                a8 = weights[t + 8]
+                a9 = weights[t + 9]
+                a10 = weights[t + 10]
+                a11 = weights[t + 11]
+                if p == 0:
+                    for i in range(m):
+                        x0 = zb[i0 + i]
+                        x1 = zb[i0 + i + s1]
+                        x2 = zb[i0 + i + s2]
+                        x3 = zb[i0 + i + s3]
+                        x4 = zb[i0 + i + s4]
+                        x5 = zb[i0 + i + s5]
+                        ob[oa + i] = (a0 * x0 + a1 * x1 + a2 * x2 + a3 * x3 + a4 * x4 + a5 * x5)
+                    for i in range(m):
+                        x6 = zb[i0 + i + s6]
+                        x7 = zb[i0 + i + s7]
+                        x8 = zb[i0 + i + s8]
+                        x9 = zb[i0 + i + s9]
+                        x10 = zb[i0 + i + s10]
+                        x11 = zb[i0 + i + s11]
+                        ob[oa + i] += (a6 * x6 + a7 * x7 + a8 * x8 + a9 * x9 + a10 * x10 + a11 * x11)
+                else:
+                    for i in range(m):
+                        x0 = zb[i0 + i]
+                        x1 = zb[i0 + i + s1]
+                        x2 = zb[i0 + i + s2]
+                        x3 = zb[i0 + i + s3]
+                        x4 = zb[i0 + i + s4]
+                        x5 = zb[i0 + i + s5]
+                        ob[oa + i] += (a0 * x0 + a1 * x1 + a2 * x2 + a3 * x3 + a4 * x4 + a5 * x5)
+                    for i in range(m):
+                        x6 = zb[i0 + i + s6]
+                        x7 = zb[i0 + i + s7]
+                        x8 = zb[i0 + i + s8]
+                        x9 = zb[i0 + i + s9]
+                        x10 = zb[i0 + i + s10]
+                        x11 = zb[i0 + i + s11]
+                        ob[oa + i] += (a6 * x6 + a7 * x7 + a8 * x8 + a9 * x9 + a10 * x10 + a11 * x11)
+
+
+@numba.njit(**_options)
+def _pairs_13(z, weights, tap_offsets, row_offsets, ncols, out, out_offsets, union, index_a,
+             index_b, shift, job_lo, job_hi):  # pragma: no cover - compiled
+    nrows = row_offsets.size
+    npairs = (nrows + 1) // 2
+    nblocks = (ncols + BLOCK - 1) // BLOCK
+    npasses = weights.size // 13
+    s1 = numba.uint64(1)
+    s2 = numba.uint64(2)
+    s3 = numba.uint64(3)
+    s4 = numba.uint64(4)
+    s5 = numba.uint64(5)
+    s6 = numba.uint64(6)
+    s7 = numba.uint64(7)
+    s8 = numba.uint64(8)
+    s9 = numba.uint64(9)
+    s10 = numba.uint64(10)
+    s11 = numba.uint64(11)
+    s12 = numba.uint64(12)
+    for job in range(job_lo, job_hi):
+        b = job // (npairs * nblocks)
+        rest = job - b * npairs * nblocks
+        q = rest // nblocks
+        c0 = (rest - q * nblocks) * BLOCK
+        m = numba.uint64(min(ncols, c0 + BLOCK) - c0)
+        zb = z[b]
+        ob = out[b]
+        r = 2 * q
+        if r + 1 < nrows and row_offsets[r + 1] - row_offsets[r] == shift:
+            oa = numba.uint64(out_offsets[r] + c0)
+            ob_ = numba.uint64(out_offsets[r + 1] + c0)
+            base = numba.uint64(row_offsets[r] + c0)
+            first_a = True
+            first_b = True
+            for u in range(union.size):
+                ia = index_a[u]
+                ib = index_b[u]
+                i0 = base + numba.uint64(union[u])
+                if ia >= 0 and ib >= 0:
+                    t = ia * 13
+                    a0 = weights[t + 0]
+                    a1 = weights[t + 1]
+                    a2 = weights[t + 2]
+                    a3 = weights[t + 3]
+                    a4 = weights[t + 4]
+                    a5 = weights[t + 5]
+                    a6 = weights[t + 6]
+                    a7 = weights[t + 7]
+                    a8 = weights[t + 8]
+                    a9 = weights[t + 9]
+                    a10 = weights[t + 10]
+                    a11 = weights[t + 11]
+                    a12 = weights[t + 12]
+                    t = ib * 13
+                    b0 = weights[t + 0]
+                    b1 = weights[t + 1]
+                    b2 = weights[t + 2]
+                    b3 = weights[t + 3]
+                    b4 = weights[t + 4]
+                    b5 = weights[t + 5]
+                    b6 = weights[t + 6]
+                    b7 = weights[t + 7]
+                    b8 = weights[t + 8]
+                    b9 = weights[t + 9]
+                    b10 = weights[t + 10]
+                    b11 = weights[t + 11]
+                    b12 = weights[t + 12]
+                    if first_b:
+                        for i in range(m):
+                            x0 = zb[i0 + i]
+                            x1 = zb[i0 + i + s1]
+                            x2 = zb[i0 + i + s2]
+                            x3 = zb[i0 + i + s3]
+                            x4 = zb[i0 + i + s4]
+                            x5 = zb[i0 + i + s5]
+                            x6 = zb[i0 + i + s6]
+                            ob[oa + i] += (a0 * x0 + a1 * x1 + a2 * x2 + a3 * x3 + a4 * x4 + a5 * x5 + a6 * x6)
+                            ob[ob_ + i] = (b0 * x0 + b1 * x1 + b2 * x2 + b3 * x3 + b4 * x4 + b5 * x5 + b6 * x6)
+                        for i in range(m):
+                            x7 = zb[i0 + i + s7]
+                            x8 = zb[i0 + i + s8]
+                            x9 = zb[i0 + i + s9]
+                            x10 = zb[i0 + i + s10]
+                            x11 = zb[i0 + i + s11]
+                            x12 = zb[i0 + i + s12]
+                            ob[oa + i] += (a7 * x7 + a8 * x8 + a9 * x9 + a10 * x10 + a11 * x11 + a12 * x12)
+                            ob[ob_ + i] += (b7 * x7 + b8 * x8 + b9 * x9 + b10 * x10 + b11 * x11 + b12 * x12)
+                    else:
+                        for i in range(m):
+                            x0 = zb[i0 + i]
+                            x1 = zb[i0 + i + s1]
+                            x2 = zb[i0 + i + s2]
+                            x3 = zb[i0 + i + s3]
+                            x4 = zb[i0 + i + s4]
+                            x5 = zb[i0 + i + s5]
+                            x6 = zb[i0 + i + s6]
+                            ob[oa + i] += (a0 * x0 + a1 * x1 + a2 * x2 + a3 * x3 + a4 * x4 + a5 * x5 + a6 * x6)
+                            ob[ob_ + i] += (b0 * x0 + b1 * x1 + b2 * x2 + b3 * x3 + b4 * x4 + b5 * x5
+                                         + b6 * x6)
+                        for i in range(m):
+                            x7 = zb[i0 + i + s7]
+                            x8 = zb[i0 + i + s8]
+                            x9 = zb[i0 + i + s9]
+                            x10 = zb[i0 + i + s10]
+                            x11 = zb[i0 + i + s11]
+                            x12 = zb[i0 + i + s12]
+                            ob[oa + i] += (a7 * x7 + a8 * x8 + a9 * x9 + a10 * x10 + a11 * x11 + a12 * x12)
+                            ob[ob_ + i] += (b7 * x7 + b8 * x8 + b9 * x9 + b10 * x10 + b11 * x11 + b12 * x12)
+                    first_b = False
+                elif ia >= 0:
+                    t = ia * 13
+                    a0 = weights[t + 0]
+                    a1 = weights[t + 1]
+                    a2 = weights[t + 2]
+                    a3 = weights[t + 3]
+                    a4 = weights[t + 4]
+                    a5 = weights[t + 5]
+                    a6 = weights[t + 6]
+                    a7 = weights[t + 7]
+                    a8 = weights[t + 8]
+                    a9 = weights[t + 9]
+                    a10 = weights[t + 10]
+                    a11 = weights[t + 11]
+                    a12 = weights[t + 12]
+                    if first_a:
+                        for i in range(m):
+                            x0 = zb[i0 + i]
+                            x1 = zb[i0 + i + s1]
+                            x2 = zb[i0 + i + s2]
+                            x3 = zb[i0 + i + s3]
+                            x4 = zb[i0 + i + s4]
+                            x5 = zb[i0 + i + s5]
+                            x6 = zb[i0 + i + s6]
+                            ob[oa + i] = (a0 * x0 + a1 * x1 + a2 * x2 + a3 * x3 + a4 * x4 + a5 * x5 + a6 * x6)
+                        for i in range(m):
+                            x7 = zb[i0 + i + s7]
+                            x8 = zb[i0 + i + s8]
+                            x9 = zb[i0 + i + s9]
+                            x10 = zb[i0 + i + s10]
+                            x11 = zb[i0 + i + s11]
+                            x12 = zb[i0 + i + s12]
+                            ob[oa + i] += (a7 * x7 + a8 * x8 + a9 * x9 + a10 * x10 + a11 * x11 + a12 * x12)
+                    else:
+                        for i in range(m):
+                            x0 = zb[i0 + i]
+                            x1 = zb[i0 + i + s1]
+                            x2 = zb[i0 + i + s2]
+                            x3 = zb[i0 + i + s3]
+                            x4 = zb[i0 + i + s4]
+                            x5 = zb[i0 + i + s5]
+                            x6 = zb[i0 + i + s6]
+                            ob[oa + i] += (a0 * x0 + a1 * x1 + a2 * x2 + a3 * x3 + a4 * x4 + a5 * x5 + a6 * x6)
+                        for i in range(m):
+                            x7 = zb[i0 + i + s7]
+                            x8 = zb[i0 + i + s8]
+                            x9 = zb[i0 + i + s9]
+                            x10 = zb[i0 + i + s10]
+                            x11 = zb[i0 + i + s11]
+                            x12 = zb[i0 + i + s12]
+                            ob[oa + i] += (a7 * x7 + a8 * x8 + a9 * x9 + a10 * x10 + a11 * x11 + a12 * x12)
+                    first_a = False
+                else:
+                    t = ib * 13
+                    b0 = weights[t + 0]
+                    b1 = weights[t + 1]
+                    b2 = weights[t + 2]
+                    b3 = weights[t + 3]
+                    b4 = weights[t + 4]
+                    b5 = weights[t + 5]
+                    b6 = weights[t + 6]
+                    b7 = weights[t + 7]
+                    b8 = weights[t + 8]
+                    b9 = weights[t + 9]
+                    b10 = weights[t + 10]
+                    b11 = weights[t + 11]
+                    b12 = weights[t + 12]
+                    if first_b:
+                        for i in range(m):
+                            x0 = zb[i0 + i]
+                            x1 = zb[i0 + i + s1]
+                            x2 = zb[i0 + i + s2]
+                            x3 = zb[i0 + i + s3]
+                            x4 = zb[i0 + i + s4]
+                            x5 = zb[i0 + i + s5]
+                            x6 = zb[i0 + i + s6]
+                            ob[ob_ + i] = (b0 * x0 + b1 * x1 + b2 * x2 + b3 * x3 + b4 * x4 + b5 * x5 + b6 * x6)
+                        for i in range(m):
+                            x7 = zb[i0 + i + s7]
+                            x8 = zb[i0 + i + s8]
+                            x9 = zb[i0 + i + s9]
+                            x10 = zb[i0 + i + s10]
+                            x11 = zb[i0 + i + s11]
+                            x12 = zb[i0 + i + s12]
+                            ob[ob_ + i] += (b7 * x7 + b8 * x8 + b9 * x9 + b10 * x10 + b11 * x11 + b12 * x12)
+                    else:
+                        for i in range(m):
+                            x0 = zb[i0 + i]
+                            x1 = zb[i0 + i + s1]
+                            x2 = zb[i0 + i + s2]
+                            x3 = zb[i0 + i + s3]
+                            x4 = zb[i0 + i + s4]
+                            x5 = zb[i0 + i + s5]
+                            x6 = zb[i0 + i + s6]
+                            ob[ob_ + i] += (b0 * x0 + b1 * x1 + b2 * x2 + b3 * x3 + b4 * x4 + b5 * x5
+                                         + b6 * x6)
+                        for i in range(m):
+                            x7 = zb[i0 + i + s7]
+                            x8 = zb[i0 + i + s8]
+                            x9 = zb[i0 + i + s9]
+                            x10 = zb[i0 + i + s10]
+                            x11 = zb[i0 + i + s11]
+                            x12 = zb[i0 + i + s12]
+                            ob[ob_ + i] += (b7 * x7 + b8 * x8 + b9 * x9 + b10 * x10 + b11 * x11 + b12 * x12)
+                    first_b = False
+            continue
+        for row in range(r, min(r + 2, nrows)):   # rows without a partner at the shift
+            oa = numba.uint64(out_offsets[row] + c0)
+            base = numba.uint64(row_offsets[row] + c0)
+            for p in range(npasses):
+                i0 = base + numba.uint64(tap_offsets[p * 13])
+                t = p * 13
+                a0 = weights[t + 0]
+                a1 = weights[t + 1]
+                a2 = weights[t + 2]
+                a3 = weights[t + 3]
+                a4 = weights[t + 4]
+                a5 = weights[t + 5]
+                a6 = weights[t + 6]
+                a7 = weights[t + 7]
+                a8 = weights[t + 8]
+                a9 = weights[t + 9]
+                a10 = weights[t + 10]
+                a11 = weights[t + 11]
+                a12 = weights[t + 12]
+                if p == 0:
+                    for i in range(m):
+                        x0 = zb[i0 + i]
+                        x1 = zb[i0 + i + s1]
+                        x2 = zb[i0 + i + s2]
+                        x3 = zb[i0 + i + s3]
+                        x4 = zb[i0 + i + s4]
+                        x5 = zb[i0 + i + s5]
+                        x6 = zb[i0 + i + s6]
+                        ob[oa + i] = (a0 * x0 + a1 * x1 + a2 * x2 + a3 * x3 + a4 * x4 + a5 * x5 + a6 * x6)
+                    for i in range(m):
+                        x7 = zb[i0 + i + s7]
+                        x8 = zb[i0 + i + s8]
+                        x9 = zb[i0 + i + s9]
+                        x10 = zb[i0 + i + s10]
+                        x11 = zb[i0 + i + s11]
+                        x12 = zb[i0 + i + s12]
+                        ob[oa + i] += (a7 * x7 + a8 * x8 + a9 * x9 + a10 * x10 + a11 * x11 + a12 * x12)
+                else:
+                    for i in range(m):
+                        x0 = zb[i0 + i]
+                        x1 = zb[i0 + i + s1]
+                        x2 = zb[i0 + i + s2]
+                        x3 = zb[i0 + i + s3]
+                        x4 = zb[i0 + i + s4]
+                        x5 = zb[i0 + i + s5]
+                        x6 = zb[i0 + i + s6]
+                        ob[oa + i] += (a0 * x0 + a1 * x1 + a2 * x2 + a3 * x3 + a4 * x4 + a5 * x5 + a6 * x6)
+                    for i in range(m):
+                        x7 = zb[i0 + i + s7]
+                        x8 = zb[i0 + i + s8]
+                        x9 = zb[i0 + i + s9]
+                        x10 = zb[i0 + i + s10]
+                        x11 = zb[i0 + i + s11]
+                        x12 = zb[i0 + i + s12]
+                        ob[oa + i] += (a7 * x7 + a8 * x8 + a9 * x9 + a10 * x10 + a11 * x11 + a12 * x12)
+
+
 #: the one-pass loop for each number of taps
 ROWS = {2: _rows_2, 3: _rows_3, 4: _rows_4, 5: _rows_5, 6: _rows_6, 7: _rows_7, 8: _rows_8, 9: _rows_9}
 
@@ -5310,4 +6308,8 @@ PAIRS = {
     7: _pairs_7,
     8: _pairs_8,
     9: _pairs_9,
+    10: _pairs_10,
+    11: _pairs_11,
+    12: _pairs_12,
+    13: _pairs_13,
 }
