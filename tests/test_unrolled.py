@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 import ndconv
-from ndconv._memory import one_core
 from ndconv.methods import _numba_kernels, _opencv, _taps
 from ndconv.methods._taps import ONE_PASS_RUN_TAPS, ONE_PASS_TAPS, RUN_PASS_COLS
 from ndconv.methods._unrolled import GRID
@@ -60,9 +59,6 @@ def test_generated_module_is_up_to_date(tmp_path):
     module.main()
     committed = (ROOT / "src" / "ndconv" / "methods" / "_unrolled.py").read_text(encoding="utf-8")
     assert module.TARGET.read_text(encoding="utf-8") == committed
-    # the loops it writes are the ones the dispatch and the cost model know of
-    assert list(module.RUNS) == list(RUN_PASS_COLS) and list(module.PAIRS) == list(_taps.PAIR_COLS)
-    assert module.PAIR_WHOLE_RUN == _taps.PAIR_WHOLE_RUN
 
 
 def _loops_used(monkeypatch) -> list:
@@ -132,15 +128,11 @@ def test_runs_of_consecutive_taps(offsets, run):
     assert _taps.runs(np.array(offsets)) == run
 
 
-@pytest.mark.parametrize("cols, paired", [(c, p) for c in RUN_PASS_COLS
-                                           for p in ((True, False) if c in _taps.PAIR_COLS else (False,))])
+@pytest.mark.parametrize("cols", list(RUN_PASS_COLS))
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64])
-def test_every_run_pass_loop_equals_the_definition(cols, dtype, paired, monkeypatch):
+def test_every_run_pass_loop_equals_the_definition(cols, dtype, monkeypatch):
     """Each ``_runs_C`` loop (one pass per run of C consecutive taps, for kernels of more
-    than ONE_PASS_RUN_TAPS taps), and each ``_pairs_C`` (two rows per job) where C has one,
-    sums the interior, and sums right — exactly for integers."""
-    if not paired:
-        monkeypatch.setattr(_taps, "PAIR_COLS", range(0))
+    than ONE_PASS_RUN_TAPS taps) sums the interior, and sums right — exactly for integers."""
     used = _loops_used(monkeypatch)
     rows = ONE_PASS_RUN_TAPS // cols + 1
     rng = np.random.default_rng(cols)
@@ -154,13 +146,11 @@ def test_every_run_pass_loop_equals_the_definition(cols, dtype, paired, monkeypa
             np.testing.assert_array_equal(got, want)
         else:
             assert_conv_close(got, want, x, k)
-        assert used[-1].__name__ == (f"_pairs_{cols}" if paired else f"_runs_{cols}")
+        assert used[-1].__name__ == f"_runs_{cols}"
 
 
 @pytest.mark.parametrize("kshape, dilation, dtype, loop", [
-    ((7, 7), 1, np.float64, "_pairs_7"), ((3, 3, 9), 1, np.float32, "_pairs_9"),
-    ((4, 15), 1, np.float64, "_runs_15"),                 # no paired loop for runs of 15
-    ((7, 7), (2, 1), np.float64, "_runs_7"),              # dilated rows: no run read twice
+    ((7, 7), 1, np.float64, "_runs_7"), ((3, 3, 9), 1, np.float32, "_runs_9"),
     ((13, 2), 1, np.float64, "_correlate_rows"),          # runs of two: four taps per pass
     ((2, 31), 1, np.float64, "_correlate_rows"),          # runs longer than 25
     ((7, 7), (1, 2), np.float64, "_correlate_rows"),      # a dilated last axis: no runs
@@ -182,9 +172,7 @@ def test_run_passes_only_for_runs_of_three_to_25_real_taps(kshape, dilation, dty
     priced = _taps.run_passes(kshape, dilations, 1, np.dtype(dtype).kind == "c")
     assert priced == (loop != "_correlate_rows")
     note = ndconv.choose_method(x, k, "same", "reflect", dilation=dilation).report()
-    assert ("one pass per kernel row" in note or "two rows per pass of each kernel row" in note) == priced
-    paired = priced and _taps.paired_passes(kshape, dilations, (1,) * len(kshape), x.shape)
-    assert paired == loop.startswith("_pairs") and ("two rows per pass" in note) == paired
+    assert ("one pass per kernel row" in note) == priced
     assert not _taps.run_passes(kshape, dilations, 2)   # strided: four taps per pass
 
 
@@ -271,66 +259,3 @@ def test_complex_samples_run_the_run_loops_four_taps_at_a_time(monkeypatch):
     assert used and all(loop.__name__ == "_correlate_rows" for loop in used)
     assert not _taps.one_pass((5, 5), (1, 1), 1, complex_=True) and _taps.one_pass((3, 3), (1, 1), 1, complex_=True)
     assert "one pass" not in ndconv.choose_method(x, k, "same", "reflect").report()
-
-
-def test_pair_plan_merges_the_runs_of_two_rows():
-    offsets = _taps.tap_offsets((3, 6), (1, 1), (50, 100))   # runs of 6 at 0, 100, 200
-    union, index_a, index_b, shift = _taps.pair_plan(offsets, np.array([0, 100, 200, 300]), 6)
-    assert shift == 100
-    np.testing.assert_array_equal(union, [0, 100, 200, 300])
-    np.testing.assert_array_equal(index_a, [0, 1, 2, -1])
-    np.testing.assert_array_equal(index_b, [-1, 0, 1, 2])
-    assert _taps.pair_plan(offsets, np.array([0, 50]), 6) is None         # no run read by both rows
-    assert _taps.pair_plan(offsets, np.array([0, 0]), 6) is None          # no shift
-    assert _taps.pair_plan(offsets, np.array([0]), 6) is None             # one row
-    assert _taps.pair_plan(offsets, np.array([0, 100]), 15) is None       # no paired loop
-    assert _taps.paired_passes((3, 6), (1, 1), (1, 1), (10, 10))
-    assert not _taps.paired_passes((3, 5), (1, 1), (1, 1), (10, 10))      # runs of 5: no paired loop
-    assert not _taps.paired_passes((3, 6), (2, 1), (1, 1), (10, 10))      # dilated rows
-    assert not _taps.paired_passes((3, 6), (1, 1), (2, 1), (10, 10))      # strided rows
-    assert not _taps.paired_passes((3, 6), (1, 1), (1, 1), (1, 10))       # one output row
-    assert not _taps.paired_passes((3, 15), (1, 1), (1, 1), (10, 10))
-
-
-@pytest.mark.parametrize("shape, kshape, mode", [
-    ((2, 301, 257), (7, 7), "same"),        # odd number of rows: the last one alone
-    ((9, 7, 40), (2, 3, 7), "valid"),        # 5 rows per plane: pairs that straddle two planes
-    ((40, 33, 50), (3, 6, 6), "same"),       # 3-D: 15 of each row's 18 runs shared
-    ((2, 150, 231), (11, 11), "full"),       # runs of 11: each summed in two halves
-    ((3, 61, 90), (2, 13, 13), "same"),      # 3-D, runs of 13
-])
-def test_paired_rows_give_the_one_row_loops_bits(shape, kshape, mode, monkeypatch):
-    """The paired loops add each row's runs in the one-row loops' order: the same bits
-    (runs longer than PAIR_WHOLE_RUN: the same sums, grouped in half runs), and the same
-    bits whichever core sums which pair; and both equal the definition."""
-    rng = np.random.default_rng(len(shape) + kshape[-1])
-    x = rng.standard_normal(shape).astype(np.float32)
-    k = rng.standard_normal(kshape).astype(np.float32)
-    axes = tuple(range(-len(kshape), 0))
-    used = _loops_used(monkeypatch)
-    paired = ndconv.convolve(x, k, mode, "reflect", axes=axes, method="direct")
-    assert used[-1].__name__ == f"_pairs_{kshape[-1]}"
-    with one_core():
-        assert np.array_equal(ndconv.convolve(x, k, mode, "reflect", axes=axes, method="direct"), paired)
-    monkeypatch.setattr(_taps, "PAIR_COLS", range(0))
-    used.clear()
-    single = ndconv.convolve(x, k, mode, "reflect", axes=axes, method="direct")
-    assert used[-1].__name__ == f"_runs_{kshape[-1]}"
-    if kshape[-1] <= _taps.PAIR_WHOLE_RUN:
-        np.testing.assert_array_equal(paired, single)
-    else:
-        assert_conv_close(paired, single, x, k)
-    assert_conv_close(paired, reference_convolve(x, k, mode, "reflect", axes=axes), x, k)
-
-
-def test_paired_rows_keep_nan_local():
-    x = np.zeros((80, 90), np.float32)
-    x[30, 20] = np.nan
-    x[31, 60] = np.inf
-    x[5, 5] = -np.inf
-    k = np.arange(1.0, 50.0, dtype=np.float32).reshape(7, 7)
-    y = ndconv.convolve(x, k, "same", method="direct")
-    want = reference_convolve(x, k, "same")
-    np.testing.assert_array_equal(np.isnan(y), np.isnan(want))
-    np.testing.assert_array_equal(np.isinf(y), np.isinf(want))
-    np.testing.assert_array_equal(y[np.isinf(y)], want[np.isinf(want)])

@@ -31,22 +31,12 @@ samples (the rows of a 2-D or nD kernel with an undilated last axis):
   call adds its border frames, 1.3 ms of 17).  Runs of two taps gained nothing
   (0.92–0.97), nor did long 1-D kernels cut into runs of 16, so they stay with four
   taps per pass.
-* ``_pairs_C`` (C = 6 to 13): the same passes for two output rows per job.  The run a
-  kernel row reads for one output row is the next kernel row's run for the row
-  below, so each run both rows need is loaded once and summed into both (2C weights
-  in registers).  Whole calls, 2048² float32: 6×6 0.81, 7×7 0.82, 9×9 0.86 of the
-  ``_runs_C`` time, and 0.66–0.75 of OpenCV's filter2D.  From 10 columns on, the
-  weights and samples of a whole run no longer fit the vector registers (11 columns,
-  loop alone: 0.95), so each run is summed in two sweeps of half a run (11 and 13
-  columns, loop alone: 0.81–0.82 of the one-row loop).  Those sums group the taps
-  differently from ``_runs_C`` (the same terms, other roundings).
 """
 
 from pathlib import Path
 
 TAPS = range(2, 10)
 RUNS = range(3, 26)
-PAIRS = range(6, 14)
 GRID = [(r, c) for c in range(2, 26) for r in range(1, 26) if 10 <= r * c <= 25]
 TARGET = Path(__file__).resolve().parent.parent / "src" / "ndconv" / "methods" / "_unrolled.py"
 
@@ -123,95 +113,6 @@ def run_passes(cols: int) -> str:
     return "\n".join(lines)
 
 
-#: runs longer than this are summed in two sweeps of half a run each (the weights of
-#: both rows and the samples of a whole run would not fit the vector registers)
-PAIR_WHOLE_RUN = 9
-
-
-def _pair_sweep(cols: int, targets: str, ops: tuple[str, ...], indent: str) -> list[str]:
-    """One sweep of a run (``x0 …`` loaded once) into the outputs ``targets`` ("a", "b" or "ab");
-    two sweeps of half a run each for runs longer than PAIR_WHOLE_RUN (the second adds)."""
-    half = (cols + 1) // 2
-    parts = [range(cols)] if cols <= PAIR_WHOLE_RUN else [range(half), range(half, cols)]
-    lines = []
-    for n, part in enumerate(parts):
-        lines.append(indent + "for i in range(m):")
-        lines += [indent + f"    x{c} = zb[i0 + i + s{c}]" if c else indent + "    x0 = zb[i0 + i]" for c in part]
-        for target, op in zip(targets, ops):
-            dest = "oa" if target == "a" else "ob_"
-            lines += _sum(indent + f"    ob[{dest} + i] {op if n == 0 else '+='} ",
-                          [f"{target}{c} * x{c}" for c in part], indent + " " * 17)
-    return lines
-
-
-def _load(target: str, index: str, cols: int, indent: str) -> list[str]:
-    return [indent + f"t = {index} * {cols}"] + [indent + f"{target}{c} = weights[t + {c}]" for c in range(cols)]
-
-
-def pair_passes(cols: int) -> str:
-    """``_pairs_C``: output rows 2q and 2q+1 per job, sharing the reads of the runs both need.
-
-    ``union`` lists, in increasing order, the run starts either row reads relative to row
-    2q's offset (row 2q+1's runs shifted by ``shift`` > 0); ``index_a``/``index_b`` name the
-    run of row 2q / 2q+1 at each (−1: none).  Each row still adds its runs in order, so its
-    sum is the ``_runs_C`` loop's (for runs of up to PAIR_WHOLE_RUN); a pair whose rows are
-    not ``shift`` apart runs row by row, with the same sweeps.
-    """
-    lines = ["@numba.njit(**_options)",
-             f"def _pairs_{cols}(z, weights, tap_offsets, row_offsets, ncols, out, out_offsets, union, index_a,",
-             "             index_b, shift, job_lo, job_hi):  # pragma: no cover - compiled",
-             "    nrows = row_offsets.size",
-             "    npairs = (nrows + 1) // 2",
-             "    nblocks = (ncols + BLOCK - 1) // BLOCK",
-             f"    npasses = weights.size // {cols}"]
-    lines += [f"    s{c} = numba.uint64({c})" for c in range(1, cols)]
-    lines += ["    for job in range(job_lo, job_hi):",
-              "        b = job // (npairs * nblocks)",
-              "        rest = job - b * npairs * nblocks",
-              "        q = rest // nblocks",
-              "        c0 = (rest - q * nblocks) * BLOCK",
-              "        m = numba.uint64(min(ncols, c0 + BLOCK) - c0)",
-              "        zb = z[b]",
-              "        ob = out[b]",
-              "        r = 2 * q",
-              "        if r + 1 < nrows and row_offsets[r + 1] - row_offsets[r] == shift:",
-              "            oa = numba.uint64(out_offsets[r] + c0)",
-              "            ob_ = numba.uint64(out_offsets[r + 1] + c0)",
-              "            base = numba.uint64(row_offsets[r] + c0)",
-              "            first_a = True",
-              "            first_b = True",
-              "            for u in range(union.size):",
-              "                ia = index_a[u]",
-              "                ib = index_b[u]",
-              "                i0 = base + numba.uint64(union[u])",
-              "                if ia >= 0 and ib >= 0:"]
-    lines += _load("a", "ia", cols, " " * 20) + _load("b", "ib", cols, " " * 20)
-    # row r's first run is the lowest offset, which row r+1 (shifted up) never reads: shared
-    # runs always add to row r
-    lines += ["                    if first_b:"] + _pair_sweep(cols, "ab", ("+=", "="), " " * 24)
-    lines += ["                    else:"] + _pair_sweep(cols, "ab", ("+=", "+="), " " * 24)
-    lines += ["                    first_b = False",
-              "                elif ia >= 0:"]
-    lines += _load("a", "ia", cols, " " * 20)
-    lines += ["                    if first_a:"] + _pair_sweep(cols, "a", ("=",), " " * 24)
-    lines += ["                    else:"] + _pair_sweep(cols, "a", ("+=",), " " * 24)
-    lines += ["                    first_a = False", "                else:"]
-    lines += _load("b", "ib", cols, " " * 20)
-    lines += ["                    if first_b:"] + _pair_sweep(cols, "b", ("=",), " " * 24)
-    lines += ["                    else:"] + _pair_sweep(cols, "b", ("+=",), " " * 24)
-    lines += ["                    first_b = False",
-              "            continue",
-              "        for row in range(r, min(r + 2, nrows)):   # rows without a partner at the shift",
-              "            oa = numba.uint64(out_offsets[row] + c0)",
-              "            base = numba.uint64(row_offsets[row] + c0)",
-              "            for p in range(npasses):",
-              "                i0 = base + numba.uint64(tap_offsets[p * %d])" % cols]
-    lines += _load("a", "p", cols, " " * 16)
-    lines += ["                if p == 0:"] + _pair_sweep(cols, "a", ("=",), " " * 20)
-    lines += ["                else:"] + _pair_sweep(cols, "a", ("+=",), " " * 20)
-    return "\n".join(lines)
-
-
 def main() -> None:
     header = '''"""Row loops with every kernel tap in one pass (2 to 25 taps), or one pass per run of taps (stride 1).
 
@@ -222,8 +123,7 @@ The sum runs tap by tap in order, as the generic loop's does within a pass.
 ``_grid_RxC`` need the taps as R runs of C consecutive offsets
 (``tap_offsets[a·C + c] = tap_offsets[a·C] + c``); ``_runs_C`` take any number of
 such runs, one pass over the outputs per run (the sum runs in order within a run,
-and the runs' partial sums are added in order); ``_pairs_C`` do the same for two
-output rows per job (see ``_taps.pair_plan``), each row's sum the one ``_runs_C`` forms.
+and the runs' partial sums are added in order).
 """
 
 from __future__ import annotations
@@ -232,16 +132,13 @@ import numba
 
 from ._numba_kernels import BLOCK, _options
 '''
-    body = "\n\n\n".join([loop(t) for t in TAPS] + [grid(r, c) for r, c in GRID] + [run_passes(c) for c in RUNS]
-                         + [pair_passes(c) for c in PAIRS])
+    body = "\n\n\n".join([loop(t) for t in TAPS] + [grid(r, c) for r, c in GRID] + [run_passes(c) for c in RUNS])
     table = "\n\n\n#: the one-pass loop for each number of taps\nROWS = {" + ", ".join(
         f"{t}: _rows_{t}" for t in TAPS) + "}\n"
     table += "\n#: the one-pass loop for R runs of C consecutive taps\nGRID = {\n" + "".join(
         f"    ({r}, {c}): _grid_{r}x{c},\n" for r, c in GRID) + "}\n"
     table += "\n#: one pass per run of C consecutive taps\nRUNS = {\n" + "".join(
         f"    {c}: _runs_{c},\n" for c in RUNS) + "}\n"
-    table += "\n#: two output rows per job, one pass per run of C consecutive taps\nPAIRS = {\n" + "".join(
-        f"    {c}: _pairs_{c},\n" for c in PAIRS) + "}\n"
     TARGET.write_text(header + "\n\n" + body + table, encoding="utf-8")
     print(f"wrote {TARGET}")
 

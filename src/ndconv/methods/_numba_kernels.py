@@ -19,7 +19,7 @@ import numba
 import numpy as np
 
 from .._memory import cpu_count, machine_cores, one_core
-from ._taps import ONE_PASS_TAPS, PARALLEL_WORK, grid_shape, pair_plan, run_pass_cols  # shared with the cost model
+from ._taps import ONE_PASS_TAPS, PARALLEL_WORK, grid_shape, run_pass_cols  # shared with the cost model
 
 BLOCK = 2048
 
@@ -118,13 +118,7 @@ def correlate_rows(z: np.ndarray, weights: np.ndarray, tap_offsets: np.ndarray, 
     elif stride == 1 and z.dtype.kind != "c" and (shape := grid_shape(tap_offsets)) is not None:
         loop = _generated().GRID[shape]
     elif stride == 1 and z.dtype.kind != "c" and (cols := run_pass_cols(tap_offsets)) is not None:
-        plan = pair_plan(tap_offsets, row_offsets, cols)
-        if plan is not None:   # two rows per job, the runs both read loaded once
-            args = (z, weights, tap_offsets, row_offsets, ncols, out, out_offsets) + plan
-            jobs = z.shape[0] * ((row_offsets.size + 1) // 2) * ((ncols + BLOCK - 1) // BLOCK)
-            loop = _generated().PAIRS[cols]
-        else:
-            loop = _generated().RUNS[cols]   # more taps, in runs: one pass per run
+        loop = _generated().RUNS[cols]   # more taps, in runs: one pass per run
     run_jobs(loop, args, jobs, parallel=work >= PARALLEL_WORK, first=first)
 
 

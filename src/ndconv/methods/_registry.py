@@ -83,13 +83,6 @@ ONE_PASS_FACTOR = 0.7
 #: ``_taps.run_passes``; measured against four taps per pass, whole calls, 2048² float32:
 #: 6×6 to 11×11 0.85–0.97; 3-D 128³ 5³ 0.90–0.97, 96³ 7³ 0.89, 3×3×9 0.81)
 RUN_PASS_FACTOR = 0.9
-#: ... and in their paired form (two output rows per job sharing the runs both read,
-#: ``_taps.paired_passes``): fitted on whole calls, 2048² float32 6×6, 7×7 and 9×9
-#: (7.1, 9.6 and 11.3 ms: 0.72, 0.72 and 0.51 of ``direct_f4`` per output × tap on each
-#: core, borders included; 11×11 in half runs 16.4 ms, 0.50).  On 1024² the pairs measured
-#: 0.91–1.04 of the one-row loops and on 512² 0.87–1.11, where the rows of the input stay in
-#: the first-level cache anyway
-PAIR_PASS_FACTOR = 0.65
 #: float32 (complex64) samples summed by float64 (complex128) loops, against all-float64
 #: ones (measured: 512² 15×15 reflect, 8.2 ms against 7.7 ms; the float32 price was 2× low)
 MIXED_FACTOR = 1.1
@@ -117,14 +110,10 @@ def _loops_terms(problem: Problem) -> Cost:
              spec.compute_dtype.kind == "c")
     one_pass = _taps.one_pass(*loops)
     run_passes = not one_pass and _taps.run_passes(*loops)
-    paired = run_passes and _taps.paired_passes(spec.kernel_shape, tuple(g.dilation for g in spec.geometry),
-                                                 tuple(g.stride for g in spec.geometry), spec.output_shape)
     note = "compiled loops" + ("" if cores == 1 else f" on {cores:.0f} cores") + (
-        ", one pass" if one_pass else ", two rows per pass of each kernel row" if paired
-        else ", one pass per kernel row" if run_passes else "")
+        ", one pass" if one_pass else ", one pass per kernel row" if run_passes else "")
     key = _dtype_key(spec.compute_dtype)
-    factor = (ONE_PASS_FACTOR if one_pass else PAIR_PASS_FACTOR if paired else RUN_PASS_FACTOR if run_passes
-              else 1.0)
+    factor = ONE_PASS_FACTOR if one_pass else RUN_PASS_FACTOR if run_passes else 1.0
     if key == "i8" and _float64_loops(spec):   # exact integers summed by the float64 loops
         key, border = "f8", border + spec.x.size + outputs        # the casts to float64 and back
     accumulator = direct.accumulator_dtype(spec.compute_dtype, taps)

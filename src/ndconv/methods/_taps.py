@@ -25,18 +25,6 @@ ONE_PASS_RUN_TAPS = 25
 #: nor did long 1-D kernels cut into runs of 16 (2^20 float64, 64 to 512 taps: 0.93 to
 #: 1.06 of the time); complex samples stay with four taps per pass (as in ``_grid``)
 RUN_PASS_COLS = range(3, 26)
-#: run lengths whose run-pass loops also come in a paired form (``_unrolled._pairs_C``):
-#: two output rows per job, each run both rows read (a kernel row of one is the next
-#: kernel row of the other) loaded once.  Measured on the loop alone (2048² float32,
-#: runs of C over C rows): C = 5 0.90 of the one-row loop's time, 6 0.81, 7 0.73, 8 0.77,
-#: 9 0.83; 11 0.95 with whole runs (2C weights and C samples no longer fit the 32 vector
-#: registers), 0.82 with each run summed in two halves (13: 0.81), as the loops from 10 do.
-#: A paired loop compiles in about 2.4 s on first use (1 s for the one-row loop; then
-#: cached on disk), so only the lengths measured to gain have one (runs of 5 gained
-#: nothing in whole calls: 3-D 128³ 5³ 1.00; 96³ 7³ 0.88)
-PAIR_COLS = range(6, 14)
-#: up to this run length a paired row's sum is the one-row loop's, bit for bit
-PAIR_WHOLE_RUN = 9
 
 
 def _grid_taps(taps: int) -> bool:
@@ -107,15 +95,6 @@ def run_passes(kernel_shape: tuple[int, ...], dilations: tuple[int, ...], stride
             and _kernel_run(kernel_shape, dilations) in RUN_PASS_COLS)
 
 
-def paired_passes(kernel_shape: tuple[int, ...], dilations: tuple[int, ...], strides: tuple[int, ...],
-                  output_shape: tuple[int, ...]) -> bool:
-    """Whether the run-pass loops come in their paired form (the cost model's stand-in for
-    :func:`pair_plan`): runs of a paired length, consecutive kernel rows (undilated and
-    unstrided second-to-last axis) and at least two output rows."""
-    return (len(kernel_shape) >= 2 and _kernel_run(kernel_shape, dilations) in PAIR_COLS and kernel_shape[-2] >= 2
-            and dilations[-2] == 1 and strides[-2] == 1 and output_shape[-2] >= 2)
-
-
 def element_strides(shape: tuple[int, ...]) -> tuple[int, ...]:
     """C-order strides of ``shape`` counted in elements."""
     strides = [1] * len(shape)
@@ -149,35 +128,3 @@ def tap_offsets(kernel_shape: tuple[int, ...], dilations: tuple[int, ...], item_
     them; they stay writeable because the compiled loops would compile a second,
     read-only version of themselves."""
     return _tap_offsets(tuple(map(int, kernel_shape)), tuple(map(int, dilations)), tuple(map(int, item_shape)))
-
-
-def pair_plan(tap_offsets: np.ndarray, row_offsets: np.ndarray, cols: int):
-    """``(union, index_a, index_b, shift)`` for the paired run loops (``_pairs_C``), or None
-    where no pair of rows would share a read.
-
-    ``shift`` is the distance of the first two output rows; each pair of rows that
-    distance apart reads the runs at ``union`` (row 2q's run starts and row 2q+1's,
-    shifted by ``shift``, merged in increasing order); ``index_a[u]``/``index_b[u]`` is the
-    run of the first/second row at ``union[u]`` (−1: none).
-    """
-    if cols not in PAIR_COLS or row_offsets.size < 2:
-        return None
-    shift = int(row_offsets[1] - row_offsets[0])
-    if shift <= 0:
-        return None
-    return _pair_plan(tap_offsets.tobytes(), tap_offsets.dtype.str, cols, shift)
-
-
-@functools.lru_cache(maxsize=256)
-def _pair_plan(key: bytes, dtype: str, cols: int, shift: int):
-    starts = np.frombuffer(key, dtype=dtype)[::cols].astype(np.int64)
-    if np.any(np.diff(starts) <= 0):
-        return None
-    union = np.union1d(starts, starts + shift)
-    if union.size == 2 * starts.size:   # no run is read by both rows
-        return None
-    index_a = np.full(union.size, -1, np.int64)
-    index_b = np.full(union.size, -1, np.int64)
-    index_a[np.searchsorted(union, starts)] = np.arange(starts.size)
-    index_b[np.searchsorted(union, starts + shift)] = np.arange(starts.size)
-    return union, index_a, index_b, shift
