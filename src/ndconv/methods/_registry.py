@@ -244,16 +244,6 @@ def _overlap_add_terms(problem: Problem) -> Cost:
             f"{nblocks} blocks of {b} outputs, transform size {size}")
 
 
-#: the fused 2-D loops' time per output × tap, as a share of the direct loops' constant: fitted
-#: on 2048² float32 Gaussians (3 to 31 taps per axis: 3.4–13.7 ms measured, 3.9–13.0 modelled)
-FUSED_FACTOR = 0.6
-
-
-def _fused_cores(spec) -> float:
-    work = _size(spec.output_shape) * sum(spec.kernel_shape)
-    return float(cpu_count()) if work >= PARALLEL_WORK else 1.0
-
-
 def _separable_terms(problem: Problem) -> Cost:
     spec = problem.spec
     terms = separable.kernel_factors(spec.kernel, spec.ndim) if spec.compute_dtype.kind not in "iu" else None
@@ -262,14 +252,6 @@ def _separable_terms(problem: Problem) -> Cost:
     rank = len(terms)
     outputs = _size(spec.output_shape)
     taps = sum(spec.kernel_shape)
-    if separable.fused_layout(spec) is not None:
-        # per term, the input read and the result written once (the row buffer stays in cache)
-        cost = [("call", 1), ("direct_" + _dtype_key(spec.compute_dtype),
-                              rank * outputs * taps * FUSED_FACTOR / _fused_cores(spec)),
-                ("direct_stream", rank * (outputs + _size(spec.x.shape)) * spec.compute_dtype.itemsize)]
-        if not separable.opencv_keeps_nonfinite(spec.kernel, terms):
-            cost.append(_scan_term(spec))
-        return cost, f"rank {rank}, fused row passes"
     if spec.ndim == 2 and _opencv.window_applies(spec):
         # two passes per term, each streaming an image through memory (the row pass's result is the
         # column pass's input), plus the NaN/Inf scan when zero taps would hide 0·inf from OpenCV

@@ -5,11 +5,19 @@ smallest that keeps the dropped part below 1 % of the accuracy promise of §2
 (so a Gaussian, a box or a Sobel kernel is rank 1 and a difference of two
 Gaussians rank 2).  Kernels of three or more axes qualify when they are an
 outer product of 1-D vectors (checked by successive unfoldings).  Each rank
-term runs one 1-D pass per axis.  2-D float images with stride 1 run both
-passes fused row by row (:mod:`._fused_passes`: the image read in place, the
-result written once); elsewhere a pass is a sampled problem with a kernel of
+term runs one 1-D pass per axis; a pass is a sampled problem with a kernel of
 length 1 on every other axis, solved by the direct loops (or OpenCV's
 ``sepFilter2D`` for 2-D float images in a 'same' window).
+
+Tried and left out: both passes fused row by row in one Numba loop (each output
+row's column sum in a row buffer that stays in cache, its border copied from the
+rule's index map, the row sum written straight into the result; two output rows
+sharing the reads of their common input rows).  On 2048² float32 Gaussians it ran
+in 0.46–0.53 of ``sepFilter2D``'s time for 3 to 5 taps per axis, 0.65 for 11 and
+0.65–0.76 for 31 (``filters.gaussian`` 0.70–0.73 of OpenCV's), but compiling it made
+a first call cost 2.4–3.9 s in a fresh interpreter (0.5 s with OpenCV; 2.7 s even for
+its smallest form, against 1.9 s for the separate passes under ``'wrap'``), past the
+2 s a new signature may cost.
 """
 
 from __future__ import annotations
@@ -19,16 +27,13 @@ from functools import lru_cache
 
 import numpy as np
 
-from . import _fused_passes, _opencv, direct
+from . import _opencv, direct
 from ._finite import all_finite
 from ._guards import guarded
 from ._problem import Problem, Sampled
 
 #: share of the accuracy tolerance the dropped singular values may use
 RANK_SHARE = 0.01
-#: 2-D kernels run the fused row loops of :mod:`._fused_passes` where they apply (set False
-#: to measure the separate passes or OpenCV's ``sepFilter2D`` instead)
-FUSED = True
 TOLERANCE = {"f4": 1e-5, "c8": 1e-5, "f8": 1e-12, "c16": 1e-12}
 
 
@@ -138,21 +143,12 @@ def opencv_keeps_nonfinite(kernel: np.ndarray, terms) -> bool:
     return len(terms) == 1 and bool(np.all(kernel != 0)) and all(np.all(v != 0) for v in terms[0])
 
 
-def fused_layout(spec) -> _fused_passes.Layout | None:
-    """The layout of the fused 2-D loops when they apply to ``spec`` (and are enabled)."""
-    return _fused_passes.layout(spec) if FUSED else None
-
-
 def run(problem: Problem) -> np.ndarray:
     spec = problem.spec
-    if spec.ndim == 2:
+    if spec.ndim == 2 and _opencv.window_applies(spec):
         terms = kernel_factors(spec.kernel, 2)
         if terms is not None and (opencv_keeps_nonfinite(spec.kernel, terms) or all_finite(spec.x)):
-            lay = fused_layout(spec)
-            if lay is not None:
-                return _fused_passes.run(spec, lay, terms)
-            if _opencv.window_applies(spec):
-                return _opencv.sep_filter2d(spec, [tuple(t) for t in terms])
+            return _opencv.sep_filter2d(spec, [tuple(t) for t in terms])
     sampled = problem.sampled
     if kernel_factors(sampled.h, sampled.ndim) is None and sampled.z.dtype.kind not in "iu":
         return direct.compute_sampled(sampled)
