@@ -13,7 +13,7 @@ Tried and left out: both passes fused row by row in one Numba loop (each output
 row's column sum in a row buffer that stays in cache, its border copied from the
 rule's index map, the row sum written straight into the result; two output rows
 sharing the reads of their common input rows).  On 2048² float32 Gaussians it ran
-in 0.46–0.53 of ``sepFilter2D``'s time for 3 to 5 taps per axis, 0.65 for 11 and
+in 0.46–0.54 of ``sepFilter2D``'s time for 3 to 5 taps per axis, 0.65 for 11 and
 0.65–0.76 for 31 (``filters.gaussian`` 0.70–0.73 of OpenCV's), but compiling it made
 a first call cost 2.4–3.9 s in a fresh interpreter (0.5 s with OpenCV; 2.7 s even for
 its smallest form, against 1.9 s for the separate passes under ``'wrap'``), past the
