@@ -1,0 +1,53 @@
+"""The separable method's factors: exactly even or odd where the kernel is, so that
+OpenCV's sepFilter2D folds the taps; the same sums as the definition either way."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import ndconv
+from ndconv.methods import _opencv, separable
+from ndconv.testing import assert_conv_close, reference_convolve
+
+
+def _gaussian(n: int, sigma: float) -> np.ndarray:
+    t = np.exp(-0.5 * ((np.arange(n) - (n - 1) / 2) / sigma) ** 2)
+    return t / t.sum()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_even_and_odd_factors_are_exact(dtype):
+    even = _gaussian(31, 5.0)
+    odd = np.gradient(_gaussian(9, 1.5))        # a derivative of a Gaussian: odd, zero in the middle
+    for kernel, kinds in ((np.outer(even, even), ("even", "even")), (np.outer(even[:15], odd), (None, "odd")),
+                          (np.outer(odd, even[11:20]), ("odd", "even"))):
+        (u, v), = separable.kernel_factors(kernel.astype(dtype), 2)
+        for vector, kind in zip((u, v), kinds):
+            if kind == "even":
+                assert np.array_equal(vector, vector[::-1])
+            elif kind == "odd":
+                assert np.array_equal(vector, -vector[::-1]) and vector[vector.size // 2] == 0
+            else:   # a one-sided half Gaussian: left as the SVD gave it
+                assert not np.allclose(vector, vector[::-1]) and not np.allclose(vector, -vector[::-1])
+
+
+def test_symmetry_is_only_imposed_up_to_rounding():
+    a = np.array([1.0, 2.0, 3.0, 2.0, 1.0])
+    nearly = a + np.array([0, 0, 0, 1e-16, 0])
+    assert np.array_equal(separable._exact_symmetry(nearly), separable._exact_symmetry(nearly)[::-1])
+    skewed = a + np.array([0, 0, 0, 1e-6, 0])                     # asymmetric beyond rounding: kept
+    assert np.array_equal(separable._exact_symmetry(skewed), skewed)
+    assert np.array_equal(separable._exact_symmetry(np.array([1 + 1j, 1 + 1j])), [1 + 1j, 1 + 1j])
+
+
+@pytest.mark.parametrize("opencv", [True, False])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_symmetric_factors_give_the_definitions_sums(dtype, opencv, monkeypatch):
+    monkeypatch.setattr(_opencv, "ENABLED", opencv)
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((70, 90)).astype(dtype)
+    k = np.outer(_gaussian(11, 2.0), np.gradient(_gaussian(7, 1.2))).astype(dtype)
+    for boundary in ("constant", "reflect", "edge", "wrap"):
+        got = ndconv.convolve(x, k, "same", boundary, method="separable")
+        assert_conv_close(got, reference_convolve(x, k, "same", boundary), x, k)
