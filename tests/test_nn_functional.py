@@ -288,3 +288,16 @@ def test_workspace_reuse_is_per_thread_and_between_calls():
     assert all(run(i) for i in range(4))                          # one thread, alternating sizes
     with ThreadPoolExecutor(4) as pool:
         assert all(pool.map(run, range(16)))
+
+
+@pytest.mark.parametrize("stride", [8, 9, 2**63, 10**30])
+def test_strides_past_the_last_window_keep_the_first(stride):
+    """Any stride of at least 8 keeps the first window of a 3×3 kernel on 10 samples (and a stride
+    of 2**63 or more no longer overflows int64 on its way to the loops)."""
+    rng = np.random.default_rng(0)
+    x, w = rng.standard_normal((1, 2, 10, 10)), rng.standard_normal((3, 2, 3, 3))
+    expected = F.conv(x, w, stride=(1, 8))
+    np.testing.assert_array_equal(F.conv(x, w, stride=(1, stride)), expected)
+    dy = rng.standard_normal(expected.shape)
+    for got, want in zip(F.conv_backward(dy, x, w, stride=(1, stride)), F.conv_backward(dy, x, w, stride=(1, 8))):
+        np.testing.assert_array_equal(got, want)

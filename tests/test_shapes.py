@@ -68,7 +68,9 @@ def test_geometry_matches_brute_force():
         kept = brute_force(mode, n, k, origin, stride, dilation)
         g = axis_geometry(mode, n, k, origin=origin, stride=stride, dilation=dilation)
         kd = dilation * (k - 1) + 1
-        assert (g.n, g.k, g.kd, g.stride, g.dilation) == (n, k, kd, stride, dilation)
+        # a stride past the window's end keeps its first sample, stored as the window's length
+        assert (g.n, g.k, g.kd, g.dilation) == (n, k, kd, dilation)
+        assert g.stride == min(stride, max(mode_length(mode, n, kd), 1))
         assert g.count == len(kept) == output_length(mode, n, k, stride=stride, dilation=dilation)
         assert [g.start + i * g.stride for i in range(g.count)] == kept
         assert g.start == mode_start(mode, kd, origin)
@@ -78,7 +80,25 @@ def test_geometry_matches_brute_force():
         assert g.first_needed == min(read) and g.last_needed == max(read)
         assert g.pad_before == max(0, -min(read))
         assert g.pad_after == max(0, max(read) - (n - 1))
-        assert g.is_same_window == (stride == 1 and len(kept) == n and 0 <= g.start <= kd - 1)
+        assert g.is_same_window == (g.stride == 1 and len(kept) == n and 0 <= g.start <= kd - 1)
+
+
+@pytest.mark.parametrize("stride", [5, 6, 2**31, 2**63 - 1, 2**63, 10**30])
+@pytest.mark.parametrize("mode", ["full", "same", "valid"])
+def test_strides_past_the_window_keep_its_first_sample(mode, stride):
+    """Any stride of at least the window's length gives the same one output (and no int64
+    overflow: a stride of 2**63 once reached the compiled loops and raised OverflowError)."""
+    g = axis_geometry(mode, 4, 2, stride=stride)
+    assert g.count == 1 and g.stride == mode_length(mode, 4, 2)
+    assert g.last_needed == g.start
+    x, h = np.arange(1.0, 5.0), np.array([2.0, -1.0])
+    expected = ndconv.convolve(x, h, mode)[:1]
+    np.testing.assert_array_equal(ndconv.convolve(x, h, mode, stride=stride), expected)
+    np.testing.assert_array_equal(ndconv.convolve(x.astype(np.int64), h.astype(np.int64), mode, stride=stride),
+                                  expected.astype(np.int64))
+    image = np.arange(20.0).reshape(5, 4)
+    np.testing.assert_array_equal(ndconv.convolve(image, np.ones((3, 3)), "same", "reflect", stride=(1, stride)),
+                                  ndconv.convolve(image, np.ones((3, 3)), "same", "reflect")[:, :1])
 
 
 def test_output_shapes_of_convolve_follow_the_arithmetic():

@@ -88,11 +88,19 @@ class AxisGeometry(NamedTuple):
 
 def axis_geometry(mode: str, n: int, k: int, *, origin: int = 0, stride: int = 1,
                   dilation: int = 1) -> AxisGeometry:
-    """Geometry of one axis; arguments are assumed validated."""
+    """Geometry of one axis; arguments are assumed validated.
+
+    A stride longer than the mode's window keeps its first sample only, as a
+    stride of the window's length does: it is stored as that length, so that no
+    index arithmetic (nor a compiled loop's int64 argument) sees a stride of 2**63
+    or more.
+    """
     kd = dilated_length(k, dilation)
+    length = mode_length(mode, n, kd)
+    stride = min(stride, max(length, 1))
     return AxisGeometry(n=n, k=k, dilation=dilation, stride=stride,
                         start=mode_start(mode, kd, origin),
-                        count=strided_length(mode_length(mode, n, kd), stride))
+                        count=strided_length(length, stride))
 
 
 def output_length(mode: str, n: int, k: int, *, stride: int = 1, dilation: int = 1) -> int:

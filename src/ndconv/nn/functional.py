@@ -93,6 +93,10 @@ def _geometry(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: object
     stride_ = per_axis("stride", stride, naxes, minimum=1)
     dilation_ = per_axis("dilation", dilation, naxes, minimum=1)
     pad = _padding(padding, kernel, dilation_, stride_)
+    # a stride past the last window start keeps the first window only, as the shortest
+    # such stride does: kept that short, no index arithmetic sees a stride of 2**63 or more
+    stride_ = tuple(min(s, max(n + a + b - (d * (k - 1) + 1) + 1, 1))
+                    for s, n, (a, b), k, d in zip(stride_, x.shape[2:], pad, kernel, dilation_))
     geometry = ConvGeometry(batch, in_channels, out_channels, groups, tuple(x.shape[2:]), kernel,
                             stride_, dilation_, pad, normalize_boundary(boundary))
     if min(geometry.output) < 1:
