@@ -96,6 +96,7 @@ def test_explain_numbers(capsys):
     (("explain", "1,2", ","), "H must be comma-separated numbers, got ','"),
     (("explain", "1,2", "3", "--mode", "sam"), "invalid choice: 'sam'"),
     (("explain", "1,2", "1,2,3", "--mode", "valid"), "mode='valid' needs the dilated kernel to fit"),
+    (("explain", ",".join(["1"] * 2000), "1,2,3"), "x of 2000 and h of 3 samples give 2005 rows × 2004 columns"),
     (("info", "--bogus"), "unrecognized arguments: --bogus"),
 ])
 def test_user_errors_print_one_line_and_exit_2(capsys, args, message):

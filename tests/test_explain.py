@@ -109,3 +109,19 @@ def test_errors(x, h, kwargs, error, message):
 
 def test_numpy_inputs():
     assert ndconv.explain(np.array([3, 1, 2]), np.array([3, 2, 1], dtype=np.int8)) == NOTES_TABLE
+
+
+def test_tables_beyond_a_million_cells_are_refused_at_once():
+    """A long signal (the CLI takes any list of numbers) once printed for minutes."""
+    import time
+
+    from ndconv.explain import MAX_CELLS
+
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match=r"x of 1000000 and h of 1000 samples give 1001002 rows × 1001998 columns, "
+                                         r"more than its 1,000,000 cells"):
+        ndconv.explain(np.ones(10**6), np.ones(10**3))
+    assert time.perf_counter() - start < 5.0
+    rows, columns = 400 + 2 + 3, 400 + 2 * 2     # x of 400, h of 3: 405 rows of 404 columns
+    assert rows * columns < MAX_CELLS
+    assert len(ndconv.explain(np.ones(400), np.ones(3)).splitlines()) == rows

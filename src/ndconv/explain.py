@@ -10,6 +10,10 @@ from ._typing import ArrayLike, Mode
 from .api import convolve
 from .api import correlate as _correlate
 
+#: the most cells (rows × columns) a table may have: about 5 MB of text, drawn in a
+#: second; a longer signal raises a ValueError instead of printing for minutes
+MAX_CELLS = 10**6
+
 
 def _fmt(value) -> str:
     if isinstance(value, (complex, np.complexfloating)):
@@ -32,7 +36,9 @@ def explain(x: ArrayLike, h: ArrayLike, mode: Mode = "full", correlate: bool = F
     kernel shifted to each output ``n`` (``h[n-k]``), and the output ``y``
     written under the index ``n`` it belongs to.  Only the rows of the outputs
     that ``mode`` keeps are shown.  With ``correlate=True`` the kernel rows are
-    the unflipped, conjugated ``h`` slid along ``x``.
+    the unflipped, conjugated ``h`` slid along ``x``.  A table of more than
+    :data:`MAX_CELLS` cells (rows × columns) raises a ValueError: it is for
+    signals short enough to read.
 
     Examples
     --------
@@ -56,6 +62,11 @@ def explain(x: ArrayLike, h: ArrayLike, mode: Mode = "full", correlate: bool = F
     y = (_correlate if correlate else convolve)(x_arr, h_arr, mode)  # validates as convolve does
     start = {"full": 0, "same": (n_h - 1) // 2, "valid": n_h - 1}[mode]
     count = y.size
+    columns = n_x + 2 * (n_h - 1)
+    if (count + 3) * columns > MAX_CELLS:
+        raise ValueError(f"explain draws a table of one row per output and one column per index k: x of {n_x} "
+                         f"and h of {n_h} samples give {count + 3} rows × {columns} columns, more than its "
+                         f"{MAX_CELLS:,} cells; ndconv.convolve gives the values of signals this long")
     ks = list(range(-(n_h - 1), n_x + n_h - 1))
     rows: list[tuple[str, dict[int, str]]] = [
         ("k:", {k: str(k) for k in ks}),
