@@ -122,6 +122,8 @@ def test_sample_photograph(capsys, tmp_path):
     (["IN", "OUT.png", "--kernel", "sobel"], "--kernel must be gaussian:SIGMA, sobel-x"),
     (["IN", "OUT.png", "--kernel", "gaussian:-1"], "gaussian:SIGMA needs a positive SIGMA"),
     (["IN", "OUT.png", "--kernel", "box:0"], "box:SIZE needs a positive integer SIZE"),
+    (["IN", "OUT.png", "--kernel", "box:1000000000000"], "the box kernel has shape (1000000000000, 1000000000000)"),
+    (["IN", "OUT.png", "--kernel", "gaussian:1e12"], "the Gaussian kernel has shape (8000000000001,)"),
     (["IN", "OUT.png", "--kernel", "gaussian:1", "--boundary", "mirror2"], "boundary must be"),
     (["IN", "OUT.png", "--kernel", "gaussian:1", "--method", "magic"], "method must be"),
     (["IN", "OUT.gif", "--kernel", "gaussian:1"], "OUT must end in .npy, .png"),

@@ -120,3 +120,77 @@ def test_nn_small_calls_unaffected():
     x = np.ones((2, 3, 8, 8))
     w = np.ones((4, 3, 3, 3))
     assert functional.conv(x, w, padding=1).shape == (2, 4, 8, 8)
+
+
+# Sizes given as numbers rather than arrays: the guard must act before the first allocation,
+# and count the temporaries (a 50000 × 50000 float32 layer once fitted in memory as weights
+# but was drawn as float64 and scaled into a copy: the OS killed the process).
+
+HUGE = 2**20
+
+
+@pytest.fixture
+def small_memory(monkeypatch):
+    """The machine seen as having 64 MiB available: sizes of a few MB are then refused."""
+    import ndconv._errors
+
+    monkeypatch.setattr(ndconv._errors, "available_bytes", lambda: 64 * 2**20)
+
+
+def test_nn_layers_refuse_weights_beyond_memory():
+    refused_quickly(lambda: nn.Linear(HUGE, HUGE), r"the weight has shape \(1048576, 1048576\) and needs "
+                                                   r"12\.0 TiB while drawn in float64")
+    refused_quickly(lambda: nn.Conv(1, 1, (HUGE, HUGE)), r"the weight has shape \(1, 1, 1048576, 1048576\)")
+    refused_quickly(lambda: nn.Linear(HUGE, HUGE, dtype=np.float64), r"needs 8\.0 TiB while drawn in float64")
+    model = ndconv.param.SymmetricStencil((3, 3))
+    refused_quickly(lambda: nn.Conv(HUGE, HUGE, (3, 3), kernel_model=model),
+                    r"theta has shape \(1048576, 1048576, 4\)")
+
+
+def test_nn_weights_count_the_float64_draws(small_memory):
+    assert nn.Linear(2000, 2000).params["weight"].shape == (2000, 2000)   # 48 MB with the draws
+    refused_quickly(lambda: nn.Linear(2400, 2400), r"the weight has shape \(2400, 2400\) and needs 65\.9 MiB")
+
+
+def test_nn_weights_are_the_same_draws_as_before():
+    """The draws scaled in place: the same numbers as scaling a copy (seeded layers unchanged)."""
+    rng = np.random.default_rng(7)
+    expected = (rng.standard_normal((5, 3)) * np.sqrt(2.0 / 3)).astype(np.float32)
+    np.testing.assert_array_equal(nn.Linear(3, 5, seed=7).params["weight"], expected)
+
+
+@pytest.mark.parametrize("make", [lambda layer: nn.Adam(layer), lambda layer: nn.SGD(layer, lr=0.1, momentum=0.9)],
+                         ids=["Adam", "SGD momentum"])
+def test_optimizer_state_beyond_memory(small_memory, make):
+    layer = nn.Linear(1800, 1800, seed=0)     # 13 MB of weights: Adam's moments and temporaries 78 MB,
+    layer.grads = {name: np.ones_like(p) for name, p in layer.params.items()}   # SGD's buffer 39 MB
+    before = layer.params["weight"].copy()
+    optimizer = make(layer)
+    if isinstance(optimizer, nn.Adam):
+        refused_quickly(optimizer.step, r"the Adam state of 'weight' has shape \(1800, 1800\) and needs .* for its "
+                                        r"two moments")
+        np.testing.assert_array_equal(layer.params["weight"], before)   # refused before any update
+    else:
+        optimizer.step()                      # 3 × 13 MB fits in 64 MiB
+        assert not np.array_equal(layer.params["weight"], before)
+
+
+def test_filter_kernels_beyond_memory():
+    refused_quickly(lambda: filters.gaussian_kernel(1e12, ndim=1),
+                    r"the Gaussian kernel has shape \(8000000000001,\) and needs .* for sigma=1e\+12 and truncate=4")
+    refused_quickly(lambda: filters.gaussian(np.ones((4, 4)), 1e12), r"the Gaussian kernel has shape")
+    refused_quickly(lambda: filters.gaussian_kernel(3e4), r"the Gaussian kernel has shape \(240001, 240001\)")
+    refused_quickly(lambda: filters.box(np.ones((4, 4)), 2**50), r"the box weights has shape")
+
+
+def test_fourier_sizes_beyond_memory(small_memory):
+    refused_quickly(lambda: fourier.freqs(2**22), r"the frequencies has shape \(4194304,\)")
+    assert fourier.freqs(2**20).size == 2**20
+    refused_quickly(lambda: fourier.resample(np.ones((4, 8)), 2**20), r"the result has shape \(4, 1048576\)")
+    t = (np.linspace(0.0, 3.0, 2**10), np.linspace(0.0, 3.0, 2**13))
+    refused_quickly(lambda: fourier.sinc_interpolate(np.eye(4), t), r"the result has shape \(1024, 8192\)")
+
+
+def test_extend_beyond_memory():
+    refused_quickly(lambda: ndconv.boundary.extend(np.ones(4), ((2**50, 0),), "reflect"),
+                    r"the extended input has shape \(1125899906842628,\)")

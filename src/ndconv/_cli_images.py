@@ -20,6 +20,8 @@ import re
 
 import numpy as np
 
+from ._errors import check_memory
+
 NAMED = ("gaussian:SIGMA", "sobel-x", "sobel-y", "prewitt-x", "prewitt-y", "laplace", "box:SIZE")
 
 
@@ -57,6 +59,7 @@ def kernel_for(spec: str, ndim: int) -> np.ndarray:
         if not value.isdigit() or int(value) < 1:
             raise SpecError(f"box:SIZE needs a positive integer SIZE, got {value!r}")
         size = int(value)
+        check_memory("the box kernel", (size,) * ndim, 8 * size**ndim, f" for {spec}")
         return np.full((size,) * ndim, 1.0 / size**ndim)
     impulse = np.zeros((3,) * ndim)
     impulse[(1,) * ndim] = 1.0

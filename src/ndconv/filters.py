@@ -43,7 +43,7 @@ from typing import Any
 
 import numpy as np
 
-from ._errors import bad_choice, bad_value
+from ._errors import bad_choice, bad_value, check_memory
 from ._match import find_matches, match_template
 from ._spec import as_array, normalize_axes
 from ._typing import ArrayLike, Boundary
@@ -113,6 +113,9 @@ def _gaussian_1d(sigma: float, truncate: float) -> np.ndarray:
     radius = int(truncate * sigma + 0.5)
     if sigma == 0 or radius == 0:
         return np.ones(1)
+    # the taps, their squares, the exponentials and the normalised weights
+    check_memory("the Gaussian kernel", (2 * radius + 1,), 4 * 8 * (2 * radius + 1),
+                 f" for sigma={sigma:g} and truncate={truncate:g}")
     t = np.arange(-radius, radius + 1, dtype=np.float64)
     weights = np.exp(-0.5 / (sigma * sigma) * t * t)
     return weights / weights.sum()
@@ -158,7 +161,11 @@ def gaussian_kernel(sigma: float | tuple[float, ...], *, ndim: int = 2, truncate
         raise bad_value("ndim", ndim, "an int >= 1")
     sigmas = _per_axis_float("sigma", sigma, int(ndim))
     truncate = _truncate(truncate)
-    return reduce(np.multiply.outer, [_gaussian_1d(s, truncate) for s in sigmas])
+    vectors = [_gaussian_1d(s, truncate) for s in sigmas]
+    shape = tuple(v.size for v in vectors)
+    # the outer products, the last one and the one before it
+    check_memory("the Gaussian kernel", shape, 2 * 8 * math.prod(shape), f" for sigma={sigma!r}")
+    return reduce(np.multiply.outer, vectors)
 
 
 def gaussian(x: ArrayLike, sigma: float | tuple[float, ...], *, boundary: Boundary = "reflect",
@@ -319,6 +326,8 @@ def box(x: ArrayLike, size: int | tuple[int, ...], *, boundary: Boundary = "refl
         raise bad_value("size", size, allowed)
     sizes = sizes * len(axes_) if len(sizes) == 1 else sizes
     dtype = _weight_dtype(x, False)
+    taps = sum(s for s in sizes if s > 1)
+    check_memory("the box weights", (taps,), taps * np.dtype(dtype).itemsize, f" for size={size!r}")
     vectors = {a: np.full(s, 1.0 / s, dtype=dtype) for a, s in zip(axes_, sizes) if s > 1}
     return _separable(x, vectors, boundary, fill_value)
 

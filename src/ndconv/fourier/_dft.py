@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import scipy.fft
 
-from .._errors import MemoryLimitError, bad_choice, bad_type, bad_value
+from .._errors import MemoryLimitError, bad_choice, bad_type, bad_value, check_memory
 from .._memory import available_bytes, format_bytes
 
 NORMS = (None, "backward", "ortho", "forward")
@@ -205,5 +205,6 @@ def freqs(n: int, d: float = 1.0, *, centered: bool = False) -> np.ndarray:
     """
     n = positive_int("n", n)
     d = positive_float("d", d)
+    check_memory("the frequencies", (n,), 3 * 8 * n, " with the integer bins and the shifted copy")
     f = np.fft.fftfreq(n, d)
     return np.fft.fftshift(f) if centered else f

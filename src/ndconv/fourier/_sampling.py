@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import operator
 from typing import Any
 
 import numpy as np
 
-from .._errors import bad_type, bad_value
+from .._errors import bad_type, bad_value, check_memory
 from ._dft import numeric_array, positive_int
 
 
@@ -49,8 +50,6 @@ def resample(x: Any, num: int, axis: int = -1) -> np.ndarray:
     array([ 1.      ,  0.707107,  0.      , -0.707107, -1.      , -0.707107,
             0.      ,  0.707107])
     """
-    from scipy.signal import resample as scipy_resample  # scipy.signal imports slowly: on first use
-
     arr = numeric_array("x", x)
     num = positive_int("num", num)
     if isinstance(axis, (bool, np.bool_)):
@@ -65,6 +64,11 @@ def resample(x: Any, num: int, axis: int = -1) -> np.ndarray:
         raise bad_value("x", f"an array of shape {arr.shape}", f"non-empty along axis {axis}")
     if arr.dtype.kind == "b":
         arr = arr.astype(np.float64)
+    shape = arr.shape[:axis % arr.ndim] + (num,) + arr.shape[axis % arr.ndim + 1:]
+    item = 16 if arr.dtype.kind == "c" else 8
+    check_memory("the result", shape, 3 * item * math.prod(shape), " with its spectrum and a working copy")
+    from scipy.signal import resample as scipy_resample  # scipy.signal imports slowly: on first use
+
     return scipy_resample(arr, num, axis=axis)
 
 

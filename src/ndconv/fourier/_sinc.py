@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from .._errors import bad_choice, bad_type, bad_value
+from .._errors import bad_choice, bad_type, bad_value, check_memory
 from ._dft import numeric_array
 
 METHODS = ("auto", "direct", "fft")
@@ -63,6 +63,7 @@ def _fft(x: np.ndarray, u0: float, lanes: int, count: int) -> np.ndarray:
 
     n = x.shape[-1]
     per_lane = -(-count // lanes)  # P, outputs per phase
+    check_memory("the sinc kernels of the FFT path", (lanes, n + per_lane - 1), 8 * lanes * (n + per_lane - 1))
     taps = np.arange(-(n - 1), per_lane)  # i = p − j
     phases = u0 + np.arange(lanes)[:, None] / lanes
     kernels = np.sinc(phases + taps[None, :])  # (L, N + P − 1)
@@ -78,6 +79,8 @@ def _fft_pays(n: int, count: int, lanes: int) -> bool:
 
 
 def _along_last(x: np.ndarray, u: np.ndarray, method: str) -> np.ndarray:
+    shape = x.shape[:-1] + u.shape
+    check_memory("the result", shape, 2 * x.dtype.itemsize * math.prod(shape), " with a working copy")
     lanes = _grid_step(u) if method != "direct" and u.ndim == 1 else None
     if method == "fft" and lanes is None:
         raise bad_value("t", "non-uniform query points",

@@ -7,12 +7,13 @@ filled by ``backward``).
 
 from __future__ import annotations
 
+import math
 import numbers
 from typing import Any
 
 import numpy as np
 
-from .._errors import bad_choice, bad_value
+from .._errors import bad_choice, bad_value, check_memory
 from .._spec import per_axis
 
 _DTYPES = ("float32", "float64")
@@ -102,6 +103,23 @@ def float_input(x: Any, dtype: np.dtype | None = None) -> np.ndarray:
     return arr
 
 
-def he_normal(rng: np.random.Generator, shape: tuple[int, ...], fan_in: int, dtype: np.dtype) -> np.ndarray:
+def normal_draws(rng: np.random.Generator, shape: tuple[int, ...], scale: float, dtype: np.dtype,
+                 what: str) -> np.ndarray:
+    """``scale`` times standard normal draws (float64, scaled in place), in ``dtype``.
+
+    Refused with a :class:`~ndconv._errors.MemoryLimitError` naming ``what`` when the
+    draws and their cast need more memory than the machine has: a layer of
+    50000 × 50000 weights would otherwise be drawn and then killed by the OS.
+    """
+    dtype = np.dtype(dtype)
+    cast = 0 if dtype == np.float64 else dtype.itemsize
+    check_memory(what, shape, math.prod(shape) * (8 + cast), " while drawn in float64")
+    draws = rng.standard_normal(shape)
+    draws *= scale
+    return draws.astype(dtype, copy=False)
+
+
+def he_normal(rng: np.random.Generator, shape: tuple[int, ...], fan_in: int, dtype: np.dtype,
+              what: str = "the weight") -> np.ndarray:
     """He (Kaiming) normal draws: standard deviation ``sqrt(2 / fan_in)``."""
-    return (rng.standard_normal(shape) * np.sqrt(2.0 / fan_in)).astype(dtype)
+    return normal_draws(rng, shape, np.sqrt(2.0 / fan_in), dtype, what)

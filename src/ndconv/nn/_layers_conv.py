@@ -18,7 +18,7 @@ from .._errors import bad_type, bad_value
 from .._spec import normalize_boundary, per_axis
 from ..param import ParamModel
 from . import functional
-from ._layers_base import Layer, as_dtype, float_input, he_normal, positive_int, window
+from ._layers_base import Layer, as_dtype, float_input, he_normal, normal_draws, positive_int, window
 
 
 class Conv(Layer):
@@ -92,7 +92,7 @@ class Conv(Layer):
             scale = std * np.sqrt(model.size / norm2) if norm2 else 0.0
         else:
             scale = std ** (1.0 / len(self.kernel_size))
-        self.params["theta"] = (rng.standard_normal(pairs + (model.num_params,)) * scale).astype(self.dtype)
+        self.params["theta"] = normal_draws(rng, pairs + (model.num_params,), scale, self.dtype, "theta")
 
     def weight(self) -> np.ndarray:
         """The effective weight ``(out_channels, in_channels/groups, *kernel_size)``."""

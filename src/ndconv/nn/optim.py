@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from .._errors import bad_type, bad_value
+from .._errors import bad_type, bad_value, check_memory
 
 __all__ = ["SGD", "Adam"]
 
@@ -35,6 +35,12 @@ class _Optimizer:
         for name, param in self.model.params.items():
             if name in grads:
                 yield name, param, np.asarray(grads[name], dtype=param.dtype)
+
+    def _new_state(self, name: str, param: np.ndarray, copies: int, detail: str) -> dict[str, Any]:
+        """The state of one parameter, created at its first step: refused (MemoryLimitError)
+        when ``copies`` arrays of the parameter's size would not fit in memory."""
+        check_memory(f"the {type(self).__name__} state of {name!r}", param.shape, copies * param.nbytes, detail)
+        return self.state.setdefault(name, {})
 
     def zero_grad(self) -> None:
         """Set every stored gradient to zero (in place)."""
@@ -68,7 +74,8 @@ class SGD(_Optimizer):
             if self.weight_decay:
                 grad = grad + param.dtype.type(self.weight_decay) * param
             if self.momentum:
-                state = self.state.setdefault(name, {})
+                state = self.state.get(name) or self._new_state(
+                    name, param, 3, " for its momentum buffer and the update's temporaries")
                 if "buffer" not in state:
                     state["buffer"] = grad.copy()
                 else:
@@ -94,7 +101,10 @@ class Adam(_Optimizer):
         """One update of every parameter that has a gradient."""
         beta1, beta2 = self.betas
         for name, param, grad in self._pairs():
-            state = self.state.setdefault(name, {"t": 0, "m": np.zeros_like(param), "v": np.zeros_like(param)})
+            state = self.state.get(name)
+            if state is None:
+                state = self._new_state(name, param, 6, " for its two moments and the update's temporaries")
+                state.update(t=0, m=np.zeros_like(param), v=np.zeros_like(param))
             state["t"] += 1
             t = state["t"]
             state["m"] = beta1 * state["m"] + (1 - beta1) * grad
