@@ -8,6 +8,7 @@ finite differences) and every error message."""
 from __future__ import annotations
 
 import math
+import re
 import tracemalloc
 
 import numpy as np
@@ -542,3 +543,15 @@ def test_errors():
         ConvOperator(["a"], (3,))
     with pytest.raises(ValueError, match=r"x must have shape input_shape=\(3, 4\), got shape \(3,\)"):
         op.jacobian_kernel(np.ones(3))
+
+
+@pytest.mark.parametrize("fmt", ["xyz", "CSR", None, 1])
+def test_to_sparse_format_is_checked_first(fmt):
+    """SciPy's error (``Format xyz is unknown.``) named neither the argument nor the choices,
+    and came after the whole matrix was built; every operator now checks ``format`` first."""
+    op = ndconv.ConvOperator(np.ones((3, 3)), (5, 6), boundary="reflect")
+    for matrix_of in (op, op.T, op.H, op.jacobian_kernel(np.ones((5, 6)))):
+        with pytest.raises(ValueError, match=r"format must be 'csr', 'csc', 'coo', 'bsr', 'dia', 'dok' or 'lil', "
+                                             rf"got {re.escape(repr(fmt))}"):
+            matrix_of.to_sparse(fmt)
+    assert op.to_sparse("lil").format == "lil" and op.T.to_sparse("coo").format == "coo"

@@ -12,7 +12,18 @@ import math
 
 import numpy as np
 
-from ._errors import check_memory
+from ._errors import bad_choice, check_memory
+
+#: the formats of scipy.sparse that ``to_sparse(format)`` returns
+SPARSE_FORMATS = ("csr", "csc", "coo", "bsr", "dia", "dok", "lil")
+
+
+def sparse_format(format: object) -> str:
+    """``format`` checked before any matrix is built (SciPy's own error named neither the
+    argument nor the formats, and came after the whole matrix)."""
+    if not isinstance(format, str) or format not in SPARSE_FORMATS:
+        raise bad_choice("format", format, SPARSE_FORMATS)
+    return format
 
 
 class LinearMap:
@@ -106,6 +117,7 @@ class LinearMap:
     def to_sparse(self, format: str = "csr"):
         """The matrix as a SciPy sparse matrix (here built from :meth:`to_dense`)."""
         import scipy.sparse
+        format = sparse_format(format)
         return scipy.sparse.csr_matrix(self.to_dense()).asformat(format)
 
     def _check_linear(self, what: str) -> None:
@@ -161,6 +173,7 @@ class AdjointMap(LinearMap):
         return np.conj(dense) if self.conjugate else dense.copy()
 
     def to_sparse(self, format: str = "csr"):
+        format = sparse_format(format)
         matrix = self.base.to_sparse("csr").T
         return (matrix.conj() if self.conjugate else matrix).asformat(format)
 

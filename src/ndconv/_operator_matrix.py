@@ -15,6 +15,7 @@ import math
 import numpy as np
 
 from ._errors import check_memory
+from ._operator_base import sparse_format
 from .boundary import extension_index
 
 
@@ -36,6 +37,7 @@ def _canonical_strides(shape: tuple[int, ...], conv_axes: tuple[int, ...]) -> li
 def to_sparse(op, format: str = "csr"):
     import scipy.sparse
 
+    format = sparse_format(format)
     spec = op._spec
     nd, nb = spec.ndim, spec.x.ndim - spec.ndim
     out_c = spec.output_shape
