@@ -231,3 +231,15 @@ def test_match_user_errors(capsys, planted, tmp_path, monkeypatch, args, message
     assert code == 2 and out == ""
     assert len(err.strip().splitlines()) == 1 and message in err, err
     assert set(tmp_path.iterdir()) == before
+
+
+def test_decompression_bomb_is_one_line_and_status_2(capsys, tmp_path):
+    from test_imageio import _png
+
+    (tmp_path / "bomb.png").write_bytes(_png(60000, 60000, b"\x00" * 60001 * 4))
+    for args in (("filter", tmp_path / "bomb.png", tmp_path / "out.npy", "--kernel", "box:3"),
+                 ("match", tmp_path / "bomb.png", tmp_path / "bomb.png")):
+        code, out, err = main(capsys, *args)
+        assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
+        assert "larger than Pillow decodes" in err
+    assert not (tmp_path / "out.npy").exists()

@@ -120,3 +120,38 @@ def test_sample_image_is_the_bundled_photograph():
     np.testing.assert_allclose(sample_image(np.float32), img / 255.0, atol=1e-7)
     with pytest.raises(ValueError, match="dtype"):
         sample_image(np.int32)
+
+
+def _png(width: int, height: int, rows: bytes) -> bytes:
+    """A grey 8-bit PNG whose header claims ``width × height`` but carries only ``rows``."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows))
+            + chunk(b"IEND", b""))
+
+
+def test_decompression_bomb_is_a_file_format_error(tmp_path):
+    """A 2 KB file claiming 60000² pixels: Pillow refuses it with DecompressionBombError, which
+    reached the command line as a traceback; it is now a one-line FileFormatError."""
+    (tmp_path / "bomb.png").write_bytes(_png(60000, 60000, b"\x00" * 60001 * 4))
+    with pytest.raises(io.FileFormatError, match=r"IN is larger than Pillow decodes .*'.*bomb\.png'.*3600000000 "
+                                                 r"pixels.*save it as \.npy"):
+        io.read(tmp_path / "bomb.png")
+
+
+def test_images_beyond_memory_are_refused_before_decoding(tmp_path, monkeypatch):
+    import ndconv._errors
+    from ndconv._errors import MemoryLimitError
+
+    io.write(tmp_path / "a.png", np.zeros((64, 64, 4), np.uint8), io.Source("image", np.dtype(np.uint8), 4))
+    monkeypatch.setattr(ndconv._errors, "available_bytes", lambda: 100 * 2**10)
+    with pytest.raises(MemoryLimitError, match=r"IN \('.*a\.png'\) has shape \(64, 64\) and needs 128\.0 KiB "
+                                               r"decoded, more than the 100\.0 KiB"):
+        io.read(tmp_path / "a.png")
+    monkeypatch.setattr(ndconv._errors, "available_bytes", lambda: 200 * 2**10)
+    assert io.read(tmp_path / "a.png")[0].shape == (64, 64, 4)

@@ -28,6 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ._errors import check_memory
+
 IMAGE_SUFFIXES = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF",
                   ".bmp": "BMP"}
 SUFFIXES = (".npy", *IMAGE_SUFFIXES)
@@ -82,6 +84,10 @@ def read(path, name: str = "IN") -> tuple[np.ndarray, Source]:
 
     try:
         with Image.open(path) as image:
+            width, height = image.size
+            samples = width * height * len(image.getbands())
+            # the decoded pixels (up to 4 bytes a sample) and numpy's copy of them
+            check_memory(f"{name} ({str(path)!r})", (height, width), 2 * 4 * samples, " decoded")
             image.load()
             if image.mode in ("P", "PA", "1", "CMYK", "YCbCr", "LAB", "HSV"):
                 image = image.convert("RGBA" if "A" in image.mode or "transparency" in image.info else
@@ -90,6 +96,12 @@ def read(path, name: str = "IN") -> tuple[np.ndarray, Source]:
                 array = np.asarray(image).astype(np.uint16)
             else:
                 array = np.array(image)
+    except Image.DecompressionBombError as exc:   # raised by Image.open, before the size is known here
+        raise FileFormatError(f"{name} is larger than Pillow decodes (its guard against decompression bombs, "
+                              f"PIL.Image.MAX_IMAGE_PIXELS): {str(path)!r} ({exc}); save it as .npy to "
+                              "filter it") from None
+    except MemoryError:
+        raise
     except (UnidentifiedImageError, OSError, ValueError) as exc:
         raise FileFormatError(f"{name} is not a readable image: {str(path)!r} ({exc})") from None
     channels = array.shape[2] if array.ndim == 3 else 0
