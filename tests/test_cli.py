@@ -85,6 +85,8 @@ def test_explain_numbers(capsys):
     assert code == 0 and out.splitlines()[-1].split() == ["y:", "3", "-6"]
     code, out, _ = main(capsys, "explain", "1, 2", "1")           # spaces are tolerated
     assert code == 0 and out.splitlines()[-1].split() == ["y:", "1", "2"]
+    code, out, _ = main(capsys, "explain", "1, 2,", "1")          # and one trailing comma
+    assert code == 0 and out.splitlines()[-1].split() == ["y:", "1", "2"]
 
 
 @pytest.mark.parametrize(("args", "message"), [
@@ -94,6 +96,8 @@ def test_explain_numbers(capsys):
     (("explain", "1,a", "2"), "X must be comma-separated numbers, got '1,a'"),
     (("explain", "1,2", ""), "H must be comma-separated numbers, got ''"),
     (("explain", "1,2", ","), "H must be comma-separated numbers, got ','"),
+    (("explain", "1,,2", "1"), "X must be comma-separated numbers without empty items, got '1,,2'"),
+    (("explain", "1,2", ",3"), "H must be comma-separated numbers without empty items, got ',3'"),
     (("explain", "1,2", "3", "--mode", "sam"), "invalid choice: 'sam'"),
     (("explain", "1,2", "1,2,3", "--mode", "valid"), "mode='valid' needs the dilated kernel to fit"),
     (("explain", ",".join(["1"] * 2000), "1,2,3"), "x of 2000 and h of 3 samples give 2005 rows × 2004 columns"),

@@ -28,8 +28,13 @@ class _Parser(argparse.ArgumentParser):
 def _numbers(text: str, name: str):
     import numpy as np
 
+    items = text.replace(" ", "").split(",")
+    if len(items) > 1 and items[-1] == "":   # one trailing comma, as Python lists are often pasted
+        items.pop()
+    if "" in items[:-1] or (len(items) > 1 and items[-1] == ""):  # "1,,2" is not read as [1, 2]
+        raise UsageError(f"{name} must be comma-separated numbers without empty items, got {text!r}")
     try:
-        values = [float(v) for v in text.replace(" ", "").split(",") if v != ""]
+        values = [float(v) for v in items if v != ""]
     except ValueError:
         raise UsageError(f"{name} must be comma-separated numbers, got {text!r}") from None
     if not values:
