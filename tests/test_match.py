@@ -135,6 +135,30 @@ def test_large_offset_keeps_precision():
                                    atol=1e-8 * max(1.0, np.abs(expected).max()))
 
 
+@pytest.mark.parametrize(("dtype", "exponents", "normal"), [
+    (np.float32, (-90, -60, 60, 90), 110),        # data of about 1e±27 and 1e±18
+    (np.float64, (-700, -500, 500, 700), 1000),   # about 1e±210 and 1e±150
+])
+def test_any_magnitude_gives_the_scores_of_unit_data(dtype, exponents, normal):
+    """Squares and FFT products of such values over- or underflow: zncc/ncc were 0 everywhere
+    (every window looked flat) and ccorr/sqdiff inf or 0.  Power-of-two scales are exact, so
+    zncc/ncc keep their bits and ccorr/sqdiff scale exactly with the data."""
+    image = RNG.standard_normal((24, 30)).astype(dtype)
+    template = image[5:11, 7:12] + dtype(0.1) * RNG.standard_normal((6, 5)).astype(dtype)
+    unit = {m: match_template(image, template, method=m) for m in ("zncc", "ncc", "ccorr", "sqdiff")}
+    assert np.unravel_index(np.argmax(unit["zncc"]), unit["zncc"].shape) == (5, 7)
+    for a in exponents:
+        for b in exponents:
+            x, t = np.ldexp(image, a), np.ldexp(template, b)
+            for method in ("zncc", "ncc"):
+                np.testing.assert_array_equal(match_template(x, t, method=method), unit[method])
+            if abs(a + b) <= normal:   # results in the normal range: exactly the unit ones, scaled
+                np.testing.assert_array_equal(match_template(x, t, method="ccorr"), np.ldexp(unit["ccorr"], a + b))
+        if abs(2 * a) <= normal:
+            np.testing.assert_array_equal(match_template(np.ldexp(image, a), np.ldexp(template, a), method="sqdiff"),
+                                          np.ldexp(unit["sqdiff"], 2 * a))
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_flat_windows_and_templates_score_zero(dtype):
     image = np.zeros((40, 50), dtype=dtype)

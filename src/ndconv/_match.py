@@ -230,6 +230,12 @@ def match_template(image: Any, template: Any, *, method: str = "zncc", pad_input
     level that rounding in the running sums and FFTs can reach.  Normalised
     scores are clipped to [−1, 1] and ``'sqdiff'`` to ≥ 0.
 
+    Magnitude: data whose squares would over- or underflow (values beyond
+    about 1e±18 in float32, 1e±150 in float64) are first scaled by a power of
+    two, which is exact: zncc and ncc give the scores of the unscaled data bit
+    for bit, ccorr and sqdiff those scores times the scale (inf or 0 only where
+    the true value is out of range).
+
     The cost is three FFTs of the image's size plus a few passes over it,
     whatever the template's size.
 
@@ -271,13 +277,45 @@ def match_template(image: Any, template: Any, *, method: str = "zncc", pad_input
     return scores.astype(out_dtype, copy=False)
 
 
+#: sums of squares outside this range are rescaled by a power of two first: squares and FFT
+#: products of values near 1e±20 (float32) or 1e±150 (float64) over- or underflow, which made
+#: every window look flat (zncc/ncc 0 everywhere) or gave inf/0 for ccorr and sqdiff
+ENERGY_RANGE = (2.0**-100, 2.0**100)
+
+
+def _exponent(a: np.ndarray) -> int:
+    """``e`` with ``max|a|·2**−e`` in [0.5, 1), 0 for an all-zero ``a``."""
+    peak = float(np.max(np.abs(a))) if a.size else 0.0
+    return math.frexp(peak)[1] if 0 < peak < math.inf else 0
+
+
+def _rescaled(x: np.ndarray, shift: float) -> tuple[np.ndarray, float, np.ndarray, float, int]:
+    """``(x, shift, x − shift, Σ(x − shift)², e)`` with x and shift multiplied by ``2**−e``:
+    ``e = 0`` unless that energy is outside :data:`ENERGY_RANGE`.  A power of two scales
+    every later sum and product exactly, so the scores keep their bits."""
+    e = 0
+    for _ in range(2):
+        xs = x - x.dtype.type(shift) if shift else x
+        flat = xs.ravel()
+        with np.errstate(over="ignore", under="ignore"):
+            total = float(np.dot(flat, flat))   # the image's energy: the scale of rounding errors
+        if e or ENERGY_RANGE[0] <= total <= ENERGY_RANGE[1]:
+            break
+        e = _exponent(xs)   # 0 for an image that is flat (after its mean): nothing to rescale
+        if e == 0:
+            break
+        x, shift = np.ldexp(x, -e), math.ldexp(shift, -e)
+    return x, shift, xs, total, e
+
+
 def _scores(x: np.ndarray, t: np.ndarray, method: str, mean: float, fft_dtype: np.dtype) -> np.ndarray:
+    shift = mean if method in ("zncc", "sqdiff") else 0.0
+    x, shift, xs, total, x_exp = _rescaled(x, shift)
+    # the template in the image's scale for sqdiff (Σ(x − t)² needs one scale), else in its own
+    t_exp = x_exp if method == "sqdiff" else _exponent(t)
+    t = np.ldexp(t, -t_exp)
     if method == "ccorr":
-        return _cross_correlation(x, t, fft_dtype)
-    shift = 0.0 if method == "ncc" else mean
-    xs = x - x.dtype.type(shift) if shift else x
-    flat_xs = xs.ravel()
-    total = float(np.dot(flat_xs, flat_xs))   # the image's energy: the scale of rounding errors
+        return np.ldexp(_cross_correlation(xs, t, fft_dtype), x_exp + t_exp)
     if method == "zncc":
         t_used = t - t.mean()
         t_flat = np.sum(t_used * t_used) <= t.size * (8 * np.finfo(np.float64).eps * np.abs(t).max()) ** 2
@@ -288,7 +326,8 @@ def _scores(x: np.ndarray, t: np.ndarray, method: str, mean: float, fft_dtype: n
         return np.zeros(tuple(n - k + 1 for n, k in zip(x.shape, t.shape)), dtype=fft_dtype)
     numerator = _cross_correlation(xs, t_used, fft_dtype)
     t_energy = float(np.sum(t_used * t_used))
-    return _finish(x, t.shape, shift, numerator, t_energy, FLAT_SHARE[fft_dtype] * total, method)
+    scores = _finish(x, t.shape, shift, numerator, t_energy, FLAT_SHARE[fft_dtype] * total, method)
+    return np.ldexp(scores, 2 * x_exp) if method == "sqdiff" and x_exp else scores
 
 
 class Matches(NamedTuple):
