@@ -271,3 +271,63 @@ def test_large_inputs_with_nonfinite_values(engine, dtype, set_opencv):
         expected = oracle(xx, k, mode="same", boundary=boundary)
         assert 0 < (~np.isfinite(expected)).sum() < 200
         assert_ieee_equal(y, expected, xx, k)
+
+
+# Finite data of large magnitude: a transform sums a whole row, so its spectra can overflow
+# where no sum of the definition does (float32 1e35 on 64² gave inf on every output of
+# method='fft'); such results are computed again on data scaled by powers of two.
+
+@pytest.mark.parametrize(("dtype", "scale"), [("float32", 2.0**116), ("float64", 2.0**1010),
+                                              ("complex64", 2.0**116), ("complex128", 2.0**1010)])
+@pytest.mark.parametrize("shape", [(300,), (64, 64)], ids=["1d", "2d"])
+@pytest.mark.parametrize("engine", ENGINES, ids=ENGINE_IDS)
+def test_large_finite_data_do_not_overflow_the_spectra(engine, shape, dtype, scale, set_opencv):
+    method, opencv = engine
+    set_opencv(opencv)
+    rng = rng_for("large", shape, dtype)
+    x = rng.standard_normal(shape) * scale
+    k = rng.standard_normal((15,) * len(shape))
+    if np.dtype(dtype).kind == "c":
+        x = x + 1j * rng.standard_normal(shape) * scale
+    x, k = x.astype(dtype), k.astype(dtype)
+    expected = oracle(x, k, mode="same")
+    assert np.isfinite(expected).all()
+    got = ndconv.convolve(x, k, mode="same", method=method)
+    assert np.isfinite(got).all()
+    bound = tolerance(dtype) * np.abs(k).astype(np.float64).sum() * np.abs(x).astype(np.float64).max()
+    assert np.abs(got.astype(np.complex128) - expected).max() <= bound
+
+
+@pytest.mark.parametrize("method", ["fft", "overlap_add"])
+def test_results_out_of_range_overflow_only_where_the_definition_does(method):
+    """Outputs beyond float32's range are ±∞, as the sums of the definition are; the others within
+    §2's bound (relative to the largest input, so the small outputs far from it may be noise)."""
+    x = np.zeros(4096, np.float32)
+    x[1000:1010] = 3e38
+    x[3000:3010] = 1.0
+    k = np.ones(9, np.float32)
+    with np.errstate(over="ignore"):
+        expected = oracle(x, k).astype(np.float32)   # float64 sums, out of float32's range: ∞
+    got = ndconv.convolve(x, k, method=method)
+    np.testing.assert_array_equal(np.isinf(got), np.isinf(expected))
+    finite = np.isfinite(expected)
+    np.testing.assert_allclose(got[finite], expected[finite], atol=1e-5 * 9 * 3e38)
+
+
+def test_opencv_dft_overflow_falls_back_to_the_rescaled_fft(set_opencv):
+    from ndconv._spec import make_spec
+    from ndconv.methods import _opencv, _registry
+    from ndconv.methods._problem import Problem
+
+    set_opencv(True)
+    rng = rng_for("opencv-dft-large")
+    x = rng.standard_normal((1024, 1024)) * 2.0**1010          # about 1e304
+    k = rng.standard_normal((31, 31))
+    problem = Problem(make_spec(x, k, mode="same", method="fft"))
+    if _registry._fft_engine(problem)[0] != "opencv":
+        pytest.skip("OpenCV's DFT is not the cheaper engine here (or not installed)")
+    assert not np.isfinite(_opencv.filter2d(problem.spec)).all()   # the case: OpenCV alone overflows
+    got = ndconv.convolve(x, k, mode="same", method="fft")
+    assert np.isfinite(got).all()
+    small = ndconv.convolve(np.ldexp(x, -1010), k, mode="same", method="fft")
+    np.testing.assert_allclose(got, np.ldexp(small, 1010), rtol=0, atol=1e-12 * np.abs(k).sum() * 2.0**1010 * 5)

@@ -274,7 +274,9 @@ def _run_fft(problem: Problem) -> np.ndarray:
         return _blockwise(problem.sampled)
     spec = problem.spec
     if _fft_engine(problem)[0] == "opencv" and all_finite(spec.kernel) and all_finite(spec.x):
-        return _opencv.filter2d(spec)  # its DFT would spread NaN/Inf: finite inputs only
+        y = _opencv.filter2d(spec)  # its DFT would spread NaN/Inf: finite inputs only (no warnings)
+        if all_finite(y):           # else overflow in its DFT: the scipy path below rescales
+            return y
     if _periodic(problem):
         return _fft_periodic(problem.unextended)
     return _fft(problem.sampled)

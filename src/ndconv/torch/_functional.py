@@ -116,9 +116,10 @@ def _run(x: Any, k: Any, correlate: bool, **options: Any) -> torch.Tensor:
     method = _method(spec, x_c, k_c, look=False)
     totals: list = []
     y = _compute(spec, x_c, k_c, method, totals)
-    if totals and not spec.is_integer and not _all_finite(totals[0]):
-        # NaN/±∞ in x, k or the fill (or an overflow): the FFT spread them; the direct sum keeps
-        # each in its own windows
+    if totals and not spec.is_integer and not (_all_finite(totals[0]) and _all_finite(y)):
+        # NaN/±∞ in x, k or the fill (seen in the zero-frequency bins) or an overflow of the
+        # spectra (finite data of large magnitude, seen only in the result): the FFT spread them;
+        # the direct sum keeps each in its own windows
         y = _compute(spec, x_c, k_c, "direct")
     if spec.is_integer:
         y = torch.round(y).to(torch.int64)
