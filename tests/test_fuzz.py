@@ -9,6 +9,7 @@ in ``docs/reliability.md``.
 
 from __future__ import annotations
 
+import math
 from unittest import mock
 
 import numpy as np
@@ -121,6 +122,32 @@ def test_fuzz_random_problems_match_oracle(problem, method, correlate, opencv):
     note(_describe(x, k, kw, method, correlate))
     with mock.patch.object(_opencv, "ENABLED", opencv):
         check(x, k, method, correlate=correlate, **kw)
+
+
+@settings(max_examples=budget(40))
+@given(problem=problems(dtypes=("float32", "float64", "complex64", "complex128")), data=st.data(),
+       method=st.sampled_from(METHODS), correlate=st.booleans(), opencv=st.booleans())
+def test_fuzz_large_magnitudes_match_oracle(problem, data, method, correlate, opencv):
+    """The same problems scaled (by a power of two) up to a quarter of the dtype's range in
+    max|x̃|·max(1, Σ|h|): every sum of the definition is finite, so the result must be too — an FFT's
+    spectra, which sum whole rows, once overflowed there."""
+    x, k, kw = problem
+    fill = complex(kw.get("fill_value", 0))
+    largest = max(float(np.abs(x).max()), abs(fill))
+    peak = largest * max(1.0, float(np.abs(k).sum()))   # the largest input and every sum stay in range
+    assume(peak > 0)
+    top = np.finfo(x.dtype).maxexp - 2 - int(np.ceil(np.log2(peak)))
+    e = top - data.draw(st.integers(0, 4))
+    x = np.ldexp(x.real, e) + 1j * np.ldexp(x.imag, e) if x.dtype.kind == "c" else np.ldexp(x, e)
+    x = x.astype(problem[0].dtype)
+    if "fill_value" in kw:
+        value = kw["fill_value"]
+        kw["fill_value"] = complex(math.ldexp(value.real, e), math.ldexp(value.imag, e)) \
+            if isinstance(value, complex) else math.ldexp(value, e)
+    note(_describe(x, k, kw, method, correlate) + f", scaled by 2**{e}")
+    with mock.patch.object(_opencv, "ENABLED", opencv):
+        y = check(x, k, method, correlate=correlate, **kw)
+    assert np.isfinite(y).all()
 
 
 @settings(max_examples=budget(30))
