@@ -266,6 +266,15 @@ def test_ragged_input(func, position):
     (np.ones(6, bool), 2.5, "an integer for bool/integer inputs"),
     (np.arange(6), 2**63, "an integer in the int64 range for bool/integer inputs"),
     (np.arange(6), -2**63 - 1, "an integer in the int64 range for bool/integer inputs"),
+    # finite fills that the computing type cannot hold (they became ±∞ with a cast warning, or a
+    # bare OverflowError for Python ints beyond any float)
+    (X1.astype(np.float32), 1e300, "a number within float32's range (±3.403e+38), the type the result is "
+                                   "computed in"),
+    (X1.astype(np.float32), -10**39, "a number within float32's range (±3.403e+38), the type the result is "
+                                     "computed in"),
+    (X1.astype(np.complex64), 1e39j, "a number within complex64's range (±3.403e+38), the type the result is "
+                                     "computed in"),
+    (X1, 10**400, "a number within float64's range (±1.798e+308), the type the result is computed in"),
 ])
 def test_bad_fill_value(func, x, fill, allowed):
     k = np.ones(3, dtype=np.asarray(x).dtype)
@@ -278,6 +287,8 @@ def test_good_fill_values_are_accepted(func):
     func(X1.astype(complex), K1, fill_value=1 - 2j)
     func(np.arange(6), [1, 1], fill_value=np.int8(-3))
     func(np.arange(6), [1, 1], fill_value=4.0)        # an integral float for integer inputs
+    func(X1.astype(np.float32), K1.astype(np.float32), fill_value=float("inf"))   # non-finite fills stay
+    func(X1.astype(np.float32), K1.astype(np.float32), fill_value=3e38)
     func(np.arange(6), [1, 1], fill_value=True)
 
 

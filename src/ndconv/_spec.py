@@ -132,7 +132,18 @@ def _fill(fill_value: object, dtype: np.dtype) -> Any:
     if dtype.kind == "f" and isinstance(fill_value, (numbers.Complex, np.complexfloating)) \
             and not isinstance(fill_value, numbers.Real):
         raise bad_value("fill_value", fill_value, "a real number for real inputs")
-    return dtype.type(fill_value)
+    try:
+        with np.errstate(over="ignore"):
+            value = dtype.type(fill_value)
+        # NaN and ±∞ are fills too; a finite one must stay finite in the computing type
+        out_of_range = bool(np.isfinite(np.complex128(fill_value))) and not bool(np.isfinite(value))
+    except OverflowError:                   # a Python int beyond any float
+        out_of_range = True
+    if out_of_range:
+        limit = float(np.finfo(dtype).max)
+        raise bad_value("fill_value", fill_value, f"a number within {dtype.name}'s range (±{limit:.4g}), "
+                        "the type the result is computed in")
+    return value
 
 
 def _move(a: np.ndarray, source: tuple[int, ...], destination: tuple[int, ...]) -> np.ndarray:
