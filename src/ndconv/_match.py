@@ -33,6 +33,7 @@ from ._errors import bad_choice, bad_type, bad_value, check_memory
 from ._spec import as_array, normalize_boundary
 from .boundary import extend
 from .methods import fft as _fft
+from .methods._finite import power_of_two_exponent
 from .methods._numba_kernels import run_jobs
 
 MATCH_METHODS = ("zncc", "ncc", "ccorr", "sqdiff")
@@ -283,12 +284,6 @@ def match_template(image: Any, template: Any, *, method: str = "zncc", pad_input
 ENERGY_RANGE = (2.0**-100, 2.0**100)
 
 
-def _exponent(a: np.ndarray) -> int:
-    """``e`` with ``max|a|·2**−e`` in [0.5, 1), 0 for an all-zero ``a``."""
-    peak = float(np.max(np.abs(a))) if a.size else 0.0
-    return math.frexp(peak)[1] if 0 < peak < math.inf else 0
-
-
 def _rescaled(x: np.ndarray, shift: float) -> tuple[np.ndarray, float, np.ndarray, float, int]:
     """``(x, shift, x − shift, Σ(x − shift)², e)`` with x and shift multiplied by ``2**−e``:
     ``e = 0`` unless that energy is outside :data:`ENERGY_RANGE`.  A power of two scales
@@ -301,7 +296,7 @@ def _rescaled(x: np.ndarray, shift: float) -> tuple[np.ndarray, float, np.ndarra
             total = float(np.dot(flat, flat))   # the image's energy: the scale of rounding errors
         if e or ENERGY_RANGE[0] <= total <= ENERGY_RANGE[1]:
             break
-        e = _exponent(xs)   # 0 for an image that is flat (after its mean): nothing to rescale
+        e = power_of_two_exponent(xs)   # 0 for an image that is flat (after its mean): nothing to rescale
         if e == 0:
             break
         x, shift = np.ldexp(x, -e), math.ldexp(shift, -e)
@@ -312,7 +307,7 @@ def _scores(x: np.ndarray, t: np.ndarray, method: str, mean: float, fft_dtype: n
     shift = mean if method in ("zncc", "sqdiff") else 0.0
     x, shift, xs, total, x_exp = _rescaled(x, shift)
     # the template in the image's scale for sqdiff (Σ(x − t)² needs one scale), else in its own
-    t_exp = x_exp if method == "sqdiff" else _exponent(t)
+    t_exp = x_exp if method == "sqdiff" else power_of_two_exponent(t)
     t = np.ldexp(t, -t_exp)
     if method == "ccorr":
         return np.ldexp(_cross_correlation(xs, t, fft_dtype), x_exp + t_exp)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 
 import numpy as np
@@ -48,7 +49,6 @@ def all_finite(a: np.ndarray) -> bool:
     return bool(np.isfinite(_nonfinite_sum()(flat, flat.dtype.type(0))))
 
 
-
 def _abs_sum_py(flat, zero):  # pragma: no cover - compiled
     total = zero   # in the input's precision (float32 sums vectorise twice as wide); NaN/±∞ carried
     for i in range(flat.size):
@@ -77,6 +77,7 @@ def abs_sum(a: np.ndarray) -> float:
         flat = flat.view(flat.real.dtype)
     return float(_abs_sum()(flat, flat.dtype.type(0)))
 
+
 def probably_finite(a: np.ndarray) -> bool:
     """:func:`all_finite` of ``a``, or of the contiguous array a view ``a`` was cut from when
     that is at most twice its size: a cropped FFT result is checked at the compiled pass's speed
@@ -88,3 +89,11 @@ def probably_finite(a: np.ndarray) -> bool:
             and not a.flags.c_contiguous and base.size <= 2 * a.size:
         return all_finite(base)
     return all_finite(a)
+
+
+def power_of_two_exponent(a: np.ndarray) -> int:
+    """``e`` with ``max|a|·2**−e`` in [0.5, 1) (real and imaginary parts), 0 for zeros or
+    non-finite data: scaling by ``2**−e`` brings ``a`` to magnitude 1 exactly."""
+    parts = (a.real, a.imag) if a.dtype.kind == "c" else (a,)
+    peak = max((float(np.max(np.abs(part))) for part in parts if part.size), default=0.0)
+    return math.frexp(peak)[1] if 0 < peak < math.inf else 0

@@ -30,20 +30,12 @@ from dataclasses import replace
 import numpy as np
 
 from . import direct
-from ._finite import abs_sum, all_finite, probably_finite
+from ._finite import abs_sum, all_finite, power_of_two_exponent, probably_finite
 from ._problem import Sampled
 
 EXACT_FLOAT_BOUND = 2**40
 
 Compute = Callable[[Sampled], np.ndarray]
-
-
-def _exponent(a: np.ndarray) -> int:
-    """``e`` with ``max|a|·2**−e`` in [0.5, 1) (real and imaginary parts), 0 for zeros."""
-    parts = a.view(a.real.dtype) if a.dtype.kind == "c" and a.flags.c_contiguous else \
-        np.concatenate([a.real.ravel(), a.imag.ravel()]) if a.dtype.kind == "c" else a
-    peak = float(np.max(np.abs(parts))) if parts.size else 0.0
-    return math.frexp(peak)[1] if 0 < peak < math.inf else 0
 
 
 def _ldexp(a: np.ndarray, e: int) -> np.ndarray:
@@ -57,8 +49,9 @@ def _ldexp(a: np.ndarray, e: int) -> np.ndarray:
 
 
 def _rescaled(sampled: Sampled, compute: Compute) -> np.ndarray:
-    """``compute`` on z and h scaled to magnitude 1 by powers of two, scaled back."""
-    ez, eh = _exponent(sampled.z), _exponent(sampled.h)
+    """``compute`` on z and h scaled to magnitude 1 by powers of two, scaled back.  (The
+    guarded methods get z extended already: no fill value is left to scale.)"""
+    ez, eh = power_of_two_exponent(sampled.z), power_of_two_exponent(sampled.h)
     y = compute(replace(sampled, z=_ldexp(sampled.z, -ez), h=_ldexp(sampled.h, -eh)))
     return _ldexp(y, ez + eh)
 
