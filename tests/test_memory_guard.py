@@ -194,3 +194,16 @@ def test_fourier_sizes_beyond_memory(small_memory):
 def test_extend_beyond_memory():
     refused_quickly(lambda: ndconv.boundary.extend(np.ones(4), ((2**50, 0),), "reflect"),
                     r"the extended input has shape \(1125899906842628,\)")
+
+
+def test_kernel_models_beyond_memory():
+    """MMatrix(10**6) built a 931 GiB boolean mask and met NumPy's own MemoryError."""
+    from ndconv import param
+
+    refused_quickly(lambda: param.MMatrix(10**6), r"the kernel model has shape \(1000000, 1000000\) and needs .* for "
+                                                  r"the 2,000,000,000,000 nonzeros of Q")
+    refused_quickly(lambda: param.Antisymmetric(10**6), r"the kernel model has shape \(1000000, 1000000\)")
+    for model in (param.Stencil, param.SymmetricStencil, param.AntisymmetricStencil, param.MMatrixStencil):
+        refused_quickly(lambda model=model: model((HUGE + 1, HUGE + 1)), r"the kernel model has shape")
+    assert param.Diagonal(10**6).num_params == 10**6        # a million nonzeros: built
+    assert param.SeparableStencil((HUGE, HUGE)).num_params == 2 * HUGE   # no Q at all

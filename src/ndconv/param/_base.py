@@ -13,7 +13,7 @@ import numbers
 
 import numpy as np
 
-from .._errors import bad_choice, bad_value
+from .._errors import bad_choice, bad_value, check_memory
 
 ORDERS = ("C", "F")
 
@@ -30,6 +30,17 @@ def as_shape(shape, name: str = "shape") -> tuple[int, ...]:
     if not shape or not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) and s > 0 for s in shape):
         raise bad_value(name, value, "a positive int or a tuple of positive ints")
     return tuple(int(s) for s in shape)
+
+
+#: bytes per nonzero of Q while a linear model is built: its row, column and value arrays and
+#: the index arrays they are computed from
+ENTRY_BYTES = 64
+
+
+def check_entries(shape: tuple[int, ...], entries: int) -> None:
+    """Refuse (MemoryLimitError) a model whose ``entries`` nonzeros of Q would not fit in memory
+    (``MMatrix(10**6)`` reached NumPy's own MemoryError for a 931 GiB mask)."""
+    check_memory("the kernel model", shape, ENTRY_BYTES * entries, f" for the {entries:,} nonzeros of Q")
 
 
 def as_order(order) -> str:

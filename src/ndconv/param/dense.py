@@ -7,7 +7,7 @@ import numbers
 import numpy as np
 
 from .._errors import bad_value
-from ._base import LinearModel
+from ._base import LinearModel, check_entries
 
 
 def _size(n) -> int:
@@ -30,6 +30,7 @@ class Diagonal(LinearModel):
 
     def __init__(self, n: int, *, order: str = "C"):
         n = _size(n)
+        check_entries((n, n), n)
         i = np.arange(n)
         super().__init__((n, n), n, i * n + i, i, np.ones(n), order)
 
@@ -53,6 +54,7 @@ class Antisymmetric(LinearModel):
 
     def __init__(self, n: int, *, order: str = "C"):
         n = _size(n)
+        check_entries((n, n), n * (n - 1))
         i, j = np.triu_indices(n, k=1)  # row by row
         p = i.size
         t = np.arange(p)
@@ -83,6 +85,7 @@ class MMatrix(LinearModel):
 
     def __init__(self, n: int, *, order: str = "C"):
         n = _size(n)
+        check_entries((n, n), 2 * n * n)
         i, j = np.nonzero(~np.eye(n, dtype=bool))  # off-diagonal positions, row by row
         t = np.arange(i.size)
         rows = np.concatenate([i * n + j, i * n + i])

@@ -15,11 +15,18 @@ import string
 
 import numpy as np
 
-from ._base import LinearModel, ParamModel, as_order, as_shape
+from ._base import LinearModel, ParamModel, as_order, as_shape, check_entries
+
+
+def _linear_shape(shape) -> tuple[int, ...]:
+    """The shape of a linear stencil model, whose Q has a nonzero or two per kernel entry."""
+    shape = as_shape(shape)
+    check_entries(shape, 2 * math.prod(shape))
+    return shape
 
 
 def _odd_shape(shape, model: str) -> tuple[int, ...]:
-    shape = as_shape(shape)
+    shape = _linear_shape(shape)
     if any(s % 2 == 0 for s in shape):
         raise ValueError(f"shape must have an odd size on every axis ({model} needs a centre sample), "
                          f"got {shape}")
@@ -38,7 +45,7 @@ class Stencil(LinearModel):
     """
 
     def __init__(self, shape, *, order: str = "C"):
-        shape = as_shape(shape)
+        shape = _linear_shape(shape)
         f = np.arange(math.prod(shape))
         super().__init__(shape, f.size, f, f, np.ones(f.size), order)
 
@@ -61,7 +68,7 @@ class SymmetricStencil(LinearModel):
     """
 
     def __init__(self, shape, *, order: str = "C"):
-        shape = as_shape(shape)
+        shape = _linear_shape(shape)
         half = tuple((s + 1) // 2 for s in shape)
         index = np.indices(shape).reshape(len(shape), -1)
         folded = tuple(np.minimum(i, s - 1 - i) for i, s in zip(index, shape))
