@@ -100,7 +100,7 @@ def read(path, name: str = "IN") -> tuple[np.ndarray, Source]:
         raise FileFormatError(f"{name} is larger than Pillow decodes (its guard against decompression bombs, "
                               f"PIL.Image.MAX_IMAGE_PIXELS): {str(path)!r} ({exc}); save it as .npy to "
                               "filter it") from None
-    except MemoryError:
+    except MemoryError:   # MemoryLimitError is a ValueError too, but not an unreadable image
         raise
     except (UnidentifiedImageError, OSError, ValueError) as exc:
         raise FileFormatError(f"{name} is not a readable image: {str(path)!r} ({exc})") from None

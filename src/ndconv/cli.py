@@ -31,7 +31,7 @@ def _numbers(text: str, name: str):
     items = text.replace(" ", "").split(",")
     if len(items) > 1 and items[-1] == "":   # one trailing comma, as Python lists are often pasted
         items.pop()
-    if "" in items[:-1] or (len(items) > 1 and items[-1] == ""):  # "1,,2" is not read as [1, 2]
+    if len(items) > 1 and "" in items:       # "1,,2" is not read as [1, 2]
         raise UsageError(f"{name} must be comma-separated numbers without empty items, got {text!r}")
     try:
         values = [float(v) for v in items if v != ""]
