@@ -405,3 +405,21 @@ def test_fft_overflow_of_large_finite_data_falls_back_to_the_direct_sum():
     got = ndconv.torch.convolve(x, k, mode="same", method="fft")
     assert torch.isfinite(got).all()
     torch.testing.assert_close(got, ndconv.torch.convolve(x, k, mode="same", method="direct"), rtol=0, atol=0)
+
+
+def test_conv_layer_fft_keeps_nan_local_and_survives_large_data():
+    """The layer's FFT path spread one NaN over its whole output (4096 of 4096 samples) and
+    overflowed on data of 3e36; such outputs are now computed again by the direct sum."""
+    torch.manual_seed(0)
+    fft, direct = (nt.Conv(2, 2, 3, 11, method=m, bias=False) for m in ("fft", "direct"))
+    direct.load_state_dict(fft.state_dict())
+    x = torch.randn(1, 2, 40, 40)
+    x[0, 1, 7, 9] = float("nan")
+    got, expected = fft(x), direct(x)
+    assert torch.isnan(got).sum() == torch.isnan(expected).sum() < got.numel() // 4
+    torch.testing.assert_close(got, expected, equal_nan=True, rtol=0, atol=0)
+    big = torch.randn(1, 2, 40, 40) * 3e36     # the spectra overflow, the sums do not
+    assert torch.isfinite(fft(big)).all()
+    torch.testing.assert_close(fft(big), direct(big), rtol=0, atol=0)
+    clean = torch.randn(1, 2, 40, 40)
+    torch.testing.assert_close(fft(clean), direct(clean), rtol=1e-4, atol=1e-4)   # the FFT is used here

@@ -14,7 +14,7 @@ from ..nn._layers_base import positive_int
 from ..nn.functional import _padding
 from ..param import ParamModel
 from . import _engine
-from ._functional import FFT_MIN_TAPS
+from ._functional import FFT_MIN_TAPS, _all_finite
 
 _METHODS = ("auto", "direct", "fft")
 
@@ -178,6 +178,9 @@ class Conv(torch.nn.Module):
         z = _engine.extend(x, ranges, self.boundary, 0)
         if self._use_fft():
             y = _engine.fft_channels(z, weight, self.stride, self.dilation, self.groups)
+            if not _all_finite(y):   # a NaN/±∞ in x or the weights, or spectra overflowed: the FFT
+                # spread it over the whole output; the direct sum keeps each in its own windows
+                y = _engine.correlate_ieee(z, weight, self.stride, self.dilation, self.groups)
         else:
             y = _engine.correlate_ieee(z, weight, self.stride, self.dilation, self.groups)
         if self.bias is not None:
