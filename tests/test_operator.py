@@ -555,3 +555,23 @@ def test_to_sparse_format_is_checked_first(fmt):
                                              rf"got {re.escape(repr(fmt))}"):
             matrix_of.to_sparse(fmt)
     assert op.to_sparse("lil").format == "lil" and op.T.to_sparse("coo").format == "coo"
+
+
+@pytest.mark.parametrize(("boundary", "path"), [("wrap", "fft"), ("symmetric", "dct"), ("constant", "lsqr")])
+@pytest.mark.parametrize(("dtype", "e"), [(np.float32, 120), (np.float64, 990), (np.float64, -990)])
+def test_solve_any_magnitude(boundary, path, dtype, e):
+    """x is linear in y: y of about 1e36 (float32) or 1e±298 overflowed in the transforms and
+    norms (NaN, or a residual of inf).  y is now solved at magnitude 1 and x scaled back exactly."""
+    rng = np.random.default_rng(3)
+    op = ndconv.ConvOperator(np.array([1.0, 3.0, 1.0], dtype), (40,), boundary=boundary)
+    y = op(rng.standard_normal(40).astype(dtype))
+    unit = op.solve(y, reg=1e-3)
+    unit_info = op.last_solve
+    assert unit_info.method == path
+    big = op.solve(np.ldexp(y, e), reg=1e-3)
+    assert np.isfinite(big).all()
+    if path == "lsqr":   # iterative: the same iterations on data scaled exactly
+        np.testing.assert_allclose(big, np.ldexp(unit, e), rtol=1e-6, atol=0)
+    else:
+        np.testing.assert_array_equal(big, np.ldexp(unit, e))
+    assert np.isclose(op.last_solve.residual, math.ldexp(unit_info.residual, e), rtol=1e-3, atol=0)

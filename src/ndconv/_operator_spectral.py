@@ -21,10 +21,13 @@ check every case against the dense matrix).  Per axis in nD.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.fft
+
+from .methods._finite import power_of_two_exponent, times_power_of_two
 
 
 @dataclass(frozen=True)
@@ -142,16 +145,27 @@ def solve(op, y, *, reg: float = 0.0, tol: float = 1e-10, maxiter: int | None = 
             raise ValueError(f"y must have shape output_shape={op.output_shape} or be a flat vector "
                              f"of {op.shape[0]}, got shape {y.shape}")
     dtype = np.result_type(y.dtype, op.dtype, np.float32)
-    y = y.astype(dtype, copy=False)
+    # x is linear in y (reg fixed): solve for y scaled to magnitude 1 by a power of two, which is
+    # exact, and scale x back — y of 1e37 (float32) or 1e300 overflowed in the transforms and norms
+    e = power_of_two_exponent(np.asarray(y)) if y.dtype.kind in "fc" else 0
+    y = times_power_of_two(y.astype(dtype, copy=False), -e)
     for basis in ("fft", "dct"):
         if _why_not(op, basis) is None:
             x, zeroed = _diagonal_solve(op, y, basis, reg)
             x = x.astype(dtype, copy=False)
             residual = float(np.linalg.norm(op(x) - y))
-            op.last_solve = SolveInfo(basis, 0, None, residual, zeroed)
-            return x
+            op.last_solve = SolveInfo(basis, 0, None, _unscaled(residual, e), zeroed)
+            return times_power_of_two(x, e)
     result = lsqr(op.aslinearoperator(), y.reshape(-1), damp=np.sqrt(reg), atol=tol, btol=tol,
                   iter_lim=None if maxiter is None else int(maxiter))
     x, istop, iterations, r1norm = result[0], result[1], result[2], result[3]
-    op.last_solve = SolveInfo("lsqr", int(iterations), int(istop), float(r1norm))
-    return x.reshape(op.input_shape).astype(dtype, copy=False)
+    op.last_solve = SolveInfo("lsqr", int(iterations), int(istop), _unscaled(float(r1norm), e))
+    return times_power_of_two(x.reshape(op.input_shape).astype(dtype, copy=False), e)
+
+
+def _unscaled(norm: float, e: int) -> float:
+    """``norm · 2**e`` (∞ beyond float64)."""
+    try:
+        return math.ldexp(norm, e)
+    except OverflowError:
+        return math.inf

@@ -97,3 +97,13 @@ def power_of_two_exponent(a: np.ndarray) -> int:
     parts = (a.real, a.imag) if a.dtype.kind == "c" else (a,)
     peak = max((float(np.max(np.abs(part))) for part in parts if part.size), default=0.0)
     return math.frexp(peak)[1] if 0 < peak < math.inf else 0
+
+
+def times_power_of_two(a: np.ndarray, e: int) -> np.ndarray:
+    """``a · 2**e``, exact (complex part by part); ±∞ where that is out of range."""
+    with np.errstate(over="ignore"):
+        if a.dtype.kind != "c":
+            return np.ldexp(a, e)
+        out = np.empty_like(a)
+        out.real, out.imag = np.ldexp(a.real, e), np.ldexp(a.imag, e)
+        return out

@@ -30,7 +30,7 @@ from dataclasses import replace
 import numpy as np
 
 from . import direct
-from ._finite import abs_sum, all_finite, power_of_two_exponent, probably_finite
+from ._finite import abs_sum, all_finite, power_of_two_exponent, probably_finite, times_power_of_two
 from ._problem import Sampled
 
 EXACT_FLOAT_BOUND = 2**40
@@ -38,22 +38,12 @@ EXACT_FLOAT_BOUND = 2**40
 Compute = Callable[[Sampled], np.ndarray]
 
 
-def _ldexp(a: np.ndarray, e: int) -> np.ndarray:
-    """``a · 2**e``, exact (complex part by part); ±∞ where that is out of range."""
-    with np.errstate(over="ignore"):
-        if a.dtype.kind != "c":
-            return np.ldexp(a, e)
-        out = np.empty_like(a)
-        out.real, out.imag = np.ldexp(a.real, e), np.ldexp(a.imag, e)
-        return out
-
-
 def _rescaled(sampled: Sampled, compute: Compute) -> np.ndarray:
     """``compute`` on z and h scaled to magnitude 1 by powers of two, scaled back.  (The
     guarded methods get z extended already: no fill value is left to scale.)"""
     ez, eh = power_of_two_exponent(sampled.z), power_of_two_exponent(sampled.h)
-    y = compute(replace(sampled, z=_ldexp(sampled.z, -ez), h=_ldexp(sampled.h, -eh)))
-    return _ldexp(y, ez + eh)
+    y = compute(replace(sampled, z=times_power_of_two(sampled.z, -ez), h=times_power_of_two(sampled.h, -eh)))
+    return times_power_of_two(y, ez + eh)
 
 
 def _cannot_overflow(sampled: Sampled, z_sum: float) -> bool:
