@@ -158,6 +158,13 @@ def test_convolution_step_sums_what_it_draws(correlate):
         plt.close("all")
 
 
+def test_convolution_step_writes_nan_and_inf_terms():
+    """A NaN in x raised ``cannot convert float NaN to integer`` while the terms were written."""
+    ax = plot.convolution_step([1.0, np.nan, np.inf], [1.0, 2.0], 2)
+    assert ax.get_title() == "y[2] = nan·2 + inf·1 = nan"
+    plt.close("all")
+
+
 def test_convolution_step_rejects_bad_index():
     with pytest.raises(ValueError, match="n must be an output index of the full result, 0 to 4"):
         plot.convolution_step([3, 1, 2], [3, 2, 1], 5)

@@ -15,6 +15,7 @@ ndconv`` never imports this module, so matplotlib stays optional.
 
 from __future__ import annotations
 
+import math
 import re
 
 import numpy as np
@@ -338,6 +339,8 @@ def convolution_step(x, h, n: int, *, correlate: bool = False, ax=None):
 
 def _number(value) -> str:
     value = float(value)
+    if not math.isfinite(value):   # int(nan) and int(inf) raise: "nan", "inf", "-inf"
+        return str(value)
     return str(int(value)) if value == int(value) else f"{value:.3g}"
 
 
