@@ -33,7 +33,7 @@ from ._errors import bad_choice, bad_type, bad_value, check_memory
 from ._spec import as_array, normalize_boundary
 from .boundary import extend
 from .methods import fft as _fft
-from .methods._finite import power_of_two_exponent
+from .methods._finite import power_of_two_exponent, times_power_of_two
 from .methods._numba_kernels import run_jobs
 
 MATCH_METHODS = ("zncc", "ncc", "ccorr", "sqdiff")
@@ -299,7 +299,7 @@ def _rescaled(x: np.ndarray, shift: float) -> tuple[np.ndarray, float, np.ndarra
         e = power_of_two_exponent(xs)   # 0 for an image that is flat (after its mean): nothing to rescale
         if e == 0:
             break
-        x, shift = np.ldexp(x, -e), math.ldexp(shift, -e)
+        x, shift = times_power_of_two(x, -e), math.ldexp(shift, -e)
     return x, shift, xs, total, e
 
 
@@ -308,9 +308,9 @@ def _scores(x: np.ndarray, t: np.ndarray, method: str, mean: float, fft_dtype: n
     x, shift, xs, total, x_exp = _rescaled(x, shift)
     # the template in the image's scale for sqdiff (Σ(x − t)² needs one scale), else in its own
     t_exp = x_exp if method == "sqdiff" else power_of_two_exponent(t)
-    t = np.ldexp(t, -t_exp)
+    t = times_power_of_two(t, -t_exp)
     if method == "ccorr":
-        return np.ldexp(_cross_correlation(xs, t, fft_dtype), x_exp + t_exp)
+        return times_power_of_two(_cross_correlation(xs, t, fft_dtype), x_exp + t_exp)
     if method == "zncc":
         t_used = t - t.mean()
         t_flat = np.sum(t_used * t_used) <= t.size * (8 * np.finfo(np.float64).eps * np.abs(t).max()) ** 2
@@ -322,7 +322,7 @@ def _scores(x: np.ndarray, t: np.ndarray, method: str, mean: float, fft_dtype: n
     numerator = _cross_correlation(xs, t_used, fft_dtype)
     t_energy = float(np.sum(t_used * t_used))
     scores = _finish(x, t.shape, shift, numerator, t_energy, FLAT_SHARE[fft_dtype] * total, method)
-    return np.ldexp(scores, 2 * x_exp) if method == "sqdiff" and x_exp else scores
+    return times_power_of_two(scores, 2 * x_exp) if method == "sqdiff" and x_exp else scores
 
 
 class Matches(NamedTuple):

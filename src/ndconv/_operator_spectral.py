@@ -147,7 +147,7 @@ def solve(op, y, *, reg: float = 0.0, tol: float = 1e-10, maxiter: int | None = 
     dtype = np.result_type(y.dtype, op.dtype, np.float32)
     # x is linear in y (reg fixed): solve for y scaled to magnitude 1 by a power of two, which is
     # exact, and scale x back — y of 1e37 (float32) or 1e300 overflowed in the transforms and norms
-    e = power_of_two_exponent(np.asarray(y)) if y.dtype.kind in "fc" else 0
+    e = power_of_two_exponent(y) if y.dtype.kind in "fc" else 0
     y = times_power_of_two(y.astype(dtype, copy=False), -e)
     for basis in ("fft", "dct"):
         if _why_not(op, basis) is None:

@@ -78,19 +78,6 @@ def abs_sum(a: np.ndarray) -> float:
     return float(_abs_sum()(flat, flat.dtype.type(0)))
 
 
-def probably_finite(a: np.ndarray) -> bool:
-    """:func:`all_finite` of ``a``, or of the contiguous array a view ``a`` was cut from when
-    that is at most twice its size: a cropped FFT result is checked at the compiled pass's speed
-    instead of ``isfinite`` on the view (2048² float32: 1 ms against 5).  Values cut away count
-    too, so False may be a false alarm; use it only where that costs time, not correctness.
-    """
-    base = a.base
-    if isinstance(base, np.ndarray) and base.dtype == a.dtype and base.flags.c_contiguous \
-            and not a.flags.c_contiguous and base.size <= 2 * a.size:
-        return all_finite(base)
-    return all_finite(a)
-
-
 def power_of_two_exponent(a: np.ndarray) -> int:
     """``e`` with ``max|a|·2**−e`` in [0.5, 1) (real and imaginary parts), 0 for zeros or
     non-finite data: scaling by ``2**−e`` brings ``a`` to magnitude 1 exactly."""

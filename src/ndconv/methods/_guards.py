@@ -30,7 +30,7 @@ from dataclasses import replace
 import numpy as np
 
 from . import direct
-from ._finite import abs_sum, all_finite, power_of_two_exponent, probably_finite, times_power_of_two
+from ._finite import abs_sum, all_finite, power_of_two_exponent, times_power_of_two
 from ._problem import Sampled
 
 EXACT_FLOAT_BOUND = 2**40
@@ -63,7 +63,7 @@ def _finite_or_rescaled(sampled: Sampled, compute: Compute) -> np.ndarray:
     warning from the first attempt: its overflow is handled here)."""
     with np.errstate(over="ignore", invalid="ignore"):
         y = compute(sampled)
-    return y if probably_finite(y) else _rescaled(sampled, compute)
+    return y if all_finite(y) else _rescaled(sampled, compute)
 
 
 def _counts(sampled: Sampled, compute: Compute, data: np.ndarray, support: np.ndarray) -> np.ndarray:
