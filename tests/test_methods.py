@@ -693,6 +693,54 @@ def test_kernel_spectrum_takes_the_fft_where_the_matrix_would_not_pay(monkeypatc
                        fft_module._forward(h, (0, 1), (2079, 40), True))
 
 
+@pytest.mark.parametrize("shape, kshape, threads", [
+    ((4, 4, 4), (3, 3, 3), {1}), ((32, 32, 32), (7, 7, 7), {1}), ((128, 128), (31, 31), {1}), ((4096,), (255,), {1}),
+    ((3, 100, 100), (5, 5), {1}), ((64, 64, 64), (3, 3, 3), {2}), ((600, 600), (31, 31), {2}),
+    ((48, 80, 80), (5, 5), {1, 2})])   # 48 rows of 80² on every core, the one 80² kernel on one
+def test_small_transforms_run_on_one_thread(shape, kshape, threads, monkeypatch):
+    """Every scipy.fft call of the fft method gets one worker below PARALLEL_POINTS points
+    (all batch rows counted) and every core from there on; the answer is the same either way."""
+    monkeypatch.setattr(fft_module, "cpu_count", lambda: 2)
+    seen = []
+    for name in ("rfft", "irfft", "fft", "ifft", "rfftn", "fftn"):
+        original = getattr(fft_module.sfft, name)
+        monkeypatch.setattr(fft_module.sfft, name,
+                            lambda *a, _f=original, **k: seen.append(k["workers"]) or _f(*a, **k))
+    rng = rng_for("fft-workers", shape)
+    x = make_array(rng, shape, "float32")
+    k = make_array(rng, kshape, "float32")
+    got = ndconv.convolve(x, k, mode="same", boundary="wrap", method="fft")
+    assert seen and set(seen) == threads
+    monkeypatch.setattr(fft_module, "PARALLEL_POINTS", 1 if threads == {1} else 2**62)
+    seen.clear()
+    again = ndconv.convolve(x, k, mode="same", boundary="wrap", method="fft")
+    assert set(seen) == ({2} if threads == {1} else {1})
+    assert np.array_equal(got, again)
+
+
+def test_fft_cost_counts_a_fixed_cost_per_axis_and_threads_only_on_large_transforms(monkeypatch):
+    """The model's fft: FFT_CALLS + one call per transformed axis, and its transform units
+    shared by the cores only from PARALLEL_POINTS points on, as the code runs them."""
+    from ndconv._spec import make_spec
+    from ndconv.methods import _registry
+    from ndconv.methods._problem import Problem
+
+    monkeypatch.setattr(_registry, "cpu_count", lambda: 2)
+    for shape, kshape in [((16,), (3,)), ((8, 8), (3, 3)), ((4, 4, 4), (3, 3, 3))]:
+        terms, _ = REGISTRY["fft"].terms(Problem(make_spec(np.ones(shape), np.ones(kshape), method="fft")))
+        assert dict(terms)["call"] == _registry.FFT_CALLS + len(shape)
+
+    def units(side: int) -> float:
+        x = np.ones((side, side), np.float32)
+        terms, _ = REGISTRY["fft"].terms(Problem(make_spec(x, np.ones((3, 3), np.float32), mode="same",
+                                                           boundary="wrap", method="fft")))
+        return dict(terms)["fft_f4"]
+
+    one_thread = _registry._fft_units((500, 500), 2.5, True)      # 250000 points: below 2**18
+    assert units(500) == one_thread
+    assert units(600) == _registry._fft_units((600, 600), 2.5, True) / 2
+
+
 def test_dft_columns_use_exact_phases():
     """E's columns are the DFTs of unit impulses, to full accuracy at the largest phases u·r."""
     size, taps = 6000, 64

@@ -21,6 +21,7 @@ from ._guards import guarded
 from ._problem import Problem
 from ._taps import PARALLEL_WORK
 from .fft import (
+    PARALLEL_POINTS,
     block_length,
     blockwise_sampled,
     fft_sampled,
@@ -165,6 +166,13 @@ def _fft_units(shape: tuple[int, ...], count: float, real: bool) -> float:
     return count * size * max(1.0, math.log2(max(size, 2))) * (0.5 if real else 1.0)
 
 
+#: fixed cost of the fft method, in calls, plus one per transformed axis: the tiny problem
+#: of each rank costs (measured, float32, calls of 28 µs on that machine) 1-D 16 samples
+#: 2.6 calls, 2-D 8² 3.8, 3-D 4³ 4.8 (once small transforms ran on one thread, see
+#: fft.PARALLEL_POINTS; before, 3-D cost 22)
+FFT_CALLS = 2
+
+
 def _scipy_fft_terms(problem: Problem) -> Cost:
     spec = problem.spec
     real = spec.compute_dtype.kind != "c"
@@ -172,10 +180,12 @@ def _scipy_fft_terms(problem: Problem) -> Cost:
     batch = _size(spec.batch_shape)
     kbatch = _size(spec.kernel.shape[:spec.kernel.ndim - spec.ndim])
     # input and inverse transforms per batch row, the kernel's (pruned: about half) per kernel;
-    # one 1-D transform runs on one core, many rows share all cores
+    # one 1-D transform runs on one core, many rows of a large enough call share all cores
     units = _fft_units(sizes, 2 * batch + 0.5 * kbatch, real)
-    units /= _parallel(batch * _size(sizes[:-1]), units)
-    return [("call", 3), ("fft_" + _precision_key(spec.compute_dtype), units)], f"transform sizes {sizes}"
+    if batch * _size(sizes) >= PARALLEL_POINTS:
+        units /= _parallel(batch * _size(sizes[:-1]), units)
+    return [("call", FFT_CALLS + spec.ndim), ("fft_" + _precision_key(spec.compute_dtype), units)], \
+        f"transform sizes {sizes}"
 
 
 def _periodic(problem: Problem) -> tuple[int, ...] | None:

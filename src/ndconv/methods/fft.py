@@ -35,8 +35,24 @@ MEMORY_SHARE = 0.5
 BLOCK_BATCH_BYTES = 64 * 2**20
 
 
-def workers() -> int:
-    return cpu_count()
+#: transforms of fewer points than this (all rows of the call together) run on one
+#: thread: a call that hands its lines to scipy.fft's worker threads costs about 0.1 ms
+#: more, which small transforms never win back.  Measured, ``rfftn`` float32 on 1 against
+#: 2 workers (2 cores): 8³ 8.5 against 126 µs, 128² 38 against 165 µs, 256² 189 against
+#: 288 µs, 32³ 157 against 149 µs; 512² 630–780 against 670–1050 µs; 64³ 1200 against
+#: 925 µs, 1024² 4370 against 2380 µs.  (The method ``fft`` on a 4×4×4 float32 input with
+#: a 3×3×3 kernel took 622 µs, nearly all of it in that hand-off.)
+PARALLEL_POINTS = 2**18
+
+
+def workers(points: int | None = None) -> int:
+    """Threads for transforms of ``points`` points in all: one below :data:`PARALLEL_POINTS`."""
+    return cpu_count() if points is None or points >= PARALLEL_POINTS else 1
+
+
+def _points(a: np.ndarray, axes: tuple[int, ...], sizes: tuple[int, ...]) -> int:
+    """Points of ``a`` transformed to ``sizes`` on ``axes`` (every other axis a batch of rows)."""
+    return a.size // max(1, math.prod(a.shape[ax] for ax in axes)) * math.prod(sizes)
 
 
 def dilate(h: np.ndarray, dilations: tuple[int, ...]) -> np.ndarray:
@@ -91,12 +107,13 @@ def _forward(a: np.ndarray, axes: tuple[int, ...], sizes: tuple[int, ...], real:
     """N-D transform of ``a`` zero-padded to ``sizes`` on ``axes``: by one N-D call, or,
     when the padding is large (:data:`ND_PADDING`), one axis at a time, last axis
     first, so that the zero rows of the other axes are never transformed."""
+    threads = workers(_points(a, axes, sizes))
     if len(axes) > 1 and math.prod(sizes[:-1]) <= ND_PADDING * math.prod(a.shape[ax] for ax in axes[:-1]):
-        return (sfft.rfftn if real else sfft.fftn)(a, s=sizes, axes=axes, workers=workers())
+        return (sfft.rfftn if real else sfft.fftn)(a, s=sizes, axes=axes, workers=threads)
     first = sfft.rfft if real else sfft.fft
-    out = first(a, n=sizes[-1], axis=axes[-1], workers=workers())
+    out = first(a, n=sizes[-1], axis=axes[-1], workers=threads)
     for axis, size in zip(reversed(axes[:-1]), reversed(sizes[:-1])):
-        out = sfft.fft(out, n=size, axis=axis, workers=workers(), overwrite_x=True)
+        out = sfft.fft(out, n=size, axis=axis, workers=threads, overwrite_x=True)
     return out
 
 
@@ -126,7 +143,8 @@ def _kernel_forward(h: np.ndarray, axes: tuple[int, ...], sizes: tuple[int, ...]
     """:func:`_forward` for a kernel: after the last axis, an axis of few taps is a DFT-matrix
     product instead of an FFT of mostly zeros (2048² with 31×31: 5 ms instead of 24)."""
     first = sfft.rfft if real else sfft.fft
-    out = first(h, n=sizes[-1], axis=axes[-1], workers=workers())
+    threads = workers(_points(h, axes, sizes))
+    out = first(h, n=sizes[-1], axis=axes[-1], workers=threads)
     for axis, size in zip(reversed(axes[:-1]), reversed(sizes[:-1])):
         taps = out.shape[axis]
         columns = out.size // taps
@@ -135,20 +153,21 @@ def _kernel_forward(h: np.ndarray, axes: tuple[int, ...], sizes: tuple[int, ...]
             product = _dft_columns(size, taps, out.dtype) @ np.moveaxis(out, axis, -2)
             out = np.moveaxis(product, -2, axis)
         else:
-            out = sfft.fft(out, n=size, axis=axis, workers=workers(), overwrite_x=True)
+            out = sfft.fft(out, n=size, axis=axis, workers=threads, overwrite_x=True)
     return out
 
 
 def _inverse(spec: np.ndarray, axes: tuple[int, ...], sizes: tuple[int, ...], real: bool,
              takes: tuple[slice, ...]) -> np.ndarray:
     """Inverse transform keeping, after each axis, only the samples ``takes`` selects."""
+    threads = workers(_points(spec, axes, sizes))
     for axis, size, take in zip(axes[:-1], sizes[:-1], takes[:-1]):
-        spec = sfft.ifft(spec, n=size, axis=axis, workers=workers(), overwrite_x=True)
+        spec = sfft.ifft(spec, n=size, axis=axis, workers=threads, overwrite_x=True)
         index = [slice(None)] * spec.ndim
         index[axis] = take
         spec = spec[tuple(index)]
     last = sfft.irfft if real else sfft.ifft
-    out = last(spec, n=sizes[-1], axis=axes[-1], workers=workers())
+    out = last(spec, n=sizes[-1], axis=axes[-1], workers=threads)
     index = [slice(None)] * out.ndim
     index[axes[-1]] = takes[-1]
     return out[tuple(index)]
