@@ -73,7 +73,7 @@ def _limit_rows(forward_times: dict[str, float]) -> list[str]:
     """Roofline bounds of each forward case and where ndconv's time goes."""
     import limits
 
-    from ndconv.nn import _winograd
+    from ndconv.nn import _direct, _winograd
 
     machine = limits.machine_limits()
     rows = ["| case | ndconv fwd ms | memory ms | direct GEMM ms | ndconv's algorithm | its GEMM ms | distance "
@@ -91,6 +91,8 @@ def _limit_rows(forward_times: dict[str, float]) -> list[str]:
             m = _winograd.TILE
             tiles = batch * -(-h // m) * (-(-w // m) + 1)
             algorithm, gemm = f"Winograd F({m}×{m}, 3×3)", 2 * (m + 2) ** 2 * cin * cout * tiles / machine["gemm_f4"]
+        elif _direct.applies((3, 3), (1, 1), (1, 1), 1, cin, np.float32):
+            algorithm, gemm = "direct sum (no GEMM: the FLOPs at the GEMM rate)", direct
         else:
             algorithm, gemm = "im2col + GEMM", direct
         limit = max(nbytes / machine["bandwidth"], min(direct, gemm))

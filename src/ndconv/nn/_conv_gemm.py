@@ -1,5 +1,9 @@
 """The work behind :mod:`ndconv.nn.functional`: im2col, one GEMM per group, col2im.
 
+Two layer shapes take other paths forward: few input channels the direct sum
+(:mod:`ndconv.nn._direct`), 3×3 layers with many channels Winograd
+(:mod:`ndconv.nn._winograd`, also for both gradients).
+
 Layout (channels first, ``d`` spatial axes, ``G`` groups)::
 
     padded x   (B, C, *P)            P = spatial size after padding
@@ -33,7 +37,7 @@ import numpy as np
 from .._blas import by_batch
 from .._errors import check_memory
 from ..boundary import extend, fold
-from . import _winograd
+from . import _direct, _winograd
 from ._im2col import im2col, row_sums
 
 
@@ -168,6 +172,8 @@ def forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, g: ConvGeometry)
         src, pad = _winograd_source(x, g)         # zero padding: x read in place
         return _winograd_correlate(src, w.astype(dtype, copy=False), b, pad, (g.batch, g.out_channels) + g.output,
                                    parallel)
+    if _direct.applies(g.kernel, g.stride, g.dilation, g.groups, g.in_channels, dtype):
+        return _direct.correlate(x, w, b, g.pad, g.boundary, dtype, g.output)
     y = np.empty((g.batch, g.out_channels) + g.output, dtype)
     xp = extend(x, g.pad, g.boundary)
     wg = _grouped_weight(w, g)
