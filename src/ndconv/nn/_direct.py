@@ -113,8 +113,9 @@ def correlate(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, pad, boundary:
     dtype = np.dtype(dtype)
     xp = extend(x.astype(dtype, copy=False), pad, boundary)
     batch, channels, hp, wp = xp.shape
-    xf = np.zeros((batch, channels, hp * wp + 2), dtype)
+    xf = np.empty((batch, channels, hp * wp + 2), dtype)
     xf[:, :, :hp * wp] = xp.reshape(batch, channels, hp * wp)
+    xf[:, :, hp * wp:] = 0
     cout = w.shape[0]
     padded = -(-cout // CHANNELS) * CHANNELS
     wq = np.zeros((padded,) + w.shape[1:], dtype)
