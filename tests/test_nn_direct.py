@@ -71,9 +71,9 @@ def test_direct_sum_equals_im2col_and_torch(case, dtype, monkeypatch):
 def test_cores_share_the_batch_with_the_same_bits(monkeypatch):
     rng = np.random.default_rng(5)
     x, k, b = _data(rng, CASES[0], np.float32)
-    monkeypatch.setattr(_direct, "PARALLEL_WORK", 0)
+    monkeypatch.setattr(_conv_gemm, "PARALLEL_WORK", 0)
     shared = F.conv(x, k, b, padding=1)
-    monkeypatch.setattr(_direct, "PARALLEL_WORK", 1 << 62)
+    monkeypatch.setattr(_conv_gemm, "PARALLEL_WORK", 1 << 62)
     assert np.array_equal(shared, F.conv(x, k, b, padding=1))
 
 
@@ -121,9 +121,8 @@ def test_gradients_of_a_direct_layer_match_finite_differences():
     for grad, arr in ((dx, x), (dw, k), (db, b)):
         v = rng.standard_normal(arr.shape)
         plus, minus = arr + eps * v, arr - eps * v
-        args = {id(x): (x, k, b), id(k): (x, k, b), id(b): (x, k, b)}[id(arr)]
-        f = [F.conv(*(plus if a is arr else a for a in args), padding=1, boundary="reflect"),
-             F.conv(*(minus if a is arr else a for a in args), padding=1, boundary="reflect")]
+        f = [F.conv(*(moved if a is arr else a for a in (x, k, b)), padding=1, boundary="reflect")
+             for moved in (plus, minus)]
         numeric = np.sum(dy * (f[0] - f[1])) / (2 * eps)
         assert abs(numeric - np.sum(grad * v)) <= 1e-6 * max(1.0, abs(numeric))
 

@@ -173,7 +173,7 @@ def forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, g: ConvGeometry)
         return _winograd_correlate(src, w.astype(dtype, copy=False), b, pad, (g.batch, g.out_channels) + g.output,
                                    parallel)
     if _direct.applies(g.kernel, g.stride, g.dilation, g.groups, g.in_channels, dtype):
-        return _direct.correlate(x, w, b, g.pad, g.boundary, dtype, g.output)
+        return _direct.correlate(x, w, b, g.pad, g.boundary, dtype, g.output, parallel)
     y = np.empty((g.batch, g.out_channels) + g.output, dtype)
     xp = extend(x, g.pad, g.boundary)
     wg = _grouped_weight(w, g)

@@ -24,8 +24,6 @@ that machine.
 
 from __future__ import annotations
 
-import math
-
 import numba
 import numpy as np
 
@@ -38,8 +36,6 @@ CHANNELS = 4
 #: Measured against im2col + GEMM, 3×3 float32, 2 cores: Cin = 1, 2, 3, 4, 8 took
 #: 0.56–0.73 of the time (e.g. B64 8→64 32²: 5.5 against 7.8 ms); Cin = 16 and 32 tied
 MAX_INNER = 80
-#: output samples × inner products from which the batch is shared by the cores
-PARALLEL_WORK = 1 << 22
 
 
 def applies(kernel, stride, dilation, groups: int, in_channels: int, dtype: np.dtype) -> bool:
@@ -108,8 +104,9 @@ def _planes(xf, w, bias, y, wp, lo, hi):  # pragma: no cover - compiled
 
 
 def correlate(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, pad, boundary: str, dtype: np.dtype,
-              output: tuple[int, int]) -> np.ndarray:
-    """y (B, Cout, *output) = the layer's cross-correlation of x with w, plus b."""
+              output: tuple[int, int], parallel: bool) -> np.ndarray:
+    """y (B, Cout, *output) = the layer's cross-correlation of x with w, plus b; with
+    ``parallel`` the cores share the batch."""
     dtype = np.dtype(dtype)
     xp = extend(x.astype(dtype, copy=False), pad, boundary)
     batch, channels, hp, wp = xp.shape
@@ -122,6 +119,5 @@ def correlate(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, pad, boundary:
     wq[:cout] = w
     beta = np.zeros(cout, dtype) if b is None else b.astype(dtype)
     y = np.empty((batch, cout) + tuple(output), dtype)
-    work = batch * cout * math.prod(output) * channels * math.prod(w.shape[2:])
-    run_jobs(_planes, (xf, wq, beta, y, wp), batch, parallel=work >= PARALLEL_WORK)
+    run_jobs(_planes, (xf, wq, beta, y, wp), batch, parallel=parallel)
     return y
