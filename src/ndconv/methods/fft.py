@@ -27,6 +27,7 @@ import scipy.fft as sfft
 from numpy.lib.stride_tricks import sliding_window_view
 
 from .._memory import available_bytes, cpu_count
+from . import _spectra
 from ._problem import Sampled
 
 #: at most this share of the available memory goes to FFT buffers
@@ -140,7 +141,17 @@ def _dft_columns(size: int, taps: int, dtype: np.dtype) -> np.ndarray:
 
 
 def _kernel_forward(h: np.ndarray, axes: tuple[int, ...], sizes: tuple[int, ...], real: bool) -> np.ndarray:
-    """:func:`_forward` for a kernel: after the last axis, an axis of few taps is a DFT-matrix
+    """:func:`_forward` for a kernel (read-only: kept for the next call with the same kernel,
+    see :mod:`._spectra`)."""
+    points = math.prod(sizes[:-1]) * (sizes[-1] // 2 + 1 if real else sizes[-1])
+    batch = h.size // max(1, math.prod(h.shape[ax] for ax in axes))
+    item = np.result_type(h.dtype, np.complex64).itemsize
+    return _spectra.spectrum(h, (axes, sizes, real), batch * points * item,
+                             lambda: _kernel_transform(h, axes, sizes, real))
+
+
+def _kernel_transform(h: np.ndarray, axes: tuple[int, ...], sizes: tuple[int, ...], real: bool) -> np.ndarray:
+    """The kernel's transform: after the last axis, an axis of few taps is a DFT-matrix
     product instead of an FFT of mostly zeros (2048² with 31×31: 5 ms instead of 24)."""
     first = sfft.rfft if real else sfft.fft
     threads = workers(_points(h, axes, sizes))
