@@ -517,10 +517,27 @@ def _failed(exc: Exception) -> str:
     return f"failed: {type(exc).__name__}: {exc}"[:160]
 
 
+#: the contender that runs ``auto`` with every kernel spectrum computed afresh (the FFT
+#: methods keep the last ones, see ``ndconv.methods._spectra``): the time of a new kernel
+NEW_KERNEL = "ndconv[auto, new kernel]"
+
+
+def _new_kernel_call(case: Case, x: np.ndarray, k: np.ndarray) -> Call:
+    from .methods import _spectra
+
+    def call():
+        with _spectra.disabled():
+            return convolve(x, k, case.mode, case.boundary)
+
+    return call
+
+
 def _contenders(case, x, k, scale: Scale, peers: Sequence[Peer]) -> tuple[str, dict[str, Call], dict[str, str]]:
     """ndconv's auto choice, every contender's call, and notes on those left out."""
     choice = choose_method(x, k, case.mode, case.boundary)
     calls = {"ndconv": _ndconv_call(case, x, k)}
+    if str(choice) in ("fft", "overlap_add"):
+        calls[NEW_KERNEL] = _new_kernel_call(case, x, k)
     notes: dict[str, str] = {}
     for name, cost in choice.costs.items():
         if name == choice or math.isinf(cost):
@@ -572,6 +589,7 @@ def run_case(case: Case, scale: Scale, peers: Sequence[Peer] | None = None,
     times = time_interleaved(calls, repeat or scale.repeat, scale.budget, rounds=rounds)
     result = CaseResult(case, method, times.pop("ndconv"), notes=notes)
     forced = {_forced(name): name for name in REGISTRY}
+    forced[NEW_KERNEL] = "auto, new kernel"
     for name, seconds in times.items():
         if name in forced:
             result.methods[forced[name]] = seconds
@@ -812,7 +830,10 @@ rotating each round, and the median is shown. **ratio = ndconv / fastest agreein
 ndconv is faster; bold above {slow}); **paired** = the median over rounds of that round's ndconv /
 the same peer (the machine's speed drifts over seconds, by up to 2–3× here, and within a round both
 see about the same machine). "ndconv's methods" are the other methods forced with
-`method=`. Peers get as many threads as ndconv. The machine's speed drifts, so compare ratios,
+`method=`, and, where `auto` runs an FFT method, "auto, new kernel": the FFT methods keep
+the spectrum of the last kernels for the next call with the same kernel (as every timed call
+here is), and this contender computes it afresh each call, the time of a kernel seen for
+the first time. Peers get as many threads as ndconv. The machine's speed drifts, so compare ratios,
 not milliseconds across runs."""
 
 _NOT_TIMED = "Too slow for the time limit, not expressible, or (✗) a different answer from ndconv's:"

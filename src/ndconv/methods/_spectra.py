@@ -21,6 +21,8 @@ import hashlib
 import os
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Callable, NamedTuple
 
 import numpy as np
@@ -70,6 +72,18 @@ def spectrum(h: np.ndarray, key: tuple, spectrum_bytes: int,
             while sum(a.nbytes for a in _KEPT.values()) > CACHE_BYTES:
                 _KEPT.popitem(last=False)
     return result
+
+
+@contextmanager
+def disabled() -> Iterator[None]:
+    """Compute every spectrum afresh inside the block (benchmarks time a new kernel each
+    call this way).  Not for threads that convolve meanwhile: it sets :data:`ENABLED`."""
+    global ENABLED
+    saved, ENABLED = ENABLED, False
+    try:
+        yield
+    finally:
+        ENABLED = saved
 
 
 def clear() -> None:
