@@ -243,3 +243,16 @@ def test_find_matches_small_and_special_cases():
 def test_errors_name_argument_and_value(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+def test_scores_are_a_fresh_c_contiguous_array():
+    """The scores are written to their own C-contiguous array (through the view of the
+    inverse transform's rows the compiled loop could not vectorise its stores)."""
+    rng = np.random.default_rng(11)
+    image = rng.random((300, 280)).astype(np.float32)
+    template = image[40:72, 50:80].copy()
+    for method in ("zncc", "ncc", "sqdiff"):
+        scores = ndconv.match_template(image, template, method=method)
+        assert scores.flags.c_contiguous
+        reference = ndconv.match_template(image.astype(np.float64), template.astype(np.float64), method=method)
+        np.testing.assert_allclose(scores, reference, atol=2e-4 * max(1.0, float(np.abs(reference).max())))
