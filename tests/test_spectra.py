@@ -110,3 +110,21 @@ def test_threads_sharing_the_cache_get_the_same_bits(fresh):
         t.join()
     assert not errors and all(np.array_equal(r, expected) for r in results)
     assert _spectra.info().entries == 1
+
+
+def test_the_dft_product_shares_rows_and_matches_the_fft(fresh, monkeypatch):
+    """Large DFT-matrix products run as row shares on single-threaded BLAS (no spinning
+    BLAS workers afterwards); small ones as one product; both equal the FFT's transform."""
+    seen = []
+    original = fft_module._blas.by_batch
+    monkeypatch.setattr(fft_module._blas, "by_batch",
+                        lambda job, n, parallel: seen.append((n, parallel)) or original(job, n, parallel))
+    rng = np.random.default_rng(5)
+    for shape, sizes, parallel in [((31, 31), (2079, 2160), True), ((5, 5), (40, 40), False)]:
+        k = rng.standard_normal(shape)
+        got = fft_module._kernel_forward(k, (0, 1), sizes, True)
+        assert seen[-1] == (sizes[0], parallel)
+        np.testing.assert_allclose(got, np.fft.rfft2(k, s=sizes), rtol=1e-10, atol=1e-10 * np.abs(k).sum())
+    batched = rng.standard_normal((3, 9, 7))   # per-row kernels: the product broadcasts the batch
+    got = fft_module._kernel_forward(batched, (1, 2), (700, 64), True)
+    np.testing.assert_allclose(got, np.fft.rfft2(batched, s=(700, 64)), rtol=1e-10, atol=1e-9)
