@@ -170,8 +170,10 @@ def test_sobel_sign_convention():
 
 
 @pytest.mark.parametrize("name", ["gaussian", "sobel"])
-def test_auto_takes_the_separable_path(name):
-    """The filters reach correlate with one nD kernel; the core factors it."""
+def test_auto_takes_the_separable_path(name, monkeypatch):
+    """The filters reach correlate with one nD kernel; the core factors it (the Gaussian
+    when OpenCV's direct path is off: with it, see the test below)."""
+    monkeypatch.setattr(ndconv.filters._opencv, "centred_sep_filter", lambda *args: None)
     image = np.zeros((512, 512), dtype=np.float32)
     seen = {}
     original = ndconv.filters.correlate
@@ -191,6 +193,36 @@ def test_auto_takes_the_separable_path(name):
         assert choice == "separable", choice.report()
     else:                    # 3×3: the passes save 3 taps of 9 but stream the image twice
         assert choice == min(choice.costs, key=choice.costs.get), choice.report()
+
+
+@pytest.mark.skipif(not ndconv.methods._opencv.available(), reason="OpenCV not installed")
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("boundary", ["reflect", "symmetric", "edge", "constant", "wrap"])
+def test_2d_gaussians_go_straight_to_opencv_with_their_own_weights(dtype, boundary, monkeypatch):
+    """A 2-D float Gaussian runs one sepFilter2D call with the 1-D weights (no 2-D kernel
+    for correlate to factor), and gives correlate's answer; wrap, a non-zero fill and a zero
+    weight keep the generic path."""
+    rng = np.random.default_rng(21)
+    image = rng.standard_normal((70, 90)).astype(dtype)
+    image[10, 20] = np.nan
+    image[40, 60] = np.inf
+    calls = []
+    original = ndconv.filters.correlate
+    monkeypatch.setattr(ndconv.filters, "correlate", lambda *a, **k: calls.append(1) or original(*a, **k))
+    got = filters.gaussian(image, (2.0, 3.0), boundary=boundary)
+    assert bool(calls) == (boundary == "wrap")
+    expected = original(image, filters.gaussian_kernel((2.0, 3.0)).astype(dtype), "same", boundary)
+    assert got.dtype == expected.dtype and got.shape == expected.shape
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(expected))     # NaN and ∞ stay local
+    np.testing.assert_array_equal(np.isinf(got), np.isinf(expected))
+    finite = np.isfinite(expected)
+    np.testing.assert_allclose(got[finite], expected[finite], atol=2e-6 if dtype == np.float32 else 1e-13)
+    calls.clear()
+    filters.gaussian(image, 2.0, boundary="constant", fill_value=1.5)
+    assert calls
+    calls.clear()
+    filters.gaussian(image, 2.0, truncate=16.0)     # float32 weights that underflow to 0 (e^-128)
+    assert bool(calls) == (dtype == np.float32)
 
 
 def test_large_kernels_run_as_one_dimensional_passes():

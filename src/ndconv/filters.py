@@ -45,9 +45,10 @@ import numpy as np
 
 from ._errors import bad_choice, bad_value, check_memory
 from ._match import find_matches, match_template
-from ._spec import as_array, normalize_axes
+from ._spec import as_array, normalize_axes, normalize_boundary
 from ._typing import ArrayLike, Boundary
 from .api import correlate
+from .methods import _opencv
 
 __all__ = ["box", "find_matches", "gaussian", "gaussian_kernel", "gradient_magnitude", "laplace",
            "match_template", "prewitt", "sobel"]
@@ -99,6 +100,10 @@ def _separable(x: np.ndarray, vectors: dict[int, np.ndarray], boundary: Any, fil
     if not axes:  # identity on every axis: still the result type of correlate
         return correlate(x, np.ones((1,) * x.ndim, dtype=_weight_dtype(x, False)), "same", boundary,
                          fill_value=fill_value)
+    if len(axes) == 2 and x.ndim == 2:
+        fast = _opencv.centred_sep_filter(x, vectors[0], vectors[1], normalize_boundary(boundary), fill_value)
+        if fast is not None:
+            return fast
     if len(axes) == 1 or taps > WHOLE_KERNEL_TAPS:
         for a in axes:
             x = correlate(x, vectors[a], "same", boundary, fill_value=fill_value, axes=a)
