@@ -25,6 +25,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from .._errors import check_memory
 from .._memory import on_one_core
 from .._spec import ConvSpec
 
@@ -166,5 +167,7 @@ def centred_sep_filter(x: np.ndarray, u: np.ndarray, v: np.ndarray, boundary: st
     smallest = float(np.abs(u).min()) * float(np.abs(v).min())
     if not (np.isfinite(u).all() and np.isfinite(v).all()) or smallest <= np.finfo(x.dtype).tiny:
         return None
+    # counted as correlate counts the same call: the result and a working copy
+    check_memory("the result", x.shape, 2 * x.nbytes, " with its working copy")
     cv2 = _cv2()
     return cv2.sepFilter2D(_rows(x), -1, v, u, borderType=getattr(cv2, border))
