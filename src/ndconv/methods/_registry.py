@@ -96,8 +96,27 @@ MIXED_FACTOR = 1.1
 FRAMES_CALLS = 1
 
 
-def _loops_terms(problem: Problem) -> Cost:
-    """The compiled loops: work per core, streamed bytes, the padded border strips."""
+#: the engine comparison (:func:`direct_engine`) prices the loops with these in place of
+#: ONE_PASS_FACTOR, RUN_PASS_FACTOR and FRAMES_CALLS, and OpenCV's streamed bytes at
+#: OPENCV_STREAM_SHARE of theirs.  Fitted to the loops against filter2D on 100 interleaved
+#: 2-D cases (128² to 2048², 3×3 to 11×11, float32/float64, constant/reflect, on the
+#: 2-core AVX-512 machines): the method ranking's factors priced the loops 2.6–3.5× above
+#: their time and OpenCV 2–3×, so the comparison took OpenCV for 7×7 to 11×11 on 2048²
+#: float32, where the loops were 1.11–1.16× faster, and the loops for 3×3 on 512², where
+#: OpenCV was 2× faster.  Summed log regret of the engine choice over the 100 cases 3.9 →
+#: 0.78; within 1.05× of the faster engine 80 → 94 %, the worst 2.26× → 1.35×.  The
+#: method ranking keeps its own factors (refitting them moved the planner's regret grid
+#: from 101 to 98 of 102 cases within 1.1×: small 3-D problems went to the loops)
+ENGINE_ONE_PASS_FACTOR = 0.5
+ENGINE_RUN_PASS_FACTOR = 0.5
+ENGINE_FRAMES_CALLS = 4
+OPENCV_STREAM_SHARE = 0.5
+
+
+def _loops_terms(problem: Problem, one_pass_factor: float | None = None, run_pass_factor: float | None = None,
+                 frames_calls: float | None = None) -> Cost:
+    """The compiled loops: work per core, streamed bytes, the padded border strips (the
+    factors default to ONE_PASS_FACTOR, RUN_PASS_FACTOR and FRAMES_CALLS)."""
     spec = problem.spec
     outputs = _size(spec.output_shape)
     taps = _size(spec.kernel_shape)
@@ -114,14 +133,17 @@ def _loops_terms(problem: Problem) -> Cost:
     note = "compiled loops" + ("" if cores == 1 else f" on {cores:.0f} cores") + (
         ", one pass" if one_pass else ", one pass per kernel row" if run_passes else "")
     key = _dtype_key(spec.compute_dtype)
-    factor = ONE_PASS_FACTOR if one_pass else RUN_PASS_FACTOR if run_passes else 1.0
+    one_pass_factor = ONE_PASS_FACTOR if one_pass_factor is None else one_pass_factor
+    run_pass_factor = RUN_PASS_FACTOR if run_pass_factor is None else run_pass_factor
+    frames_calls = FRAMES_CALLS if frames_calls is None else frames_calls
+    factor = one_pass_factor if one_pass else run_pass_factor if run_passes else 1.0
     if key == "i8" and _float64_loops(spec):   # exact integers summed by the float64 loops
         key, border = "f8", border + spec.x.size + outputs        # the casts to float64 and back
     accumulator = direct.accumulator_dtype(spec.compute_dtype, taps)
     if accumulator != spec.compute_dtype:      # many float32 taps: summed in float64
         key, factor = _dtype_key(accumulator), factor * MIXED_FACTOR
         note += f", {accumulator.name} sums"
-    calls = 1 + (FRAMES_CALLS if spec.ndim >= 2 and border and not direct.padded_whole(spec.x.size, spec.ndim) else 0)
+    calls = 1 + (frames_calls if spec.ndim >= 2 and border and not direct.padded_whole(spec.x.size, spec.ndim) else 0)
     return ([("call", calls), ("direct_" + key, work / cores * factor),
              ("direct_stream", streamed / cores), ("copy", border)], note)
 
@@ -131,7 +153,7 @@ def _float64_loops(spec) -> bool:
     return direct.spec_integer_bound(spec) < direct.FLOAT64_EXACT_BOUND
 
 
-def _opencv_filter2d_terms(problem: Problem) -> Cost:
+def _opencv_filter2d_terms(problem: Problem, stream_share: float = 1.0) -> Cost:
     spec = problem.spec
     if not _opencv.filter2d_applies(spec) or not all_finite(spec.kernel):
         return None, ""
@@ -140,16 +162,25 @@ def _opencv_filter2d_terms(problem: Problem) -> Cost:
              ("direct_stream", outputs * 2 * spec.compute_dtype.itemsize)]
     if not direct.opencv_keeps_nonfinite(problem):
         terms.append(_scan_term(spec))
+    terms = [(key, units * stream_share if key == "direct_stream" else units) for key, units in terms]
     return terms, "OpenCV filter2D"
 
 
 def direct_engine(problem: Problem) -> tuple[str, Cost]:
-    """``('opencv' | 'loops', cost)``: the cheaper engine of the direct method."""
+    """``('opencv' | 'loops', cost)``: the engine the direct method runs, and its price.
+
+    The engine is the cheaper one by the engine comparison's factors (ENGINE_*,
+    OPENCV_STREAM_SHARE); the price given to the planner is the cheaper engine's in
+    the method ranking's own factors, the scale its other methods are priced in."""
     loops = _loops_terms(problem)
     other = _opencv_filter2d_terms(problem)
-    if other[0] is not None and _seconds(other[0]) <= _seconds(loops[0]):
-        return "opencv", other
-    return "loops", loops
+    if other[0] is None:
+        return "loops", loops
+    fit_loops = _loops_terms(problem, ENGINE_ONE_PASS_FACTOR, ENGINE_RUN_PASS_FACTOR, ENGINE_FRAMES_CALLS)[0]
+    fit_opencv = _opencv_filter2d_terms(problem, OPENCV_STREAM_SHARE)[0]
+    engine = "opencv" if _seconds(fit_opencv) <= _seconds(fit_loops) else "loops"
+    price = other[0] if _seconds(other[0]) <= _seconds(loops[0]) else loops[0]
+    return engine, (price, other[1] if engine == "opencv" else loops[1])
 
 
 def _direct_terms(problem: Problem) -> Cost:
