@@ -242,3 +242,26 @@ def test_auto_plans_remembered_per_problem_oldest_dropped_first(monkeypatch):
     monkeypatch.setattr(planner, "constants", lambda: dict(_costs.DEFAULTS))   # a new dict each call
     call(50)
     assert priced[-1] == 50 and len(priced) == 5
+
+
+@needs_cv2
+@pytest.mark.parametrize("side,taps,engine", [(2048, 11, "loops"), (2048, 7, "loops"), (2048, 3, "loops"),
+                                              (512, 3, "opencv"), (128, 11, "opencv")])
+def test_the_engine_comparison_has_its_own_factors(side, taps, engine, monkeypatch):
+    """Which engine runs comes from factors fitted to the two engines (the loops beat
+    filter2D on large float32 images, OpenCV wins on small ones); the planner's price is
+    still the cheaper engine in the ranking's own factors, so method choices stay put."""
+    monkeypatch.setattr(_costs, "constants", lambda: dict(_costs.DEFAULTS))
+    x = np.zeros((side, side), np.float32)
+    k = np.random.default_rng(taps).standard_normal((taps, taps)).astype(np.float32)
+    problem = Problem(make_spec(x, k, mode="same"))
+    chosen, (price, _) = _registry.direct_engine(problem)
+    assert chosen == engine
+    loops, opencv = _registry._loops_terms(problem)[0], _registry._opencv_filter2d_terms(problem)[0]
+    assert _registry._seconds(price) == min(_registry._seconds(loops), _registry._seconds(opencv))
+    monkeypatch.setattr(_registry, "ENGINE_ONE_PASS_FACTOR", _registry.ONE_PASS_FACTOR)
+    monkeypatch.setattr(_registry, "ENGINE_RUN_PASS_FACTOR", _registry.RUN_PASS_FACTOR)
+    monkeypatch.setattr(_registry, "ENGINE_FRAMES_CALLS", _registry.FRAMES_CALLS)
+    monkeypatch.setattr(_registry, "OPENCV_STREAM_SHARE", 1.0)
+    old = _registry.direct_engine(problem)[0]
+    assert old == ("opencv" if (side, taps) in ((2048, 11), (2048, 7), (128, 11)) else "loops")
