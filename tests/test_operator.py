@@ -575,3 +575,25 @@ def test_solve_any_magnitude(boundary, path, dtype, e):
     else:
         np.testing.assert_array_equal(big, np.ldexp(unit, e))
     assert np.isclose(op.last_solve.residual, math.ldexp(unit_info.residual, e), rtol=1e-3, atol=0)
+
+
+@pytest.mark.parametrize("shape,kshape,kw", [((17,), (5,), {}), ((17,), (4,), {"origin": 1}),
+                                             ((20, 23), (5, 4), {"dilation": (2, 3)}), ((9,), (12,), {}),
+                                             ((3, 20, 23), (6, 5), {"origin": (-1, 1), "correlate": True})])
+def test_periodic_adjoint_is_one_same_window_correlation(shape, kshape, kw, monkeypatch):
+    """The transpose of a circulant matrix correlates: the wrap rule's adjoint (stride 1,
+    'same' window) is one 'same' correlation with y extended periodically, no full
+    correlation and fold; it is still the matrix's conjugate transpose."""
+    from ndconv import operator as operator_module
+
+    rng = np.random.default_rng(len(shape) * 10 + kshape[0])
+    k = rng.standard_normal(kshape) + 1j * rng.standard_normal(kshape)
+    op = ndconv.ConvOperator(k, shape, boundary="wrap", **kw)
+    y = rng.standard_normal(op.output_shape) + 1j * rng.standard_normal(op.output_shape)
+    modes = []
+    original = operator_module.correlate
+    monkeypatch.setattr(operator_module, "correlate", lambda *a, **k: modes.append(k.get("mode")) or original(*a, **k))
+    got = op.H(y)
+    assert modes == ["same"]
+    dense = op.to_dense()
+    np.testing.assert_allclose(got.ravel(), dense.conj().T @ y.ravel(), atol=1e-10)

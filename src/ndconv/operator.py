@@ -15,7 +15,9 @@ kernel ``h`` in convolution form (flipped and conjugated for a correlation),
     transpose   Kᵀ y = conj(Kᴴ conj(y)).
 
 So the adjoint is the core's own correlation (every method, same ``auto``)
-plus a fold that touches only the ``kd − 1`` border samples per axis.  A batch
+plus a fold that touches only the ``kd − 1`` border samples per axis.  With a
+'same' window and stride 1, the zero and periodic rules need no fold: the
+adjoint is one 'same' correlation (constant, or wrap: the matrix is circulant).  A batch
 axis that the kernel broadcast over (input length 1, output length > 1) is
 summed.  The kernel Jacobian lives in :mod:`ndconv._operator_jacobian`, the
 matrix in :mod:`ndconv._operator_matrix`, spectra and ``solve`` in
@@ -158,12 +160,16 @@ class ConvOperator(LinearMap):
         kernel = self._canonical_kernel()
         axes = tuple(range(nb, y_c.ndim)) if kernel.ndim == y_c.ndim else None
         dilation = tuple(g.dilation for g in spec.geometry)
-        if spec.boundary == "constant" and all(g.is_same_window for g in spec.geometry):
-            # zero boundary, 'same' window, stride 1: the fold is a crop of the full
-            # correlation to [kd−1−start, … + n), itself a 'same' window (any engine)
+        if spec.boundary in ("constant", "wrap") and all(g.is_same_window for g in spec.geometry):
+            # 'same' window, stride 1.  Zero boundary: the fold is a crop of the full
+            # correlation to [kd−1−start, … + n), itself a 'same' window.  Periodic: the
+            # fold sums the full correlation over the period, which is the 'same' window's
+            # correlation with y extended periodically (the matrix is circulant; its
+            # transpose correlates).  Either way one call as dear as the forward (any
+            # engine), where the full correlation and its fold took 1.25× the forward.
             origin = tuple(g.kd - 1 - g.start - (g.kd - 1) // 2 for g in spec.geometry)
-            x_c = correlate(y_c, kernel, mode="same", axes=axes, dilation=dilation, origin=origin,
-                            method=spec.method)
+            x_c = correlate(y_c, kernel, mode="same", boundary=spec.boundary, axes=axes, dilation=dilation,
+                            origin=origin, method=spec.method)
         else:
             z = correlate(y_c, kernel, mode="full", axes=axes, dilation=dilation, method=spec.method)
             pad = tuple((-g.first_needed, g.last_needed - (g.n - 1)) for g in spec.geometry)
