@@ -23,7 +23,7 @@ import numpy as np
 import ndconv
 from ndconv import bench
 
-ROUNDS = 7
+ROUNDS = 15
 
 
 def _rng():
@@ -54,20 +54,23 @@ def _ratio_rows() -> list[str]:
         ("1-D float64 2^20, K=64", rng.standard_normal(2**20), rng.standard_normal(64),
          ["constant", "reflect", "wrap"], 1),
     ]
-    rows = ["| case | boundary | convolve ms | op(x) ms | ratio | op.H(y) ms | ratio |",
-            "|---|---|---:|---:|---:|---:|---:|"]
+    rows = ["| case | boundary | convolve ms | op(x) ms | ratio | paired | op.H(y) ms | ratio | paired |",
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     for title, x, k, boundaries, stride in cases:
         for boundary in boundaries:
             op = ndconv.ConvOperator(k, x.shape, mode="same", boundary=boundary, stride=stride)
             xb, y = _together(x, op(x))
+            rounds: list[dict[str, float]] = []
             times = bench.time_interleaved({
                 "convolve": lambda: ndconv.convolve(xb, k, "same", boundary, stride=stride),
                 "op": lambda: op(xb),
                 "adjoint": lambda: op.H(y),
-            }, ROUNDS, budget=2.0)
+            }, ROUNDS, budget=2.0, seed=len(rows), rounds=rounds)
             base = times["convolve"]
+            paired = {name: bench.paired_ratio(rounds, name, "convolve") for name in ("op", "adjoint")}
             rows.append(f"| {title} | {boundary} | {base * 1e3:.2f} | {times['op'] * 1e3:.2f} | "
-                        f"{times['op'] / base:.2f} | {times['adjoint'] * 1e3:.2f} | {times['adjoint'] / base:.2f} |")
+                        f"{times['op'] / base:.2f} | {paired['op']:.2f} | {times['adjoint'] * 1e3:.2f} | "
+                        f"{times['adjoint'] / base:.2f} | {paired['adjoint']:.2f} |")
     return rows
 
 
