@@ -223,6 +223,9 @@ def test_2d_gaussians_go_straight_to_opencv_with_their_own_weights(dtype, bounda
     calls.clear()
     filters.gaussian(image, 2.0, truncate=16.0)     # float32 weights that underflow to 0 (e^-128)
     assert bool(calls) == (dtype == np.float32)
+    calls.clear()
+    filters.gaussian(image, 0.5)                    # 5 taps: the core's loops over the whole kernel
+    assert calls
 
 
 def test_large_kernels_run_as_one_dimensional_passes():
