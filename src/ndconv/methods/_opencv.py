@@ -55,10 +55,19 @@ def available() -> bool:
     return ENABLED and not on_one_core() and _cv2() is not None
 
 
+#: ndconv's boundary rules as OpenCV's border types (OpenCV's filters have no periodic rule)
+_BORDERS = {"reflect": "BORDER_REFLECT_101", "symmetric": "BORDER_REFLECT", "edge": "BORDER_REPLICATE",
+            "constant": "BORDER_CONSTANT"}
+
+
+def _border_type(boundary: str):
+    """OpenCV's border type for an ndconv boundary rule, or None where it has none."""
+    name = _BORDERS.get(boundary)
+    return None if name is None else getattr(_cv2(), name)
+
+
 def _border(spec: ConvSpec):
-    cv2 = _cv2()
-    return {"reflect": cv2.BORDER_REFLECT_101, "symmetric": cv2.BORDER_REFLECT,
-            "edge": cv2.BORDER_REPLICATE, "constant": cv2.BORDER_CONSTANT}.get(spec.boundary)
+    return _border_type(spec.boundary)
 
 
 def window_applies(spec: ConvSpec) -> bool:
@@ -139,10 +148,6 @@ def sep_filter2d(spec: ConvSpec, pairs: list[tuple[np.ndarray, np.ndarray]]) -> 
     return _each_image(spec, apply)
 
 
-_BORDERS = {"reflect": "BORDER_REFLECT_101", "symmetric": "BORDER_REFLECT", "edge": "BORDER_REPLICATE",
-            "constant": "BORDER_CONSTANT"}
-
-
 def centred_sep_filter(x: np.ndarray, u: np.ndarray, v: np.ndarray, boundary: str, fill_value) -> np.ndarray | None:
     """The 'same' cross-correlation of the 2-D float image ``x`` with ``u ⊗ v`` (``u`` along
     rows, both of odd length, centred), by one ``sepFilter2D`` call; None where it does not
@@ -157,7 +162,7 @@ def centred_sep_filter(x: np.ndarray, u: np.ndarray, v: np.ndarray, boundary: st
     """
     if x.ndim != 2 or x.dtype not in (np.float32, np.float64) or not available():
         return None
-    border = _BORDERS.get(boundary)
+    border = _border_type(boundary)
     if border is None or (boundary == "constant" and fill_value != 0):
         return None
     if u.size % 2 == 0 or v.size % 2 == 0 or u.size > x.shape[0] or v.size > x.shape[1] or max(x.shape) >= 2**30:
@@ -169,5 +174,4 @@ def centred_sep_filter(x: np.ndarray, u: np.ndarray, v: np.ndarray, boundary: st
         return None
     # counted as correlate counts the same call: the result and a working copy
     check_memory("the result", x.shape, 2 * x.nbytes, " with its working copy")
-    cv2 = _cv2()
-    return cv2.sepFilter2D(_rows(x), -1, v, u, borderType=getattr(cv2, border))
+    return _cv2().sepFilter2D(_rows(x), -1, v, u, borderType=border)
