@@ -12,6 +12,9 @@ result is the definition's, bit for bit in meaning:
 * kernel sides at most ``MAX_SIDE`` and no larger than the image: beyond
   that OpenCV switches to a DFT that would spread NaN over the image.
 
+``ndconv.filters`` also calls :func:`centred_sep_filter` directly for 2-D float
+Gaussians and boxes of 7 or more taps per axis, with their own 1-D weights.
+
 Set ``ndconv.methods._opencv.ENABLED = False`` (or the environment variable
 ``NDCONV_OPENCV=0``) to force the Numba loops.
 """
