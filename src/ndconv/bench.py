@@ -522,14 +522,16 @@ def _failed(exc: Exception) -> str:
 NEW_KERNEL = "ndconv[auto, new kernel]"
 
 
-def _new_kernel_call(case: Case, x: np.ndarray, k: np.ndarray) -> Call:
+def new_kernels(call: Call) -> Call:
+    """``call`` with every kernel spectrum computed afresh, as for kernels (or templates)
+    not seen before: the time a first call with a kernel costs."""
     from .methods import _spectra
 
-    def call():
+    def fresh():
         with _spectra.disabled():
-            return convolve(x, k, case.mode, case.boundary)
+            return call()
 
-    return call
+    return fresh
 
 
 def _contenders(case, x, k, scale: Scale, peers: Sequence[Peer]) -> tuple[str, dict[str, Call], dict[str, str]]:
@@ -537,7 +539,7 @@ def _contenders(case, x, k, scale: Scale, peers: Sequence[Peer]) -> tuple[str, d
     choice = choose_method(x, k, case.mode, case.boundary)
     calls = {"ndconv": _ndconv_call(case, x, k)}
     if str(choice) in ("fft", "overlap_add"):
-        calls[NEW_KERNEL] = _new_kernel_call(case, x, k)
+        calls[NEW_KERNEL] = new_kernels(_ndconv_call(case, x, k))
     notes: dict[str, str] = {}
     for name, cost in choice.costs.items():
         if name == choice or math.isinf(cost):
