@@ -17,7 +17,7 @@ import ndconv  # noqa: E402
 import ndconv.torch as nt  # noqa: E402
 from ndconv.nn.functional import conv as numpy_conv  # noqa: E402
 from ndconv.param import SeparableStencil, Stencil, SymmetricStencil  # noqa: E402
-from ndconv.torch import _engine  # noqa: E402
+from ndconv.torch import _engine, _functional  # noqa: E402
 
 MODES = ("full", "same", "valid")
 BOUNDARIES = ("constant", "wrap", "reflect", "symmetric", "edge")
@@ -130,8 +130,9 @@ def test_batch_axes_per_row_kernels_and_axes(method):
 @pytest.mark.parametrize("method", METHODS)
 def test_four_axes(method):
     rng = rng_for(method, 4)
-    check(rng.standard_normal((4, 5, 6, 5)), rng.standard_normal((2, 3, 2, 2)), stride=(1, 2, 1, 2),
-          dilation=(2, 1, 1, 1), boundary="symmetric", method=method)
+    for correlate in (False, True):
+        check(rng.standard_normal((4, 5, 6, 5)), rng.standard_normal((2, 3, 2, 2)), stride=(1, 2, 1, 2),
+              dilation=(2, 1, 1, 1), boundary="symmetric", method=method, correlate=correlate)
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -394,6 +395,36 @@ def test_package_imports_the_real_torch_and_missing_torch_is_explained():
 def test_errors_name_the_argument(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+def test_kept_specs_tell_equal_values_of_other_types_apart():
+    """Specs are kept per shapes and options; ``origin=1.0`` still fails after ``origin=1`` ran
+    (they are equal dict keys), and unhashable options (a list of axes) are validated afresh."""
+    x, k = torch.arange(8.0), torch.tensor([1.0, 2.0, 3.0])
+    first = nt.convolve(x, k, mode="same", origin=1)
+    assert torch.equal(nt.convolve(x, k, mode="same", origin=1), first)
+    for origin in (1.0, True, (1.0,)):
+        with pytest.raises(ValueError, match="origin must be an int"):
+            nt.convolve(x, k, mode="same", origin=origin)
+    xx = torch.ones(3, 5)
+    assert nt.convolve(xx, k, axes=[1]).shape == (3, 7)
+    with pytest.raises(ValueError, match="axes"):
+        nt.convolve(xx, k, axes=[2])
+    for n in range(2 * _functional._SPECS_MAX):   # the store stays bounded
+        nt.convolve(torch.ones(n + 3), k)
+    assert len(_functional._SPECS) <= _functional._SPECS_MAX
+
+
+def test_all_finite_is_not_fooled_by_an_overflowing_sum():
+    """The finiteness check sums first; a sum that overflows on finite values is looked at
+    value by value, a NaN or ±∞ anywhere (real or imaginary part) is found."""
+    big = torch.full((4,), 3e38)
+    assert _functional._all_finite(big, torch.ones(3))
+    assert _functional._all_finite(torch.empty(0), big.to(torch.complex64))
+    assert not _functional._all_finite(torch.ones(3), torch.tensor([1.0, float("nan")]))
+    assert not _functional._all_finite(big, torch.tensor([complex(1, float("inf"))]))
+    assert not _functional._all_finite(torch.tensor([float("inf"), -float("inf")]))
+    assert _functional._all_finite(torch.empty(0))
 
 
 def test_fft_overflow_of_large_finite_data_falls_back_to_the_direct_sum():

@@ -19,9 +19,8 @@ so autograd's backward (an ``index_add``) is exactly :func:`ndconv.boundary.fold
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -35,28 +34,31 @@ from ..boundary import extension_index
 _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 
 
-@contextlib.contextmanager
-def ieee_float32() -> Iterator[None]:
+class ieee_float32:
     """Run the block with TF32 off for cuDNN convolutions and CUDA matmuls; restore after.
 
     torch ≥ 2.9 keeps the TF32 state in ``fp32_precision`` (the legacy
     ``allow_tf32`` flags read and write it); reading a legacy flag while the
     two APIs disagree raises, so only the new API is touched when it exists.
+    Settings already IEEE are left alone (the common case, a few µs of a GPU
+    call's host time saved: a call's latency on the device is mostly its host side).
     """
-    backends = torch.backends
-    if hasattr(backends.cudnn, "conv") and hasattr(backends.cudnn.conv, "fp32_precision"):
-        settings = [(backends.cudnn.conv, "fp32_precision"), (backends.cuda.matmul, "fp32_precision")]
-        off: object = "ieee"
-    else:  # pragma: no cover - torch < 2.9
-        settings = [(backends.cudnn, "allow_tf32"), (backends.cuda.matmul, "allow_tf32")]
-        off = False
-    saved = [getattr(owner, name) for owner, name in settings]
-    try:
-        for owner, name in settings:
+
+    def __enter__(self) -> None:
+        backends = torch.backends
+        if hasattr(backends.cudnn, "conv") and hasattr(backends.cudnn.conv, "fp32_precision"):
+            settings = [(backends.cudnn.conv, "fp32_precision"), (backends.cuda.matmul, "fp32_precision")]
+            off: object = "ieee"
+        else:  # pragma: no cover - torch < 2.9
+            settings = [(backends.cudnn, "allow_tf32"), (backends.cuda.matmul, "allow_tf32")]
+            off = False
+        self._saved = [(owner, name, value) for owner, name in settings
+                       if (value := getattr(owner, name)) != off]
+        for owner, name, _ in self._saved:
             setattr(owner, name, off)
-        yield
-    finally:
-        for (owner, name), value in zip(settings, saved):
+
+    def __exit__(self, *exc: object) -> None:
+        for owner, name, value in self._saved:
             setattr(owner, name, value)
 
 
@@ -93,7 +95,9 @@ def correlate_ieee(x: torch.Tensor, w: torch.Tensor, stride: Sequence[int], dila
     """torch's cross-correlation (zero ``padding`` on both sides, none by default), IEEE float32
     in both passes."""
     padding = tuple(padding) if padding is not None else (0,) * (w.ndim - 2)
-    if x.is_complex():  # aten's convolution_backward has no complex kernels: autograd's own formula
+    if x.is_complex() or not (torch.is_grad_enabled() and (x.requires_grad or w.requires_grad)):
+        # complex: aten's convolution_backward has no complex kernels, autograd's own formula;
+        # no gradient wanted: the autograd.Function's own cost (~20 µs of host time) saved
         with ieee_float32():
             return _CONV[w.ndim - 2](x, w, None, tuple(stride), padding, tuple(dilation), groups)
     return _Correlate.apply(x, w, tuple(stride), tuple(dilation), groups, padding)
@@ -132,19 +136,22 @@ def extend(x: torch.Tensor, ranges: Sequence[tuple[int, int]], boundary: str, fi
 
 
 def direct(z: torch.Tensor, kernel: torch.Tensor, stride: Sequence[int], dilation: Sequence[int],
-           padding: Sequence[int] | None = None) -> torch.Tensor:
+           padding: Sequence[int] | None = None, flipped: bool = False) -> torch.Tensor:
     """Canonical direct convolution; ``kernel`` in convolution form, batch axes broadcast.
 
     ``padding``: zeros of x̃ on both sides of ``z`` per axis, left to cuDNN (up to three axes).
+    ``flipped``: ``kernel`` is given flipped on the convolved axes (a correlation's own
+    kernel, conjugated), which is the weight torch reads: no flip is made.
     """
     naxes = len(stride)
+    nb = z.ndim - naxes
     if naxes > 3:
         assert padding is None or not any(padding)
-        return _direct_by_taps(z, kernel, stride, dilation)
-    nb = z.ndim - naxes
+        return _direct_by_taps(z, kernel.flip(tuple(range(nb, kernel.ndim))) if flipped else kernel, stride,
+                               dilation)
     lengths, taps = z.shape[nb:], kernel.shape[nb:]
     z_batch, k_batch = tuple(z.shape[:nb]), tuple(kernel.shape[:nb])
-    weight = kernel.flip(tuple(range(nb, kernel.ndim)))
+    weight = kernel if flipped else kernel.flip(tuple(range(nb, kernel.ndim)))
     if all(s == 1 for s in k_batch):        # one kernel: the batch folds into torch's batch axis
         y = correlate_ieee(z.reshape((-1, 1) + lengths), weight.reshape((1, 1) + taps), stride, dilation,
                            padding=padding)
