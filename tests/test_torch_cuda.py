@@ -160,3 +160,78 @@ def test_training_step_matches_the_cpu(method):
         grads.append([p.grad.cpu() for p in moved.parameters()])
     for cpu, cuda in zip(*grads):
         torch.testing.assert_close(cuda, cpu, rtol=1e-4, atol=1e-5)
+
+
+TRITON_CASES = [   # (x shape, kernel shape, stride, dilation, padding)
+    ((3, 1, 40, 37), (1, 1, 3, 3), (1, 1), (1, 1), (1, 1)),
+    ((2, 1, 64, 300), (1, 1, 5, 7), (2, 3), (1, 2), (2, 0)),
+    ((1, 1, 9, 1500), (1, 1, 9, 1), (1, 1), (3, 1), (8, 0)),
+    ((1, 1, 17, 17), (1, 1, 31, 31), (1, 1), (1, 1), (30, 30)),     # taps beyond the input: 'full'
+    ((4, 1, 5000), (1, 1, 64), (1,), (1,), (63,)),                     # 1-D, the last row unrolled
+    ((6, 1, 2049), (1, 1, 3), (4,), (5,), (0,)),
+]
+
+
+@pytest.mark.parametrize("case", TRITON_CASES, ids=lambda c: "x".join(map(str, c[0])) + "-k" + "x".join(map(str, c[1])))
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_triton_stencil_equals_float64_cudnn(case, dtype, monkeypatch):
+    """The one-channel stencil that stands in for cuDNN: every stride, dilation, padding and
+    a strided (non-contiguous) input, within the float32 (float64) bound of float64 cuDNN."""
+    from ndconv.torch import _engine, _triton
+
+    monkeypatch.setattr(_triton, "MIN_WORK", 0)   # small problems too
+    shape, taps, stride, dilation, padding = case
+    gen = torch.Generator(device="cuda").manual_seed(len(shape) * 100 + taps[-1])
+    x = torch.randn(shape[:-1] + (2 * shape[-1],), device="cuda", dtype=dtype, generator=gen)[..., ::2]
+    w = torch.randn(taps, device="cuda", dtype=dtype, generator=gen)
+    assert _triton.usable(x, w, 1)
+    conv = torch.nn.functional.conv1d if len(shape) == 3 else torch.nn.functional.conv2d
+    want = conv(x.double(), w.double(), None, stride, padding, dilation)
+    got = _triton.correlate(x, w, stride, dilation, padding)
+    assert got.dtype == dtype and got.shape == want.shape
+    scale = float(w.abs().sum() * x.abs().max())
+    assert float((got.double() - want).abs().max()) <= (1e-6 if dtype == torch.float32 else 1e-14) * scale
+    assert torch.equal(_engine.correlate_ieee(x, w, stride, dilation, padding=padding), got)
+
+
+def test_triton_stencil_steps_aside_where_it_does_not_apply(monkeypatch):
+    """Small problems, gradients, several channels, complex data, long rows and huge batches
+    go to cuDNN."""
+    from ndconv.torch import _triton
+
+    x = torch.ones(2, 1, 8, 8, device="cuda")
+    w = torch.ones(1, 1, 3, 3, device="cuda")
+    assert not _triton.usable(x, w, 1)
+    assert _triton.usable(torch.ones(2, 1, 1024, 1024, device="cuda"), w, 1)
+    monkeypatch.setattr(_triton, "MIN_WORK", 0)
+    assert _triton.usable(x, w, 1)
+    assert not _triton.usable(x, w.clone().requires_grad_(), 1)
+    assert not _triton.usable(torch.ones(2, 2, 8, 8, device="cuda"), torch.ones(1, 2, 3, 3, device="cuda"), 1)
+    assert not _triton.usable(x.cpu(), w.cpu(), 1)
+    assert not _triton.usable(x, torch.ones(1, 1, 1, _triton.MAX_ROW_TAPS + 1, device="cuda"), 1)
+    assert not _triton.usable(x.to(torch.complex64), w.to(torch.complex64), 1)
+    rows = torch.ones(_triton.MAX_GRID + 1, 1, 4, device="cuda")
+    assert _triton.correlate(rows, torch.ones(1, 1, 2, device="cuda"), (1,), (1,), (0,)) is None
+    y = nt.correlate(rows[:, 0], torch.ones(2, device="cuda"), axes=-1, mode="valid", method="direct")
+    assert y.shape == (_triton.MAX_GRID + 1, 3) and bool((y == 2).all())
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("boundary", ["constant", "reflect"])
+@pytest.mark.parametrize("ndim", [1, 2])
+def test_public_calls_reach_the_triton_stencil(mode, boundary, ndim, monkeypatch):
+    """Problems above ``MIN_WORK`` run on the stencil through ndconv.torch's own calls
+    (convolve and correlate) and give NumPy ndconv's answers within the float32 bound."""
+    from ndconv.torch import _triton
+
+    calls = []
+    original = _triton.correlate
+    monkeypatch.setattr(_triton, "correlate", lambda *a: calls.append(a) or original(*a))
+    rng = rng_for("stencil", mode, boundary, ndim)
+    shape, taps = ((2, 600, 500), (5, 4)) if ndim == 2 else ((3, 2**18), (7,))
+    x = rng.standard_normal(shape).astype(np.float32)
+    k = rng.standard_normal(taps).astype(np.float32)
+    axes = tuple(range(-ndim, 0))
+    check(x, k, mode=mode, boundary=boundary, axes=axes, fill_value=0.0)
+    check(x, k, mode=mode, boundary=boundary, axes=axes, correlate=True, stride=2)
+    assert len(calls) == 2

@@ -30,6 +30,7 @@ from torch.autograd.function import once_differentiable
 
 from .._shapes import broadcast
 from ..boundary import extension_index
+from . import _triton
 
 _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 
@@ -93,8 +94,13 @@ class _Correlate(torch.autograd.Function):
 def correlate_ieee(x: torch.Tensor, w: torch.Tensor, stride: Sequence[int], dilation: Sequence[int],
                    groups: int = 1, padding: Sequence[int] | None = None) -> torch.Tensor:
     """torch's cross-correlation (zero ``padding`` on both sides, none by default), IEEE float32
-    in both passes."""
+    in both passes.  One channel on CUDA with no gradient wanted runs on the Triton stencil
+    of :mod:`ndconv.torch._triton` where it applies."""
     padding = tuple(padding) if padding is not None else (0,) * (w.ndim - 2)
+    if _triton.usable(x, w, groups):
+        y = _triton.correlate(x, w, stride, dilation, padding)
+        if y is not None:
+            return y
     if x.is_complex() or not (torch.is_grad_enabled() and (x.requires_grad or w.requires_grad)):
         # complex: aten's convolution_backward has no complex kernels, autograd's own formula;
         # no gradient wanted: the autograd.Function's own cost (~20 µs of host time) saved
