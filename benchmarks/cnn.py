@@ -171,11 +171,11 @@ def _epoch_rows(torch) -> list[str]:
 
 
 def render() -> str:
+    bench.passive_openmp()   # before torch loads its OpenMP runtime, which reads the setting once
     try:
         import torch
     except ImportError:
         return "## CNN (`ndconv.nn`)\n\nPyTorch is not installed; nothing to compare against."
-    bench.passive_openmp()
     threads = torch.get_num_threads()
     parts = ["## CNN (`ndconv.nn`)",
              f"`ndconv.nn.functional.conv` against `torch.nn.functional.conv2d` (CPU, float32, padding 1, "
