@@ -98,3 +98,26 @@ def test_fold_errors():
         fold(np.zeros(3), ((0, 0), (0, 0)), "wrap")
     with pytest.raises(ValueError, match=r"boundary must be"):
         fold(np.zeros(3), ((0, 0),), "sym")
+
+
+@pytest.mark.parametrize("boundary", BOUNDARIES)
+@pytest.mark.parametrize("pad", [((2, 2), (2, 2)), ((1, 4), (9, 3)), ((0, -1), (-2, 7)), ((3, 0), (0, 1))])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.complex128])
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_fold_2d_columns_equal_the_transposed_extensions(boundary, pad, dtype, overwrite):
+    """A 2-D image's border columns (folded by a compiled loop over the rows) and rows:
+    Eᵣᵀ z E_c, for long extensions (sources repeat), negative widths and a strided z."""
+    (b0, a0), (b1, a1) = pad
+    n0, n1 = 5, 4
+    rng = np.random.default_rng(abs(hash((boundary, pad))) % 2**32)
+    big = rng.standard_normal((n0 + b0 + a0, 2 * (n1 + b1 + a1)))
+    z = (big + (1j * big[::-1] if dtype == np.complex128 else 0)).astype(dtype)[:, ::2]   # strided columns
+    rows = extension_matrix(n0, -b0, n0 - 1 + a0, boundary)
+    cols = extension_matrix(n1, -b1, n1 - 1 + a1, boundary)
+    expected = rows.T @ z.astype(np.complex128) @ cols
+    kept = z.copy()
+    got = fold(z, pad, boundary, overwrite_input=overwrite)
+    assert got.shape == (n0, n1) and got.dtype == dtype
+    np.testing.assert_allclose(got, expected, rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-5)
+    if not overwrite:
+        np.testing.assert_array_equal(z, kept)
