@@ -34,6 +34,15 @@ def _one_thread():
     torch.set_num_threads(threads)
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _torch_engines():
+    """These tests check torch's engines on the CPU: CPU calls without gradients would run
+    on ndconv's NumPy core (``NUMPY_CORE``), which the tests marked so switch back on."""
+    _functional.NUMPY_CORE = False
+    yield
+    _functional.NUMPY_CORE = True
+
+
 def rng_for(*key: object) -> np.random.Generator:
     return np.random.default_rng(abs(hash(repr(key))) % 2**32)
 
@@ -454,3 +463,39 @@ def test_conv_layer_fft_keeps_nan_local_and_survives_large_data():
     torch.testing.assert_close(fft(big), direct(big), rtol=0, atol=0)
     clean = torch.randn(1, 2, 40, 40)
     torch.testing.assert_close(fft(clean), direct(clean), rtol=1e-4, atol=1e-4)   # the FFT is used here
+
+
+def test_cpu_calls_without_gradients_run_on_the_numpy_core(monkeypatch):
+    """CPU tensors of float and complex dtypes, no gradient wanted: ndconv's NumPy core on the
+    tensors' own memory, bit for bit its result; gradients, integers and bfloat16 stay on
+    torch's engines, and the errors are the same."""
+    monkeypatch.setattr(_functional, "NUMPY_CORE", True)
+    used = []
+    for name in ("direct", "fft"):
+        original = getattr(_engine, name)
+        monkeypatch.setattr(_engine, name, lambda *a, _original=original, **kw: used.append(1) or _original(*a, **kw))
+    rng = rng_for("numpy core")
+    x = torch.from_numpy(rng.standard_normal((3, 40, 50)).astype(np.float32))
+    k = torch.from_numpy(rng.standard_normal((5, 4)).astype(np.float32))
+    for options in ({"mode": "same", "boundary": "reflect"}, {"stride": 2}, {"mode": "valid", "method": "fft"}):
+        for corr in (False, True):
+            got = (nt.correlate if corr else nt.convolve)(x, k, axes=(1, 2), **options)
+            want = (ndconv.correlate if corr else ndconv.convolve)(x.numpy(), k.numpy(), axes=(1, 2), **options)
+            assert got.dtype == torch.float32
+            np.testing.assert_array_equal(got.numpy(), want)
+    xc = torch.randn(30, 40, dtype=torch.complex64)[:, ::2]          # strided
+    kc = torch.randn(3, 3, dtype=torch.complex64).conj()              # a pending conjugation
+    np.testing.assert_array_equal(nt.correlate(xc, kc, mode="same").numpy(),
+                                  ndconv.correlate(xc.numpy(), kc.resolve_conj().numpy(), mode="same"))
+    half = torch.randn(20, dtype=torch.float16)
+    assert nt.convolve(half, half).dtype == torch.float32
+    assert nt.choose_method(torch.ones(2**20), torch.ones(512)) == str(ndconv.choose_method(np.ones(2**20),
+                                                                                            np.ones(512)))
+    with pytest.raises(ValueError, match="mode must be"):
+        nt.convolve(torch.ones(3), torch.ones(2), mode="sam")
+    assert not used
+    nt.convolve(x[0].clone().requires_grad_(), k)
+    nt.convolve(torch.arange(10), torch.arange(3))
+    nt.convolve(torch.ones(10, dtype=torch.bfloat16), torch.ones(3, dtype=torch.bfloat16))
+    assert nt.choose_method(torch.ones(2**20, requires_grad=True), torch.ones(512)) == "fft"
+    assert len(used) == 3

@@ -4,7 +4,10 @@ Imported only when asked for (``import ndconv.torch``); ``import ndconv`` never
 imports torch.  Everything follows the one definition of :func:`ndconv.convolve`
 (modes, the five boundary rules, origin, stride, dilation, batch axes), runs on
 any device, is differentiable in the input and the kernel, and computes float32
-in IEEE arithmetic (TF32 off inside every call, forward and backward).
+in IEEE arithmetic (TF32 off inside every call, forward and backward).  A CPU call
+with no gradient wanted, on float or complex tensors, runs on ndconv's NumPy core
+(the tensors' own memory, its engines and planner); CUDA and gradients use torch's
+engines (and, for one channel on CUDA, a Triton stencil).
 
 =====================  ==========================================================
 :func:`convolve`       convolution of tensors, ``method`` ``'direct'`` or ``'fft'``
