@@ -1,10 +1,13 @@
-"""ndconv.torch's FFT path against torch's own convolution (CPU, float32).
+"""ndconv.torch against torch's own convolution (CPU, float32).
 
 ``python benchmarks/torch_fft.py`` prints the markdown section; ``render()`` returns it.
 Cases: a 512×512 image with a K×K kernel and a 2**16 signal with K taps, 'same'
 cross-correlation with zero padding.  Contenders: ``torch.nn.functional.conv2d/conv1d``
-(``padding="same"``), ``ndconv.torch.correlate(method="fft")`` and ``method="direct"``.
-Times are medians of interleaved runs (:func:`ndconv.bench.time_interleaved`).
+(``padding="same"``); ``ndconv.torch.correlate`` as a call without gradients runs it on
+the CPU (on ndconv's NumPy core, ``method="auto"``); and ``method="fft"`` and
+``method="direct"`` on torch's own engines (``NUMPY_CORE`` off: what runs when a
+gradient is wanted, or on CUDA).  Times are medians of interleaved runs
+(:func:`ndconv.bench.time_interleaved`).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import torch.nn.functional as F
 
 import ndconv.torch
 from ndconv.bench import time_interleaved
+from ndconv.torch import _functional
 
 IMAGE_KERNELS = (7, 15, 31, 63)
 SIGNAL_KERNELS = (64, 256, 1024, 4096)
@@ -26,10 +30,22 @@ BUDGET = 1.0  # seconds per contender and case, once it has its minimum samples
 def _case(x: torch.Tensor, k: torch.Tensor) -> dict[str, float]:
     torch_conv = F.conv2d if k.ndim == 2 else F.conv1d
     lead = (1, 1)
+    origin = 1 - k.shape[0] % 2
+
+    def on_torch(method: str):
+        def call():
+            _functional.NUMPY_CORE = False
+            try:
+                ndconv.torch.correlate(x, k, mode="same", origin=origin, method=method)
+            finally:
+                _functional.NUMPY_CORE = True
+        return call
+
     calls = {
         "torch": lambda: torch_conv(x.reshape(lead + x.shape), k.reshape(lead + k.shape), padding="same"),
-        "fft": lambda: ndconv.torch.correlate(x, k, mode="same", origin=1 - k.shape[0] % 2, method="fft"),
-        "direct": lambda: ndconv.torch.correlate(x, k, mode="same", origin=1 - k.shape[0] % 2, method="direct"),
+        "auto": lambda: ndconv.torch.correlate(x, k, mode="same", origin=origin),
+        "fft": on_torch("fft"),
+        "direct": on_torch("direct"),
     }
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)   # torch: 'same' with an even kernel copies the input
@@ -43,8 +59,9 @@ def _rows(label: str, x: torch.Tensor, kernels: tuple[int, ...], ndim: int) -> l
     for size in kernels:
         k = torch.randn((size,) * ndim)
         t = _case(x, k)
-        rows.append(f"| {label} | {'×'.join([str(size)] * ndim)} | {t['torch'] * 1e3:.2f} | {t['fft'] * 1e3:.2f} "
-                    f"| {t['direct'] * 1e3:.2f} | {t['fft'] / t['torch']:.2f} |")
+        rows.append(f"| {label} | {'×'.join([str(size)] * ndim)} | {t['torch'] * 1e3:.2f} | {t['auto'] * 1e3:.2f} "
+                    f"| {t['auto'] / t['torch']:.2f} | {t['fft'] * 1e3:.2f} | {t['direct'] * 1e3:.2f} "
+                    f"| {t['fft'] / t['torch']:.2f} |")
     return rows
 
 
@@ -55,16 +72,19 @@ def render() -> str:
         "## ndconv.torch FFT path vs torch conv",
         "",
         f"CPU float32, torch {torch.__version__}, {torch.get_num_threads()} threads; 'same' cross-correlation, "
-        "zero padding; times in ms (median of interleaved runs); ratio = fft / torch (below 1: the FFT wins).",
+        "zero padding; times in ms (median of interleaved runs). **ndconv.torch** is the call as it runs here "
+        "with no gradient wanted: on ndconv's NumPy core, `method='auto'`. **on torch's engines** is what runs "
+        "when a gradient is wanted or on CUDA (`NUMPY_CORE` off): `method='fft'` (torch.fft) and "
+        "`method='direct'` (torch's conv on the extended input). Ratios below 1: ndconv is faster.",
         "",
-        "| input | kernel | torch conv | ndconv.torch fft | ndconv.torch direct | fft / torch |",
-        "|---|---|---:|---:|---:|---:|",
+        "| input | kernel | torch conv | ndconv.torch | ratio | on torch's engines: fft | direct | fft / torch |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     lines += _rows("512×512", torch.randn(512, 512), IMAGE_KERNELS, 2)
     lines += _rows("2^16", torch.randn(2 ** 16), SIGNAL_KERNELS, 1)
-    lines += ["", "The FFT path costs about the same whatever the kernel size, torch's direct convolution "
-              "grows with the number of taps: the crossover is where fft / torch falls below 1. "
-              f"`method='auto'` takes the FFT from {ndconv.torch.FFT_MIN_TAPS} taps on "
+    lines += ["", "On torch's engines the FFT path costs about the same whatever the kernel size, torch's "
+              "direct convolution grows with the number of taps: the crossover is where fft / torch falls "
+              f"below 1, and `method='auto'` there takes the FFT from {ndconv.torch.FFT_MIN_TAPS} taps on "
               "(`ndconv.torch.FFT_MIN_TAPS`).", ""]
     return "\n".join(lines)
 
