@@ -183,8 +183,10 @@ def _as_numpy(t: torch.Tensor) -> np.ndarray:
 
 def _run(x: Any, k: Any, correlate: bool, **options: Any) -> torch.Tensor:
     if _on_numpy_core(x, k, options):
-        y = (api.correlate if correlate else api.convolve)(_as_numpy(x), _as_numpy(k), **options)
-        if not y.flags.writeable or any(step < 0 for step in y.strides):   # what torch.from_numpy takes
+        xa, ka = _as_numpy(x), _as_numpy(k)
+        y = (api.correlate if correlate else api.convolve)(xa, ka, **options)
+        if (not y.flags.writeable or any(step < 0 for step in y.strides)   # what torch.from_numpy takes
+                or np.may_share_memory(y, xa) or np.may_share_memory(y, ka)):   # a new tensor, always
             y = np.array(y)
         return torch.from_numpy(y)
     spec, x_c, k_c = _prepare(x, k, correlate, **options)
