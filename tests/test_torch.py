@@ -499,3 +499,20 @@ def test_cpu_calls_without_gradients_run_on_the_numpy_core(monkeypatch):
     nt.convolve(torch.ones(10, dtype=torch.bfloat16), torch.ones(3, dtype=torch.bfloat16))
     assert nt.choose_method(torch.ones(2**20, requires_grad=True), torch.ones(512)) == "fft"
     assert len(used) == 3
+
+
+def test_triton_stencil_is_for_cuda_only(monkeypatch):
+    """On the CPU (CI has no GPU) the stencil never applies, Triton is not even looked for,
+    and ``import ndconv.torch`` does not import it."""
+    from ndconv.torch import _triton
+
+    looked = []
+    monkeypatch.setattr(_triton, "_stencil", lambda: looked.append(1))
+    x, w = torch.ones(2, 1, 1024, 1024), torch.ones(1, 1, 3, 3)
+    assert not _triton.usable(x, w, 1)
+    assert not looked
+    code = ("import sys, torch; before = 'triton' in sys.modules; import ndconv.torch; "
+            "print(before, 'triton' in sys.modules)")
+    before, after = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                   check=True).stdout.split()
+    assert after == before      # whatever torch itself imports
