@@ -153,10 +153,37 @@ def long_rows() -> list[str]:
     return rows
 
 
+DEPTHWISE = ((8, 1024, 4096), (16, 768, 1024))
+DEPTHWISE_TAPS = (4, 7, 16, 31)   # 31: more than the stencil takes depthwise, cuDNN
+
+
+def depthwise_rows() -> list[str]:
+    """One kernel per channel, a few taps (a Mamba/Hyena short convolution), 'full' correlation."""
+    rows = []
+    for batch, channels, length in DEPTHWISE:
+        gen = torch.Generator(device="cuda").manual_seed(channels)
+        x = torch.randn(batch, channels, length, device="cuda", generator=gen)
+        for taps in DEPTHWISE_TAPS:
+            w = torch.randn(channels, 1, taps, device="cuda", generator=gen)
+            calls = {
+                "cudnn": lambda: F.conv1d(x, w, None, 1, taps - 1, 1, channels),
+                "ndconv": lambda: nt.correlate(x, w.reshape(1, channels, taps), axes=-1, method="direct"),
+            }
+            with torch.no_grad():
+                t = {name: _time(call) for name, call in calls.items()}
+                b = {name: _stream(call) for name, call in calls.items()}
+                ref = F.conv1d(x.double(), w.double(), None, 1, taps - 1, 1, channels)
+                err = float((calls["ndconv"]() - ref).abs().max() / ref.abs().max())
+            rows.append(f"| {batch}×{channels}×{length} | {taps} | {t['cudnn'] * 1e3:.3f} | {t['ndconv'] * 1e3:.3f} "
+                        f"| {t['ndconv'] / t['cudnn']:.2f} | {b['cudnn'] * 1e3:.3f} | {b['ndconv'] * 1e3:.3f} "
+                        f"| {b['ndconv'] / b['cudnn']:.2f} | {err:.1e} |")
+    return rows
+
+
 def render() -> str:
     """The markdown section "GPU: ndconv.torch on CUDA" measured on this machine's GPU."""
     with nt.ieee_float32():   # cuDNN held to ndconv.torch's IEEE float32; the caller's setting restored after
-        images, long = image_rows(), long_rows()
+        images, long, depthwise = image_rows(), long_rows(), depthwise_rows()
     floor, bandwidth = memory_floor()
     props = torch.cuda.get_device_properties(0)
     lines = [
@@ -200,6 +227,17 @@ def render() -> str:
         "ndconv's extra time over the bare torch.fft convolution is its look for NaN/±∞ in the result (a sum "
         "over it and one wait for the device, so that a non-finite value can be kept local by the direct sum) "
         "and the host's own work per call.",
+        "",
+        "### Short depthwise convolutions (one kernel per channel)",
+        "",
+        "x of shape (B, C, L), one kernel of K taps per channel, 'full' correlation: cuDNN's depthwise "
+        "`conv1d(groups=C)` against `ndconv.torch.correlate(x, k[None], axes=-1)` (per-row kernels: on "
+        "ndconv's Triton stencil up to 16 taps, on cuDNN above). ratio = ndconv / cuDNN; "
+        "error = max|y − y64| / max|y64| against float64 cuDNN.",
+        "",
+        "| B×C×L | K | one call: cuDNN | ndconv | ratio | back to back: cuDNN | ndconv | ratio | error |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+        *depthwise,
     ]
     return "\n".join(lines) + "\n"
 

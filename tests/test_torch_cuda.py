@@ -162,6 +162,10 @@ def test_training_step_matches_the_cpu(method):
         torch.testing.assert_close(cuda, cpu, rtol=1e-4, atol=1e-5)
 
 
+def _case_id(case) -> str:
+    return "x".join(map(str, case[0])) + "-k" + "x".join(map(str, case[1]))
+
+
 TRITON_CASES = [   # (x shape, kernel shape, stride, dilation, padding)
     ((3, 1, 40, 37), (1, 1, 3, 3), (1, 1), (1, 1), (1, 1)),
     ((2, 1, 64, 300), (1, 1, 5, 7), (2, 3), (1, 2), (2, 0)),
@@ -172,7 +176,7 @@ TRITON_CASES = [   # (x shape, kernel shape, stride, dilation, padding)
 ]
 
 
-@pytest.mark.parametrize("case", TRITON_CASES, ids=lambda c: "x".join(map(str, c[0])) + "-k" + "x".join(map(str, c[1])))
+@pytest.mark.parametrize("case", TRITON_CASES, ids=_case_id)
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_triton_stencil_equals_float64_cudnn(case, dtype, monkeypatch):
     """The one-channel stencil that stands in for cuDNN: every stride, dilation, padding and
@@ -234,4 +238,52 @@ def test_public_calls_reach_the_triton_stencil(mode, boundary, ndim, monkeypatch
     axes = tuple(range(-ndim, 0))
     check(x, k, mode=mode, boundary=boundary, axes=axes, fill_value=0.0)
     check(x, k, mode=mode, boundary=boundary, axes=axes, correlate=True, stride=2)
+    assert len(calls) == 2
+
+
+DEPTHWISE_CASES = [   # (x shape, kernel shape, stride, dilation, padding)
+    ((2, 5, 3000), (5, 1, 4), (1,), (1,), (3,)),
+    ((3, 7, 513), (7, 1, 16), (2,), (2,), (30,)),
+    ((1, 4, 33, 70), (4, 1, 3, 5), (1, 2), (2, 1), (1, 2)),
+]
+
+
+@pytest.mark.parametrize("case", DEPTHWISE_CASES, ids=_case_id)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_triton_stencil_depthwise_equals_float64_cudnn(case, dtype, monkeypatch):
+    """One kernel per channel (``groups`` = channels): each batch row reads its channel's
+    kernel; against float64 cuDNN, through the stencil and through correlate_ieee."""
+    from ndconv.torch import _engine, _triton
+
+    monkeypatch.setattr(_triton, "MIN_WORK", 0)
+    shape, taps, stride, dilation, padding = case
+    gen = torch.Generator(device="cuda").manual_seed(taps[-1])
+    x = torch.randn(shape, device="cuda", dtype=dtype, generator=gen)
+    w = torch.randn(taps, device="cuda", dtype=dtype, generator=gen)
+    channels = shape[1]
+    assert _triton.usable(x, w, channels)
+    conv = torch.nn.functional.conv1d if len(shape) == 3 else torch.nn.functional.conv2d
+    want = conv(x.double(), w.double(), None, stride, padding, dilation, channels)
+    got = _triton.correlate(x, w, stride, dilation, padding)
+    assert got.dtype == dtype and got.shape == want.shape
+    scale = float(w.abs().sum(dim=tuple(range(1, w.ndim))).max() * x.abs().max())
+    assert float((got.double() - want).abs().max()) <= (1e-6 if dtype == torch.float32 else 1e-14) * scale
+    assert torch.equal(_engine.correlate_ieee(x, w, stride, dilation, channels, padding=padding), got)
+    wide = torch.randn((channels, 1) + taps[2:-1] + (_triton.DEPTHWISE_MAX_ROW_TAPS + 1,), device="cuda", dtype=dtype)
+    assert not _triton.usable(x, wide, channels)
+
+
+def test_per_row_kernels_reach_the_depthwise_stencil(monkeypatch):
+    """ndconv.torch's per-row kernels (a short causal convolution per channel, Mamba-style)
+    run on the stencil and give NumPy ndconv's answers within the float32 bound."""
+    from ndconv.torch import _triton
+
+    calls = []
+    original = _triton.correlate
+    monkeypatch.setattr(_triton, "correlate", lambda *a: calls.append(a) or original(*a))
+    rng = rng_for("depthwise")
+    x = rng.standard_normal((4, 64, 4096)).astype(np.float32)
+    k = rng.standard_normal((1, 64, 4)).astype(np.float32)
+    check(x, k, axes=-1, mode="full")
+    check(x, k, axes=-1, mode="same", boundary="reflect", correlate=True)
     assert len(calls) == 2

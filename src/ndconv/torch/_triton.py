@@ -9,9 +9,11 @@ each tap one (L1-cached) load of the shifted tile and one fused multiply-add, wi
 the zero padding read as masked-off loads (no padded copy of the input).
 
 Used by :func:`ndconv.torch._engine.correlate_ieee` for CUDA tensors of float32 or
-float64 with one channel in and out, one or two convolved axes, no gradient wanted
-(the autograd path stays on cuDNN) and at most :data:`MAX_TAPS` taps (at most
-:data:`MAX_ROW_TAPS` on the last axis, which is unrolled), when Triton imports.
+float64 with one channel in and out, or depthwise (one kernel per channel, ``groups``
+equal to the channels: ndconv's per-row kernels, a Mamba/Hyena short convolution), one
+or two convolved axes, no gradient wanted (the autograd path stays on cuDNN) and at most
+:data:`MAX_TAPS` taps (at most :data:`MAX_ROW_TAPS` on the last axis, which is unrolled;
+:data:`DEPTHWISE_MAX_ROW_TAPS` depthwise), when Triton imports.
 ``NDCONV_TRITON=0`` in the environment (or ``ENABLED = False``) turns it off.
 
 The arithmetic is IEEE float32 (float64 for float64): each output is the sum over
@@ -52,6 +54,11 @@ NUM_WARPS = 8
 MIN_WORK = 2**22
 #: CUDA's limit on the grid's second and third dimensions (row blocks, batch)
 MAX_GRID = 65535
+#: depthwise kernels with more taps on the last axis go to cuDNN.  H100, 8 × 1024 channels
+#: × 4096 samples, float32: cuDNN's depthwise conv1d 0.34 / 0.38 / 0.59 ms at 4 / 7 / 31 taps,
+#: the bare stencil 0.14 / 0.16 / 0.52; through ndconv.torch's per-row kernels (back to back)
+#: 0.20 / 0.22 / 0.65 — at 31 taps cuDNN is the faster
+DEPTHWISE_MAX_ROW_TAPS = 16
 
 
 @functools.cache
@@ -65,9 +72,10 @@ def _stencil() -> Any:
 
     @triton.jit
     def stencil(z, w, y, rows_out, cols_out, rows_in, cols_in, z_batch, z_row, z_col, y_batch, y_row, y_col,
-                pad_row, pad_col, stride_row, stride_col, dil_row, dil_col, taps_row,
+                pad_row, pad_col, stride_row, stride_col, dil_row, dil_col, taps_row, kernels, kernel_step,
                 TAPS_COL: tl.constexpr, BLOCK_ROW: tl.constexpr, BLOCK_COL: tl.constexpr):
         b = tl.program_id(2).to(tl.int64)
+        w = w + (b % kernels) * kernel_step          # depthwise: batch row b = (image, channel b % kernels)
         r = (tl.program_id(1).to(tl.int64) * BLOCK_ROW + tl.arange(0, BLOCK_ROW))[:, None]
         c = (tl.program_id(0).to(tl.int64) * BLOCK_COL + tl.arange(0, BLOCK_COL))[None, :]
         inside = (r < rows_out) & (c < cols_out)
@@ -90,19 +98,23 @@ _SAME_DEVICE = contextlib.nullcontext()
 
 def usable(x: torch.Tensor, w: torch.Tensor, groups: int) -> bool:
     """Whether :func:`correlate` takes this ``conv1d``/``conv2d`` call (see the module notes)."""
-    return (ENABLED and x.is_cuda and groups == 1 and w.ndim in (3, 4) and w.shape[0] == 1 and w.shape[1] == 1
-            and x.dtype in (torch.float32, torch.float64) and w.dtype == x.dtype
+    if not (ENABLED and x.is_cuda and w.ndim in (3, 4) and x.ndim == w.ndim and w.shape[1] == 1):
+        return False
+    one = groups == 1 and w.shape[0] == 1 and x.shape[1] == 1
+    depthwise = groups == x.shape[1] == w.shape[0] and w.shape[-1] <= DEPTHWISE_MAX_ROW_TAPS
+    return ((one or depthwise) and x.dtype in (torch.float32, torch.float64) and w.dtype == x.dtype
             and w[0, 0].numel() <= MAX_TAPS and w.shape[-1] <= MAX_ROW_TAPS
-            and x.numel() * w.numel() >= MIN_WORK
+            and x.numel() * w[0].numel() >= MIN_WORK
             and not (torch.is_grad_enabled() and (x.requires_grad or w.requires_grad))
             and _stencil() is not None)
 
 
 def correlate(x: torch.Tensor, w: torch.Tensor, stride: Sequence[int], dilation: Sequence[int],
               padding: Sequence[int]) -> torch.Tensor | None:
-    """``torch.nn.functional.conv1d/conv2d(x, w, None, stride, padding, dilation)`` for
-    ``x`` of shape (batch, 1, *lengths) and ``w`` of shape (1, 1, *taps), when :func:`usable`;
-    None when the launch grid would be too large (more than :data:`MAX_GRID` batch rows)."""
+    """``torch.nn.functional.conv1d/conv2d(x, w, None, stride, padding, dilation, groups)`` for
+    ``x`` of shape (batch, C, *lengths) and ``w`` of shape (C, 1, *taps) with ``groups`` = C
+    (C = 1: one channel), when :func:`usable`; None when the launch grid would be too large
+    (more than :data:`MAX_GRID` batch rows)."""
     if w.ndim == 4:
         return _correlate_2d(x, w, stride, dilation, padding)
     # a row of one: the 2-D kernel with one input row
@@ -112,14 +124,16 @@ def correlate(x: torch.Tensor, w: torch.Tensor, stride: Sequence[int], dilation:
 
 def _correlate_2d(x: torch.Tensor, w: torch.Tensor, stride: Sequence[int], dilation: Sequence[int],
                   padding: Sequence[int]) -> torch.Tensor | None:
-    batch = x.shape[0]
+    images, channels = x.shape[:2]
+    batch = images * channels
+    x = x.reshape((batch, 1) + tuple(x.shape[2:]))      # a view for ndconv's own layouts
     rows_in, cols_in = x.shape[2:]
     taps_row, taps_col = w.shape[2:]
     rows_out, cols_out = ((n + 2 * p - d * (k - 1) - 1) // s + 1
                           for n, p, d, k, s in zip((rows_in, cols_in), padding, dilation, (taps_row, taps_col), stride))
     y = torch.empty((batch, 1, rows_out, cols_out), dtype=x.dtype, device=x.device)
     if y.numel() == 0:
-        return y
+        return y.reshape(images, channels, rows_out, cols_out)
     block_row, block_col = (1, BLOCK_1D) if rows_out == 1 else BLOCK_SMALL if taps_col <= 4 else BLOCK_2D
     grid = (-(-cols_out // block_col), -(-rows_out // block_row), batch)
     if max(grid[1:]) > MAX_GRID:
@@ -128,6 +142,6 @@ def _correlate_2d(x: torch.Tensor, w: torch.Tensor, stride: Sequence[int], dilat
     with torch.cuda.device(x.device) if x.device.index != torch.cuda.current_device() else _SAME_DEVICE:
         _stencil()[grid](x, weights, y, rows_out, cols_out, rows_in, cols_in, x.stride(0), x.stride(2), x.stride(3),
                          y.stride(0), y.stride(2), y.stride(3), padding[0], padding[1], stride[0], stride[1],
-                         dilation[0], dilation[1], taps_row, TAPS_COL=taps_col, BLOCK_ROW=block_row,
-                         BLOCK_COL=block_col, num_warps=NUM_WARPS)
-    return y
+                         dilation[0], dilation[1], taps_row, channels, taps_row * taps_col, TAPS_COL=taps_col,
+                         BLOCK_ROW=block_row, BLOCK_COL=block_col, num_warps=NUM_WARPS)
+    return y.reshape(images, channels, rows_out, cols_out)
