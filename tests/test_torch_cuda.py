@@ -256,6 +256,7 @@ def test_triton_stencil_depthwise_equals_float64_cudnn(case, dtype, monkeypatch)
     from ndconv.torch import _engine, _triton
 
     monkeypatch.setattr(_triton, "MIN_WORK", 0)
+    monkeypatch.setattr(_triton, "DEPTHWISE_MIN_OUTPUTS", 0)
     shape, taps, stride, dilation, padding = case
     gen = torch.Generator(device="cuda").manual_seed(taps[-1])
     x = torch.randn(shape, device="cuda", dtype=dtype, generator=gen)
@@ -282,7 +283,7 @@ def test_per_row_kernels_reach_the_depthwise_stencil(monkeypatch):
     original = _triton.correlate
     monkeypatch.setattr(_triton, "correlate", lambda *a: calls.append(a) or original(*a))
     rng = rng_for("depthwise")
-    x = rng.standard_normal((4, 64, 4096)).astype(np.float32)
+    x = rng.standard_normal((4, 64, 2**16)).astype(np.float32)    # DEPTHWISE_MIN_OUTPUTS
     k = rng.standard_normal((1, 64, 4)).astype(np.float32)
     check(x, k, axes=-1, mode="full")
     check(x, k, axes=-1, mode="same", boundary="reflect", correlate=True)

@@ -59,6 +59,11 @@ MAX_GRID = 65535
 #: the bare stencil 0.14 / 0.16 / 0.52; through ndconv.torch's per-row kernels (back to back)
 #: 0.20 / 0.22 / 0.65 — at 31 taps cuDNN is the faster
 DEPTHWISE_MAX_ROW_TAPS = 16
+#: depthwise calls with fewer outputs go to cuDNN: 16 × 768 channels × 1024 samples (12.6M
+#: outputs) took ndconv.torch 0.26–0.28 ms a call back to back on the stencil against 0.23 on
+#: cuDNN — the stencil's 0.06 ms against cuDNN's 0.13 hidden by the host's work, its launch
+#: dearer; at 8 × 1024 × 4096 (33.6M) the stencil saved 0.16 ms a call
+DEPTHWISE_MIN_OUTPUTS = 2**24
 
 
 @functools.cache
@@ -101,7 +106,8 @@ def usable(x: torch.Tensor, w: torch.Tensor, groups: int) -> bool:
     if not (ENABLED and x.is_cuda and w.ndim in (3, 4) and x.ndim == w.ndim and w.shape[1] == 1):
         return False
     one = groups == 1 and w.shape[0] == 1 and x.shape[1] == 1
-    depthwise = groups == x.shape[1] == w.shape[0] and w.shape[-1] <= DEPTHWISE_MAX_ROW_TAPS
+    depthwise = (groups == x.shape[1] == w.shape[0] and w.shape[-1] <= DEPTHWISE_MAX_ROW_TAPS
+                 and x.numel() >= DEPTHWISE_MIN_OUTPUTS)
     return ((one or depthwise) and x.dtype in (torch.float32, torch.float64) and w.dtype == x.dtype
             and w[0, 0].numel() <= MAX_TAPS and w.shape[-1] <= MAX_ROW_TAPS
             and x.numel() * w[0].numel() >= MIN_WORK
