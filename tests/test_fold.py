@@ -121,3 +121,14 @@ def test_fold_2d_columns_equal_the_transposed_extensions(boundary, pad, dtype, o
     np.testing.assert_allclose(got, expected, rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-5)
     if not overwrite:
         np.testing.assert_array_equal(z, kept)
+
+
+@pytest.mark.parametrize("shape", [(7,), (6, 7)])
+def test_fold_of_a_read_only_array_copies_even_when_allowed_to_overwrite(shape):
+    """``overwrite_input=True`` permits writing z; a read-only z is folded into a copy."""
+    z = np.arange(float(np.prod(shape))).reshape(shape)
+    z.flags.writeable = False
+    pad = ((2, 2),) * len(shape)
+    want = fold(z.copy(), pad, "reflect")
+    np.testing.assert_array_equal(fold(z, pad, "reflect", overwrite_input=True), want)
+    assert not z.flags.writeable

@@ -122,7 +122,7 @@ def fold(z: np.ndarray, pad: tuple[tuple[int, int], ...], boundary: str, *,
         Any boundary rule or alias.
     overwrite_input : bool
         Allow the result to be a view of ``z`` with ``z`` changed in place
-        (no copy when x̃ covers x).
+        (no copy when x̃ covers x); a read-only ``z`` is copied all the same.
 
     Examples
     --------
@@ -139,7 +139,7 @@ def fold(z: np.ndarray, pad: tuple[tuple[int, int], ...], boundary: str, *,
     lead = z.ndim - len(pad)
     if lead < 0:
         raise ValueError(f"pad must not name more axes than z has, got {len(pad)} pairs for z.ndim={z.ndim}")
-    owned = overwrite_input
+    owned = overwrite_input and z.flags.writeable   # a read-only z is copied, not written
     for i, (before, after) in enumerate(pad):
         n = z.shape[lead + i] - before - after
         if n < 1:
