@@ -30,7 +30,7 @@ from torch.autograd.function import once_differentiable
 
 from .._shapes import broadcast
 from ..boundary import extension_index
-from . import _triton
+from . import _grad, _triton
 
 _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 
@@ -101,7 +101,7 @@ def correlate_ieee(x: torch.Tensor, w: torch.Tensor, stride: Sequence[int], dila
         y = _triton.correlate(x, w, stride, dilation, padding)
         if y is not None:
             return y
-    if x.is_complex() or not (torch.is_grad_enabled() and (x.requires_grad or w.requires_grad)):
+    if x.is_complex() or not _grad.wanted(x, w):
         # complex: aten's convolution_backward has no complex kernels, autograd's own formula;
         # no gradient wanted: the autograd.Function's own cost (~20 µs of host time) saved
         with ieee_float32():

@@ -14,7 +14,7 @@ from .. import api
 from .._errors import bad_type, bad_value
 from .._spec import ConvSpec, as_array, make_spec, result_dtype
 from .._typing import Boundary, IntOrTuple, Method, Mode
-from . import _engine
+from . import _engine, _grad
 
 __all__ = ["FFT_MIN_TAPS", "choose_method", "convolve", "correlate"]
 
@@ -172,7 +172,7 @@ def _on_numpy_core(x: Any, k: Any, options: dict[str, Any]) -> bool:
     return (NUMPY_CORE and isinstance(x, torch.Tensor) and isinstance(k, torch.Tensor)
             and x.device.type == "cpu" and k.device.type == "cpu"
             and x.dtype in _NUMPY_CORE_DTYPES and k.dtype in _NUMPY_CORE_DTYPES
-            and not (torch.is_grad_enabled() and (x.requires_grad or k.requires_grad))
+            and not _grad.wanted(x, k)
             and not isinstance(options.get("fill_value"), torch.Tensor))
 
 

@@ -31,6 +31,8 @@ from typing import Any
 
 import torch
 
+from . import _grad
+
 ENABLED = os.environ.get("NDCONV_TRITON", "1") != "0"
 #: kernels with more taps go to cuDNN (``method='auto'`` takes the FFT long before)
 MAX_TAPS = 1024
@@ -111,7 +113,7 @@ def usable(x: torch.Tensor, w: torch.Tensor, groups: int) -> bool:
     return ((one or depthwise) and x.dtype in (torch.float32, torch.float64) and w.dtype == x.dtype
             and w[0, 0].numel() <= MAX_TAPS and w.shape[-1] <= MAX_ROW_TAPS
             and x.numel() * w[0].numel() >= MIN_WORK
-            and not (torch.is_grad_enabled() and (x.requires_grad or w.requires_grad))
+            and not _grad.wanted(x, w)
             and _stencil() is not None)
 
 
