@@ -153,7 +153,7 @@ def _float64_loops(spec) -> bool:
     return direct.spec_integer_bound(spec) < direct.FLOAT64_EXACT_BOUND
 
 
-def _opencv_filter2d_terms(problem: Problem, stream_share: float = 1.0) -> Cost:
+def _opencv_filter2d_terms(problem: Problem) -> Cost:
     spec = problem.spec
     if not _opencv.filter2d_applies(spec) or not all_finite(spec.kernel):
         return None, ""
@@ -162,7 +162,6 @@ def _opencv_filter2d_terms(problem: Problem, stream_share: float = 1.0) -> Cost:
              ("direct_stream", outputs * 2 * spec.compute_dtype.itemsize)]
     if not direct.opencv_keeps_nonfinite(problem):
         terms.append(_scan_term(spec))
-    terms = [(key, units * stream_share if key == "direct_stream" else units) for key, units in terms]
     return terms, "OpenCV filter2D"
 
 
@@ -177,7 +176,8 @@ def direct_engine(problem: Problem) -> tuple[str, Cost]:
     if other[0] is None:
         return "loops", loops
     fit_loops = _loops_terms(problem, ENGINE_ONE_PASS_FACTOR, ENGINE_RUN_PASS_FACTOR, ENGINE_FRAMES_CALLS)[0]
-    fit_opencv = _opencv_filter2d_terms(problem, OPENCV_STREAM_SHARE)[0]
+    fit_opencv = [(key, units * OPENCV_STREAM_SHARE if key == "direct_stream" else units)
+                  for key, units in other[0]]
     engine = "opencv" if _seconds(fit_opencv) <= _seconds(fit_loops) else "loops"
     price = other[0] if _seconds(other[0]) <= _seconds(loops[0]) else loops[0]
     return engine, (price, other[1] if engine == "opencv" else loops[1])
