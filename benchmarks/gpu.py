@@ -224,15 +224,17 @@ def render() -> str:
         "|---|---:|---:|---:|---:|---:|---:|---|---|",
         *long,
         "",
-        "ndconv's extra time over the bare torch.fft convolution is its look for NaN/±∞ in the result (a sum "
-        "over it and one wait for the device, so that a non-finite value can be kept local by the direct sum) "
-        "and the host's own work per call.",
+        "ndconv's FFT path puts two real rows that share a kernel into one complex transform (cuFFT's real "
+        "transforms add a pre- or post-processing pass, and torch copies the input of the inverse one), and "
+        "applies the inverse's 1/F to the kernel's spectrum; this pays for its look for NaN/±∞ in the result "
+        "(a sum over it and one wait for the device, so that a non-finite value can be kept local by the "
+        "direct sum) and the host's own work per call.",
         "",
         "### Short depthwise convolutions (one kernel per channel)",
         "",
         "x of shape (B, C, L), one kernel of K taps per channel, 'full' correlation: cuDNN's depthwise "
         "`conv1d(groups=C)` against `ndconv.torch.correlate(x, k[None], axes=-1)` (per-row kernels: on "
-        "ndconv's Triton stencil up to 16 taps, on cuDNN above). ratio = ndconv / cuDNN; "
+        "ndconv's Triton stencil up to 16 taps and from 2^24 outputs, on cuDNN otherwise). ratio = ndconv / cuDNN; "
         "error = max|y − y64| / max|y64| against float64 cuDNN.",
         "",
         "| B×C×L | K | one call: cuDNN | ndconv | ratio | back to back: cuDNN | ndconv | ratio | error |",

@@ -437,11 +437,16 @@ def test_all_finite_is_not_fooled_by_an_overflowing_sum():
 
 
 def test_fft_overflow_of_large_finite_data_falls_back_to_the_direct_sum():
-    """float32 data of 1e35 on 64²: the spectra overflow (every output was ±∞ or NaN) although
-    no sum of the definition does; the zero-frequency bins stay finite, so the result is checked."""
+    """float32 data of 3e36 (mean zero) on 64²: the spectra overflow (every output was ±∞ or NaN)
+    although no sum of the definition does; the zero-frequency bins stay finite, so the result is
+    checked."""
     rng = np.random.default_rng(5)
-    x = torch.from_numpy((rng.standard_normal((64, 64)) * 1e35).astype(np.float32))
+    x = rng.standard_normal((64, 64)) * 3e36
+    x = torch.from_numpy((x - x.mean()).astype(np.float32))
     k = torch.from_numpy(rng.standard_normal((5, 5)).astype(np.float32))
+    totals: list = []
+    assert not torch.isfinite(_engine.fft(x, k, (1, 1), (1, 1), totals=totals)).all()
+    assert torch.isfinite(totals[0]).all()
     got = ndconv.torch.convolve(x, k, mode="same", method="fft")
     assert torch.isfinite(got).all()
     torch.testing.assert_close(got, ndconv.torch.convolve(x, k, mode="same", method="direct"), rtol=0, atol=0)
@@ -449,7 +454,7 @@ def test_fft_overflow_of_large_finite_data_falls_back_to_the_direct_sum():
 
 def test_conv_layer_fft_keeps_nan_local_and_survives_large_data():
     """The layer's FFT path spread one NaN over its whole output (4096 of 4096 samples) and
-    overflowed on data of 3e36; such outputs are now computed again by the direct sum."""
+    overflowed on data of 1e37; such outputs are now computed again by the direct sum."""
     torch.manual_seed(0)
     fft, direct = (nt.Conv(2, 2, 3, 11, method=m, bias=False) for m in ("fft", "direct"))
     direct.load_state_dict(fft.state_dict())
@@ -458,7 +463,7 @@ def test_conv_layer_fft_keeps_nan_local_and_survives_large_data():
     got, expected = fft(x), direct(x)
     assert torch.isnan(got).sum() == torch.isnan(expected).sum() < got.numel() // 4
     torch.testing.assert_close(got, expected, equal_nan=True, rtol=0, atol=0)
-    big = torch.randn(1, 2, 40, 40) * 3e36     # the spectra overflow, the sums do not
+    big = torch.randn(1, 2, 40, 40) * 1e37     # the spectra overflow, the sums do not
     assert torch.isfinite(fft(big)).all()
     torch.testing.assert_close(fft(big), direct(big), rtol=0, atol=0)
     clean = torch.randn(1, 2, 40, 40)
@@ -516,3 +521,44 @@ def test_triton_stencil_is_for_cuda_only(monkeypatch):
     before, after = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                                    check=True).stdout.split()
     assert after == before      # whatever torch itself imports
+
+
+def test_fft_pairs_real_rows_into_complex_transforms(monkeypatch):
+    """Real rows sharing a kernel (or real kernels sharing a row) go two to a complex transform
+    (on CUDA; switched on here for the CPU): equal to NumPy ndconv for every mode, boundary,
+    stride, dilation and origin, with kernels and rows paired, an odd count left unpaired,
+    gradients and non-finite values kept local."""
+    monkeypatch.setattr(_engine, "PAIR_DEVICES", frozenset({"cpu"}))
+    pairs = []
+    complex_ = torch.complex
+    monkeypatch.setattr(torch, "complex", lambda a, b: pairs.append(tuple(a.shape)) or complex_(a, b))
+    for ndim, mode, boundary in itertools.product((1, 2, 3), MODES, ("constant", "reflect", "wrap")):
+        every_variant(check, ndim, mode, boundary, "fft")
+    assert pairs and all(shape[0] == 1 for shape in pairs), pairs     # x's batch of 2: one pair
+    rng = rng_for("pairs")
+    cases = [((4, 1, 9), (1, 3, 4), {"axes": 2}, (2, 1, 9)),             # rows of x paired
+             ((1, 9), (4, 5), {"axes": -1, "mode": "same"}, (2, 5)),      # kernels paired
+             ((1, 9), (6, 4), {"axes": 1, "correlate": True}, (3, 4)),   # kernels paired, x broadcast
+             ((3, 9), (4,), {"axes": -1}, None),                          # odd: as it was
+             ((4, 1, 9), (4, 1, 3), {"axes": -1}, None)]                  # one kernel per row: as it was
+    for x_shape, k_shape, kw, paired in cases:
+        pairs.clear()
+        check(rng.standard_normal(x_shape), rng.standard_normal(k_shape), method="fft", **kw)
+        assert pairs == ([paired] if paired else []), (x_shape, k_shape, pairs)
+    check(rng.standard_normal((2, 6)).astype(np.float32), rng.standard_normal(3).astype(np.float32),
+          method="fft", mode="same", boundary="reflect")
+    gen = torch.Generator().manual_seed(3)
+    new = dict(dtype=torch.float64, generator=gen, requires_grad=True)
+    x, k, x2, k2 = (torch.randn(4, 7, **new), torch.randn(3, **new), torch.randn(1, 1, 7, **new),
+                    torch.randn(1, 2, 3, **new))
+    assert torch.autograd.gradcheck(lambda x, k: nt.convolve(x, k, "same", "reflect", method="fft", stride=2), (x, k))
+    assert torch.autograd.gradcheck(lambda x, k: nt.correlate(x, k, "full", method="fft", axes=-1), (x2, k2))
+    for where in ("nan", "kernel", "fill", "inf"):
+        nonfinite_stays_local("fft", where)    # one row: checks the unpaired path's fallback
+    x = np.arange(1.0, 41.0).reshape(2, 20)
+    x[1, 7] = np.nan
+    k = np.linspace(-1.0, 1.0, 5)
+    want = ndconv.convolve(x, k, mode="same", axes=-1)
+    got = nt.convolve(torch.from_numpy(x), torch.from_numpy(k), mode="same", axes=-1, method="fft").numpy()
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    np.testing.assert_allclose(got[~np.isnan(want)], want[~np.isnan(want)], atol=1e-9)
