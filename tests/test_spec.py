@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from conftest import ALIASES, BOUNDARIES, expected_dtype
+from ndconv._errors import MemoryLimitError
 from ndconv._spec import (
     make_spec,
     normalize_axes,
@@ -110,3 +111,34 @@ def test_user_arrays_are_not_modified():
     make_spec(x, k, mode="same", correlate=True)
     np.testing.assert_array_equal(x, before_x)
     np.testing.assert_array_equal(k, before_k)
+
+
+def test_kept_layouts_tell_equal_options_of_other_types_apart():
+    """What depends on shapes, dtypes and options alone is kept; an option equal to a kept
+    one but of another type (``1.0`` for ``1``, ``True`` for ``1``) is validated afresh,
+    as is one that cannot be a key, and the store stays bounded."""
+    from ndconv import _spec
+    x, k = np.ones((5, 6)), np.ones((2, 3))
+    _spec._LAYOUTS.clear()
+    first = make_spec(x, k, mode="same", origin=1)
+    assert len(_spec._LAYOUTS) == 1
+    again = make_spec(2 * x, k, mode="same", origin=1)
+    assert again.geometry == first.geometry and len(_spec._LAYOUTS) == 1
+    assert again.x[0, 0] == 2.0                                   # the new array, not the kept one
+    for bad in (1.0, True, [1.0]):
+        with pytest.raises((TypeError, ValueError), match="origin"):
+            make_spec(x, k, mode="same", origin=bad)
+    ints = np.ones((5, 6), dtype=np.int32)
+    assert make_spec(ints, k.astype(np.int8), fill_value=1).fill_value == 1
+    with pytest.raises(ValueError, match="fill_value"):
+        make_spec(ints, k.astype(np.int8), fill_value=1.5)
+    assert np.signbit(make_spec(x, k, fill_value=0.0).fill_value) == 0
+    assert np.signbit(make_spec(x, k, fill_value=-0.0).fill_value) == 1
+    assert make_spec(x, k, axes=np.array([0, 1])).axes == (0, 1)    # an array option: not kept
+    huge = np.broadcast_to(np.ones(1), (2**20, 2**20))
+    for _ in range(2):                                             # checked on every call, kept or not
+        with pytest.raises(MemoryLimitError):
+            make_spec(huge, k)
+    for n in range(1, _spec._LAYOUTS_MAX + 10):
+        make_spec(np.ones(n), np.ones(1))
+    assert len(_spec._LAYOUTS) <= _spec._LAYOUTS_MAX

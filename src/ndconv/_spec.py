@@ -214,12 +214,15 @@ def make_spec(x: Any, k: Any, *, mode: object = "full", boundary: object = "cons
               fill_value: object = 0, axes: object = None, origin: object = 0,
               stride: object = 1, dilation: object = 1, method: object = "auto",
               correlate: bool = False) -> ConvSpec:
-    """Validate every argument of convolve/correlate and build the canonical spec."""
+    """Validate every argument of convolve/correlate and build the canonical spec.
+
+    Everything that depends on shapes, dtypes and options only (the axes, the
+    geometry, the dtypes, the fill, the memory a result needs) is kept per
+    combination (:func:`_layout`); each call still reads the arrays, checks the
+    memory available and the uint64 range, and puts x and k in canonical layout.
+    """
     x_arr = as_array(x, "x")
     k_arr = as_array(k, "k")
-    mode = normalize_mode(mode)
-    boundary = normalize_boundary(boundary)
-    method = normalize_method(method)
     if x_arr.ndim == 0:
         raise bad_value("x", x, "an array with at least 1 dimension (0-d arrays have no axis to convolve)")
     if k_arr.ndim == 0:
@@ -229,6 +232,81 @@ def make_spec(x: Any, k: Any, *, mode: object = "full", boundary: object = "cons
                          f"and x.ndim={x_arr.ndim}")
     if x_arr.size == 0 or k_arr.size == 0:
         raise ValueError(f"x and k must be non-empty, got x.shape={x_arr.shape} and k.shape={k_arr.shape}")
+    options = (mode, boundary, fill_value, axes, origin, stride, dilation, method)
+    try:
+        key: Any = (x_arr.shape, k_arr.shape, x_arr.dtype, k_arr.dtype, bool(correlate),
+                    tuple(_option_key(v) for v in options))
+        layout = _LAYOUTS.get(key)
+    except TypeError:        # an option that cannot be a key (an array, a list of lists)
+        key = layout = None
+    if layout is None:
+        layout = _layout(x_arr, k_arr, *options)
+        if key is not None:
+            if len(_LAYOUTS) >= _LAYOUTS_MAX:
+                _LAYOUTS.clear()
+            _LAYOUTS[key] = layout
+    check_memory("the result", layout.out_shape, layout.need, " with its working copy")
+    check_int64_range(x_arr, "x")
+    check_int64_range(k_arr, "k")
+
+    nb, conv_axes, compute_dtype = layout.nb, layout.axes, layout.compute_dtype
+    x_c = _move(x_arr, conv_axes, layout.canonical).astype(compute_dtype, copy=False)
+    if layout.per_row:
+        k_c = _move(k_arr, conv_axes, layout.canonical)
+    else:
+        k_c = k_arr.reshape((1,) * nb + k_arr.shape)
+    k_c = k_c.astype(compute_dtype, copy=False)
+    if correlate:
+        k_c = np.flip(k_c, axis=layout.canonical)
+        if k_c.dtype.kind == "c":
+            k_c = np.conj(k_c)
+    return ConvSpec(x=x_c, kernel=k_c, geometry=layout.geometry, boundary=layout.boundary,
+                    fill_value=layout.fill, method=layout.method, dtype=layout.dtype, compute_dtype=compute_dtype,
+                    axes=conv_axes, out_ndim=len(layout.out_shape))
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """What a spec takes from shapes, dtypes and options alone."""
+
+    axes: tuple[int, ...]
+    canonical: tuple[int, ...]
+    per_row: bool
+    nb: int
+    geometry: tuple[AxisGeometry, ...]
+    boundary: str
+    fill: Any
+    method: str
+    dtype: np.dtype
+    compute_dtype: np.dtype
+    out_shape: tuple[int, ...]
+    need: int
+
+
+#: layouts kept by :func:`make_spec`, keyed by shapes, dtypes and typed options
+_LAYOUTS: dict[Any, _Layout] = {}
+_LAYOUTS_MAX = 256
+
+
+def _option_key(value: object) -> Any:
+    """``value`` with its type (so that ``origin=1.0`` still fails after ``origin=1`` ran, and
+    ``fill_value=1`` and ``1.0`` stay apart; a zero with its sign); TypeError for what cannot be a key."""
+    if isinstance(value, (list, tuple)):
+        return type(value), tuple(_option_key(v) for v in value)
+    if isinstance(value, np.ndarray):
+        raise TypeError("an array option is validated afresh")
+    hash(value)
+    if isinstance(value, (float, complex, np.inexact)) and value == 0:   # -0.0 equals 0.0 as a key
+        return type(value), value, repr(value)
+    return type(value), value
+
+
+def _layout(x_arr: np.ndarray, k_arr: np.ndarray, mode: object, boundary: object, fill_value: object,
+            axes: object, origin: object, stride: object, dilation: object, method: object) -> _Layout:
+    """Validate the options against the shapes and dtypes of x and k (errors name the argument)."""
+    mode = normalize_mode(mode)
+    boundary = normalize_boundary(boundary)
+    method = normalize_method(method)
     conv_axes, per_row = normalize_axes(axes, x_arr.ndim, k_arr.ndim)
     naxes = len(conv_axes)
     origins = per_axis("origin", origin, naxes, minimum=None)
@@ -243,20 +321,21 @@ def make_spec(x: Any, k: Any, *, mode: object = "full", boundary: object = "cons
 
     # canonical layout: batch axes first, convolved axes last (in kernel order)
     nb = x_arr.ndim - naxes
-    x_c = _move(x_arr, conv_axes, tuple(range(nb, x_arr.ndim)))
+    canonical = tuple(range(nb, x_arr.ndim))
+    x_shape = _move(x_arr, conv_axes, canonical).shape
     if per_row:
-        k_c = _move(k_arr, conv_axes, tuple(range(nb, x_arr.ndim)))
+        k_shape = _move(k_arr, conv_axes, canonical).shape
         try:
-            broadcast(x_c.shape[:nb], k_c.shape[:nb])
+            broadcast(x_shape[:nb], k_shape[:nb])
         except ValueError:
             raise ValueError(f"the axes of x and k that are not convolved must broadcast, got "
                              f"x.shape={x_arr.shape}, k.shape={k_arr.shape} with axes={axes!r}") from None
     else:
-        k_c = k_arr.reshape((1,) * nb + k_arr.shape)
+        k_shape = (1,) * nb + k_arr.shape
 
     geometry = []
     for i in range(naxes):
-        n, kk = x_c.shape[nb + i], k_c.shape[nb + i]
+        n, kk = x_shape[nb + i], k_shape[nb + i]
         kd = dilated_length(kk, dilations[i])
         if mode == "valid" and kd > n:
             raise ValueError(f"mode='valid' needs the dilated kernel to fit in x on every convolved "
@@ -269,20 +348,10 @@ def make_spec(x: Any, k: Any, *, mode: object = "full", boundary: object = "cons
         geometry.append(axis_geometry(mode, n, kk, origin=origins[i], stride=strides[i],
                                       dilation=dilations[i]))
 
-    batch = broadcast(x_c.shape[:nb], k_c.shape[:nb])
-    out_elems = math.prod(batch + tuple(g.count for g in geometry))
-    ext_elems = math.prod(x_c.shape[:nb] + tuple(g.n + g.pad_before + g.pad_after for g in geometry))
-    need = (out_elems + ext_elems) * compute_dtype.itemsize
-    check_memory("the result", batch + tuple(g.count for g in geometry), need, " with its working copy")
-    check_int64_range(x_arr, "x")
-    check_int64_range(k_arr, "k")
-
-    x_c = x_c.astype(compute_dtype, copy=False)
-    k_c = k_c.astype(compute_dtype, copy=False)
-    if correlate:
-        k_c = np.flip(k_c, axis=tuple(range(nb, k_c.ndim)))
-        if k_c.dtype.kind == "c":
-            k_c = np.conj(k_c)
-    return ConvSpec(x=x_c, kernel=k_c, geometry=tuple(geometry), boundary=boundary,
-                    fill_value=fill, method=method, dtype=dtype, compute_dtype=compute_dtype,
-                    axes=conv_axes, out_ndim=len(batch) + naxes)
+    batch = broadcast(x_shape[:nb], k_shape[:nb])
+    out_shape = batch + tuple(g.count for g in geometry)
+    ext_elems = math.prod(x_shape[:nb] + tuple(g.n + g.pad_before + g.pad_after for g in geometry))
+    need = (math.prod(out_shape) + ext_elems) * compute_dtype.itemsize
+    return _Layout(axes=conv_axes, canonical=canonical, per_row=per_row, nb=nb, geometry=tuple(geometry),
+                   boundary=boundary, fill=fill, method=method, dtype=dtype, compute_dtype=compute_dtype,
+                   out_shape=out_shape, need=need)
