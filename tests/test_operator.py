@@ -597,3 +597,23 @@ def test_periodic_adjoint_is_one_same_window_correlation(shape, kshape, kw, monk
     assert modes == ["same"]
     dense = op.to_dense()
     np.testing.assert_allclose(got.ravel(), dense.conj().T @ y.ravel(), atol=1e-10)
+
+
+def test_adjoint_and_transpose_are_made_once_and_follow_copies():
+    """``op.H``/``op.T`` are kept (a loop of ``op.H(y)`` rebuilt them every call), and so is the
+    plan of the adjoint; a copy of the operator gets adjoints of its own; the kept plan gives
+    the matrix's conjugate transpose on every call, strided and batched alike."""
+    import copy
+
+    rng = np.random.default_rng(7)
+    k = rng.standard_normal((3, 4)) + 1j * rng.standard_normal((3, 4))
+    for kw in ({}, {"stride": (2, 1), "boundary": "reflect"}, {"boundary": "wrap", "origin": (1, 0)}):
+        op = ndconv.ConvOperator(k, (2, 9, 8), axes=(1, 2), **kw)
+        assert op.H is op.H and op.T is op.T and op.H.H is op and op.T.T is op
+        twin = copy.copy(op)
+        assert twin.H is not op.H and twin.H.base is twin and twin.T.base is twin
+        dense = op.to_dense()
+        for _ in range(2):
+            y = rng.standard_normal(op.output_shape) + 1j * rng.standard_normal(op.output_shape)
+            np.testing.assert_allclose(op.H(y).ravel(), dense.conj().T @ y.ravel(), atol=1e-10)
+            np.testing.assert_allclose(twin.T(y).ravel(), dense.T @ y.ravel(), atol=1e-10)

@@ -88,13 +88,20 @@ class LinearMap:
     # -- transposes -----------------------------------------------------------
     @property
     def H(self) -> LinearMap:
-        """The adjoint (conjugate transpose) as a map of its own."""
-        return AdjointMap(self, conjugate=True)
+        """The adjoint (conjugate transpose) as a map of its own (made once: ``op.H(y)`` in a
+        loop spent a fifth of a small call building it)."""
+        adjoint = self.__dict__.get("_H")
+        if adjoint is None or adjoint.base is not self:     # not kept, or kept by the original of a copy
+            adjoint = self.__dict__["_H"] = AdjointMap(self, conjugate=True)
+        return adjoint
 
     @property
     def T(self) -> LinearMap:
         """The transpose (no conjugation) as a map of its own."""
-        return AdjointMap(self, conjugate=False)
+        transpose = self.__dict__.get("_T")
+        if transpose is None or transpose.base is not self:
+            transpose = self.__dict__["_T"] = AdjointMap(self, conjugate=False)
+        return transpose
 
     def adjoint(self) -> LinearMap:
         """Same as :attr:`H`."""

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 import operator as _operator
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -62,6 +62,18 @@ def _input_shape(input_shape: Any) -> tuple[int, ...]:
         raise bad_value("input_shape", input_shape, "a tuple of positive ints")
     return shape
 
+
+
+class _AdjointPlan(NamedTuple):
+    """What ``ConvOperator._adjoint`` needs, made once from the geometry."""
+
+    nb: int                                  # batch axes of y (canonical layout)
+    strides: tuple[int, ...]
+    upsampled: tuple[int, ...] | None        # lengths of y zero-upsampled by the strides
+    kernel: np.ndarray                       # in convolution form (correlate flips it back)
+    options: dict[str, Any]                  # of the one correlate call
+    same: bool                               # that call is the whole adjoint (no fold)
+    pad: tuple[tuple[int, int], ...]         # for the fold otherwise
 
 class ConvOperator(LinearMap):
     r"""The linear map ``x ↦ convolve(x, k, mode, boundary, …)`` on arrays of ``input_shape``.
@@ -145,35 +157,56 @@ class ConvOperator(LinearMap):
     def _to_canonical(self, y: np.ndarray) -> np.ndarray:
         spec = self._spec
         nb = y.ndim - spec.ndim
-        return np.moveaxis(y, spec.axes, tuple(range(nb, y.ndim)))
+        canonical = tuple(range(nb, y.ndim))
+        return y if spec.axes == canonical else np.moveaxis(y, spec.axes, canonical)
+
+    def _adjoint_plan(self) -> _AdjointPlan:
+        """How :meth:`_adjoint` runs, from the geometry alone (made on the first call)."""
+        plan = self.__dict__.get("_adjoint_kept")
+        if plan is not None:
+            return plan
+        spec = self._spec
+        nb = len(self.output_shape) - spec.ndim
+        strides = tuple(g.stride for g in spec.geometry)
+        upsampled = None
+        if any(s > 1 for s in strides):
+            upsampled = tuple((g.count - 1) * g.stride + 1 for g in spec.geometry)
+        kernel = self._canonical_kernel()
+        dilation = tuple(g.dilation for g in spec.geometry)
+        options: dict[str, Any] = {
+            "axes": tuple(range(nb, len(self.output_shape))) if kernel.ndim == len(self.output_shape) else None,
+            "dilation": 1 if all(d == 1 for d in dilation) else dilation,
+            "method": spec.method}
+        same = spec.boundary in ("constant", "wrap") and all(g.is_same_window for g in spec.geometry)
+        if same:
+            origin = tuple(g.kd - 1 - g.start - (g.kd - 1) // 2 for g in spec.geometry)
+            options.update(mode="same", boundary=spec.boundary, origin=0 if not any(origin) else origin)
+        else:
+            options.update(mode="full")
+        pad = tuple((-g.first_needed, g.last_needed - (g.n - 1)) for g in spec.geometry)
+        plan = self.__dict__["_adjoint_kept"] = _AdjointPlan(nb, strides, upsampled, kernel, options, same, pad)
+        return plan
 
     def _adjoint(self, y: np.ndarray) -> np.ndarray:
         spec = self._spec
+        plan = self._adjoint_plan()
         y_c = self._to_canonical(np.asarray(y))
-        nb = y_c.ndim - spec.ndim
-        strides = tuple(g.stride for g in spec.geometry)
-        if any(s > 1 for s in strides):  # zero-upsample: y[i] at i·s
-            up = np.zeros(y_c.shape[:nb] + tuple((g.count - 1) * g.stride + 1 for g in spec.geometry),
-                          dtype=y_c.dtype)
-            up[(Ellipsis,) + tuple(slice(None, None, s) for s in strides)] = y_c
+        nb = plan.nb
+        if plan.upsampled is not None:  # zero-upsample: y[i] at i·s
+            up = np.zeros(y_c.shape[:nb] + plan.upsampled, dtype=y_c.dtype)
+            up[(Ellipsis,) + tuple(slice(None, None, s) for s in plan.strides)] = y_c
             y_c = up
-        kernel = self._canonical_kernel()
-        axes = tuple(range(nb, y_c.ndim)) if kernel.ndim == y_c.ndim else None
-        dilation = tuple(g.dilation for g in spec.geometry)
-        if spec.boundary in ("constant", "wrap") and all(g.is_same_window for g in spec.geometry):
+        if plan.same:
             # 'same' window, stride 1.  Zero boundary: the fold is a crop of the full
             # correlation to [kd−1−start, … + n), itself a 'same' window.  Periodic: the
             # fold sums the full correlation over the period, which is the 'same' window's
             # correlation with y extended periodically (the matrix is circulant; its
             # transpose correlates).  Either way one call as dear as the forward (any
             # engine), where the full correlation and its fold took 1.25× the forward.
-            origin = tuple(g.kd - 1 - g.start - (g.kd - 1) // 2 for g in spec.geometry)
-            x_c = correlate(y_c, kernel, mode="same", boundary=spec.boundary, axes=axes, dilation=dilation,
-                            origin=origin, method=spec.method)
+            x_c = correlate(y_c, plan.kernel, **plan.options)
         else:
-            z = correlate(y_c, kernel, mode="full", axes=axes, dilation=dilation, method=spec.method)
-            pad = tuple((-g.first_needed, g.last_needed - (g.n - 1)) for g in spec.geometry)
-            x_c = fold(z, pad, spec.boundary, overwrite_input=True)
+            z = correlate(y_c, plan.kernel, **plan.options)
+            x_c = fold(z, plan.pad, spec.boundary, overwrite_input=True)
         x_batch = spec.x.shape[:nb]
         summed = tuple(i for i, (a, b) in enumerate(zip(x_batch, x_c.shape[:nb])) if a == 1 and b != 1)
         if summed:
