@@ -604,6 +604,7 @@ def test_adjoint_and_transpose_are_made_once_and_follow_copies():
     plan of the adjoint; a copy of the operator gets adjoints of its own; the kept plan gives
     the matrix's conjugate transpose on every call, strided and batched alike."""
     import copy
+    import pickle
 
     rng = np.random.default_rng(7)
     k = rng.standard_normal((3, 4)) + 1j * rng.standard_normal((3, 4))
@@ -617,3 +618,7 @@ def test_adjoint_and_transpose_are_made_once_and_follow_copies():
             y = rng.standard_normal(op.output_shape) + 1j * rng.standard_normal(op.output_shape)
             np.testing.assert_allclose(op.H(y).ravel(), dense.conj().T @ y.ravel(), atol=1e-10)
             np.testing.assert_allclose(twin.T(y).ravel(), dense.T @ y.ravel(), atol=1e-10)
+        again = pickle.loads(pickle.dumps(op))          # what it keeps (a per-thread buffer) is not pickled
+        assert not any(name.startswith("_kept_") for name in vars(again))
+        np.testing.assert_allclose(again.H(y), op.H(y), rtol=0, atol=0)
+        assert op.H(y) is not op.H(y) and not np.shares_memory(op.H(y), op.H(y))

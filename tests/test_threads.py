@@ -120,6 +120,20 @@ def test_concurrent_operator_forward_adjoint_solve():
             np.testing.assert_array_equal(value, expected)
 
 
+
+def test_concurrent_strided_adjoints_of_one_operator_keep_their_own_buffers():
+    """A strided adjoint spreads y onto the stride grid in a buffer its thread keeps: threads
+    adjoining different y through one operator each get their own y's answer."""
+    rng = rng_for("threads-strided-adjoint")
+    op = ndconv.ConvOperator(rng.standard_normal((5, 5)), (128, 128), boundary="reflect", stride=(2, 3))
+    ys = [rng.standard_normal(op.output_shape) for _ in range(2 * THREADS)]
+    tasks = [lambda y=y: op.H(y) for y in ys]
+    serial = [task() for task in tasks]
+    results = _run_concurrently(tasks, rounds=4)
+    for expected, got in zip(serial, results):
+        for value in got:
+            np.testing.assert_array_equal(value, expected)
+
 def test_plan_cache_under_contention(monkeypatch):
     """A tiny plan cache evicted by 8 threads planning many distinct problems:
     no KeyError from a plan dropped between look-up and use, same choices."""

@@ -38,6 +38,11 @@ class LinearMap:
     #: how errors name the vectors this map takes and returns (the adjoints swap them)
     _names: tuple[str, str] = ("x", "y")
 
+    def __getstate__(self) -> dict:
+        """Pickled and copied without what the map keeps for speed (``_kept_*``: its adjoint
+        and transpose, an adjoint's plan and per-thread buffers), which it makes again."""
+        return {name: value for name, value in self.__dict__.items() if not name.startswith("_kept_")}
+
     # -- to be provided -------------------------------------------------------
     def _forward(self, x: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -90,17 +95,17 @@ class LinearMap:
     def H(self) -> LinearMap:
         """The adjoint (conjugate transpose) as a map of its own (made once: ``op.H(y)`` in a
         loop spent a fifth of a small call building it)."""
-        adjoint = self.__dict__.get("_H")
+        adjoint = self.__dict__.get("_kept_H")
         if adjoint is None or adjoint.base is not self:     # not kept, or kept by the original of a copy
-            adjoint = self.__dict__["_H"] = AdjointMap(self, conjugate=True)
+            adjoint = self.__dict__["_kept_H"] = AdjointMap(self, conjugate=True)
         return adjoint
 
     @property
     def T(self) -> LinearMap:
         """The transpose (no conjugation) as a map of its own."""
-        transpose = self.__dict__.get("_T")
+        transpose = self.__dict__.get("_kept_T")
         if transpose is None or transpose.base is not self:
-            transpose = self.__dict__["_T"] = AdjointMap(self, conjugate=False)
+            transpose = self.__dict__["_kept_T"] = AdjointMap(self, conjugate=False)
         return transpose
 
     def adjoint(self) -> LinearMap:

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 import operator as _operator
+import threading
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -74,6 +75,22 @@ class _AdjointPlan(NamedTuple):
     options: dict[str, Any]                  # of the one correlate call
     same: bool                               # that call is the whole adjoint (no fold)
     pad: tuple[tuple[int, int], ...]         # for the fold otherwise
+    kept: threading.local                    # each thread's upsampling buffer
+
+    def upsample(self, y_c: np.ndarray) -> np.ndarray:
+        """``y_c`` spread onto the stride grid, zeros between, in a buffer this thread keeps.
+
+        Only grid samples are ever written, so the zeros stay; a fresh zeroed array each
+        call cost more than the correlation that reads it (16 MiB at 2048², stride 2: its
+        pages faulted in on first touch, 7.5 ms against 2.3 for the correlation).
+        """
+        shape = y_c.shape[:self.nb] + self.upsampled
+        up = getattr(self.kept, "buffer", None)
+        if up is None or up.shape != shape or up.dtype != y_c.dtype:
+            up = self.kept.buffer = np.zeros(shape, dtype=y_c.dtype)
+        up[(Ellipsis,) + tuple(slice(None, None, s) for s in self.strides)] = y_c
+        return up
+
 
 class ConvOperator(LinearMap):
     r"""The linear map ``x ↦ convolve(x, k, mode, boundary, …)`` on arrays of ``input_shape``.
@@ -162,7 +179,7 @@ class ConvOperator(LinearMap):
 
     def _adjoint_plan(self) -> _AdjointPlan:
         """How :meth:`_adjoint` runs, from the geometry alone (made on the first call)."""
-        plan = self.__dict__.get("_adjoint_kept")
+        plan = self.__dict__.get("_kept_adjoint")
         if plan is not None:
             return plan
         spec = self._spec
@@ -184,7 +201,8 @@ class ConvOperator(LinearMap):
         else:
             options.update(mode="full")
         pad = tuple((-g.first_needed, g.last_needed - (g.n - 1)) for g in spec.geometry)
-        plan = self.__dict__["_adjoint_kept"] = _AdjointPlan(nb, strides, upsampled, kernel, options, same, pad)
+        plan = self.__dict__["_kept_adjoint"] = _AdjointPlan(nb, strides, upsampled, kernel, options, same, pad,
+                                                             threading.local())
         return plan
 
     def _adjoint(self, y: np.ndarray) -> np.ndarray:
@@ -193,9 +211,7 @@ class ConvOperator(LinearMap):
         y_c = self._to_canonical(np.asarray(y))
         nb = plan.nb
         if plan.upsampled is not None:  # zero-upsample: y[i] at i·s
-            up = np.zeros(y_c.shape[:nb] + plan.upsampled, dtype=y_c.dtype)
-            up[(Ellipsis,) + tuple(slice(None, None, s) for s in plan.strides)] = y_c
-            y_c = up
+            y_c = plan.upsample(y_c)
         if plan.same:
             # 'same' window, stride 1.  Zero boundary: the fold is a crop of the full
             # correlation to [kd−1−start, … + n), itself a 'same' window.  Periodic: the
@@ -207,6 +223,8 @@ class ConvOperator(LinearMap):
         else:
             z = correlate(y_c, plan.kernel, **plan.options)
             x_c = fold(z, plan.pad, spec.boundary, overwrite_input=True)
+        if plan.upsampled is not None and np.may_share_memory(x_c, y_c):   # never hand out the kept buffer
+            x_c = x_c.copy()
         x_batch = spec.x.shape[:nb]
         summed = tuple(i for i, (a, b) in enumerate(zip(x_batch, x_c.shape[:nb])) if a == 1 and b != 1)
         if summed:
