@@ -120,7 +120,6 @@ def test_concurrent_operator_forward_adjoint_solve():
             np.testing.assert_array_equal(value, expected)
 
 
-
 def test_concurrent_strided_adjoints_of_one_operator_keep_their_own_buffers():
     """A strided adjoint spreads y onto the stride grid in a buffer its thread keeps: threads
     adjoining different y through one operator each get their own y's answer."""
@@ -133,6 +132,7 @@ def test_concurrent_strided_adjoints_of_one_operator_keep_their_own_buffers():
     for expected, got in zip(serial, results):
         for value in got:
             np.testing.assert_array_equal(value, expected)
+
 
 def test_plan_cache_under_contention(monkeypatch):
     """A tiny plan cache evicted by 8 threads planning many distinct problems:

@@ -64,7 +64,6 @@ def _input_shape(input_shape: Any) -> tuple[int, ...]:
     return shape
 
 
-
 class _AdjointPlan(NamedTuple):
     """What ``ConvOperator._adjoint`` needs, made once from the geometry."""
 

@@ -253,7 +253,7 @@ def fft(z: torch.Tensor, kernel: torch.Tensor, stride: Sequence[int], dilation: 
         for first, second in ((z, hd), (hd, z)):
             axis = _pair_axis(first, second, naxes)
             if axis is not None:
-                pair = (first is z, axis - first.ndim)
+                pair = axis - first.ndim   # counted from the end: the same axis of the result
                 half = first.shape[axis] // 2
                 packed = torch.complex(first.narrow(axis, 0, half), first.narrow(axis, half, half))
                 z, hd = (packed, hd) if first is z else (z, packed)
@@ -271,7 +271,7 @@ def fft(z: torch.Tensor, kernel: torch.Tensor, stride: Sequence[int], dilation: 
     full = inverse(product, s=sizes, dim=dims, norm="forward")
     y = full[(Ellipsis,) + tuple(slice(k - 1 - b, n - b, s) for k, n, s, (b, _) in zip(kd, lengths, stride, zeros))]
     if pair is not None:
-        y = torch.cat((y.real, y.imag), dim=pair[1])
+        y = torch.cat((y.real, y.imag), dim=pair)
     return y
 
 
