@@ -192,7 +192,7 @@ def test_beyond_this_machines_memory(monkeypatch):
                                  stride=(1, 2))
     for module in (ndconv._spec, ndconv._errors):   # wherever the core reads it
         if hasattr(module, "available_bytes"):
-            monkeypatch.setattr(module, "available_bytes", lambda: 10_000)
+            monkeypatch.setattr(module, "available_bytes", lambda need=0: 10_000)
     with pytest.raises(ValueError, match="memory available"):
         ndconv.convolve(x, np.ones((3, 3)))
     y = ndconv.dask.convolve(da.from_array(x, chunks=7), np.ones((3, 3)), mode="same", boundary="wrap",

@@ -149,9 +149,9 @@ def test_images_beyond_memory_are_refused_before_decoding(tmp_path, monkeypatch)
     from ndconv._errors import MemoryLimitError
 
     io.write(tmp_path / "a.png", np.zeros((64, 64, 4), np.uint8), io.Source("image", np.dtype(np.uint8), 4))
-    monkeypatch.setattr(ndconv._errors, "available_bytes", lambda: 100 * 2**10)
+    monkeypatch.setattr(ndconv._errors, "available_bytes", lambda need=0: 100 * 2**10)
     with pytest.raises(MemoryLimitError, match=r"IN \('.*a\.png'\) has shape \(64, 64\) and needs 128\.0 KiB "
                                                r"decoded, more than the 100\.0 KiB"):
         io.read(tmp_path / "a.png")
-    monkeypatch.setattr(ndconv._errors, "available_bytes", lambda: 200 * 2**10)
+    monkeypatch.setattr(ndconv._errors, "available_bytes", lambda need=0: 200 * 2**10)
     assert io.read(tmp_path / "a.png")[0].shape == (64, 64, 4)

@@ -1,4 +1,4 @@
-"""ndconv._memory.empty_apart: large results start half a page away from their input."""
+"""ndconv._memory: large results start half a page away from their input; the memory available, read when needed."""
 
 from __future__ import annotations
 
@@ -47,3 +47,24 @@ def test_the_direct_loops_write_half_a_page_from_the_input(monkeypatch):
         y = ndconv.convolve(x, np.ones((5, 5), np.float32), mode="same", boundary=boundary, method="direct")
         assert (address(y) - address(x)) % 4096 == 2048
         np.testing.assert_allclose(y[300, 300], x[298:303, 298:303].sum(), rtol=1e-5)
+
+
+def test_available_memory_is_read_again_only_when_the_need_calls_for_it(monkeypatch):
+    """Within a quarter second the last look answers; after it, a need of at most 1/16 of the
+    last look (less than 5 s ago) is answered from it too (a /proc read cost a cold call
+    0.1 ms), and a larger need, or an older look, reads again."""
+    reads = []
+    monkeypatch.setattr(_memory, "_read_available", lambda: reads.append(1) or 1600)
+    clock = [100.0]
+    monkeypatch.setattr(_memory.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(_memory, "_CACHE", [-1.0, 0.0])
+    assert _memory.available_bytes(50) == 1600 and len(reads) == 1
+    clock[0] += 0.1
+    assert _memory.available_bytes(10**6) == 1600 and len(reads) == 1     # within a quarter second
+    clock[0] += 1.0
+    assert _memory.available_bytes(100) == 1600 and len(reads) == 1       # 100 · 16 ≤ 1600
+    assert _memory.available_bytes(101) == 1600 and len(reads) == 2       # more: looked again
+    clock[0] += 1.0
+    assert _memory.available_bytes() == 1600 and len(reads) == 2          # no need given: 0
+    clock[0] += 6.0
+    assert _memory.available_bytes(1) == 1600 and len(reads) == 3         # the look is too old

@@ -134,7 +134,7 @@ def small_memory(monkeypatch):
     """The machine seen as having 64 MiB available: sizes of a few MB are then refused."""
     import ndconv._errors
 
-    monkeypatch.setattr(ndconv._errors, "available_bytes", lambda: 64 * 2**20)
+    monkeypatch.setattr(ndconv._errors, "available_bytes", lambda need=0: 64 * 2**20)
 
 
 def test_nn_layers_refuse_weights_beyond_memory():

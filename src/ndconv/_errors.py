@@ -44,7 +44,7 @@ class MemoryLimitError(ValueError, MemoryError):
 def check_memory(what: str, shape: tuple[int, ...], need: int, detail: str = "") -> None:
     """Raise :class:`MemoryLimitError` when ``need`` bytes exceed the memory available:
     ``<what> has shape <shape> and needs <bytes><detail>, more than the <bytes> of memory available``."""
-    available = available_bytes()
+    available = available_bytes(need)
     if need > available:
         raise MemoryLimitError(f"{what} has shape {tuple(shape)} and needs {format_bytes(need)}{detail}, "
                                f"more than the {format_bytes(available)} of memory available")

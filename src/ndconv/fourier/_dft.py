@@ -101,7 +101,7 @@ def dft_matrix(n: int, *, centered: bool = False) -> np.ndarray:
     """
     n = positive_int("n", n)
     need = 16 * n * n
-    if need > available_bytes():
+    if need > available_bytes(need):
         raise MemoryLimitError(f"n={n} gives a dft_matrix of {format_bytes(need)}, more than the "
                          f"{format_bytes(available_bytes())} of memory available")
     shift = n // 2 if centered else 0

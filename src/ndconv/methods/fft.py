@@ -356,4 +356,5 @@ def blockwise_sampled(sampled: Sampled, axis: int | None = None) -> np.ndarray:
 
 
 def fits_in_memory(sampled: Sampled) -> bool:
-    return spectral_bytes(sampled) <= MEMORY_SHARE * available_bytes()
+    need = spectral_bytes(sampled)
+    return need <= MEMORY_SHARE * available_bytes(need / MEMORY_SHARE)
