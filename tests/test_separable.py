@@ -77,3 +77,20 @@ def test_the_rank_keeps_what_the_budget_needs():
     assert len(separable.factors(nearly)) == 2
     assert len(separable.factors(nearly.astype(np.float32))) == 1   # and below float32's
     assert separable.factors(rng.standard_normal((9, 9))) is None
+
+
+def test_opencv_terms_are_the_flipped_factors_kept_per_kernel():
+    """What sepFilter2D reads of a kernel is found once per kernel: the factors flipped into
+    correlation form, in the kernel's dtype, read-only; with the flag that says whether OpenCV
+    keeps NaN/±∞ where the definition puts them (no zero tap, rank 1)."""
+    g = np.exp(-0.5 * (np.arange(-4, 5) / 1.5) ** 2).astype(np.float32)
+    ramp = np.arange(1.0, 8.0, dtype=np.float32)
+    for kernel, keeps in ((np.outer(g, ramp), True), (np.outer(g, ramp - 4), False)):
+        kept = separable.opencv_terms(kernel[None, None])
+        assert kept is separable.opencv_terms(kernel.copy()[None, None])          # same bytes: kept
+        (pair,), flag = kept
+        assert flag is keeps
+        u, v = pair
+        assert u.dtype == v.dtype == np.float32 and not u.flags.writeable and not v.flags.writeable
+        np.testing.assert_allclose(np.outer(u, v), kernel[::-1, ::-1], rtol=1e-5, atol=1e-6)
+    assert separable.opencv_terms(np.arange(9.0).reshape(3, 3) ** 2) is None       # rank 3

@@ -134,13 +134,12 @@ def filter2d(spec: ConvSpec) -> np.ndarray:
     return _each_image(spec, lambda im, dst: cv2.filter2D(im, -1, g, dst=dst, anchor=anchor, borderType=border))
 
 
-def sep_filter2d(spec: ConvSpec, pairs: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
-    """Σ_r (u_r ⊗ v_r) applied by OpenCV; ``u`` runs along rows (axis −2)."""
+def sep_filter2d(spec: ConvSpec, flipped) -> np.ndarray:
+    """Σ_r (u_r ⊗ v_r) applied by OpenCV; ``u`` runs along rows (axis −2).  ``flipped``: the
+    pairs ``(u_r, v_r)`` already in correlation form and the compute dtype, contiguous
+    (:func:`ndconv.methods.separable.opencv_terms`)."""
     cv2 = _cv2()
     anchor, border = _anchor(spec), _border(spec)
-    dtype = spec.compute_dtype
-    flipped = [(np.ascontiguousarray(u[::-1], dtype=dtype), np.ascontiguousarray(v[::-1], dtype=dtype))
-               for u, v in pairs]
 
     def apply(image, dst):
         dst = cv2.sepFilter2D(image, -1, flipped[0][1], flipped[0][0], dst=dst, anchor=anchor, borderType=border)
