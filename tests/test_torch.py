@@ -419,6 +419,10 @@ def test_kept_specs_tell_equal_values_of_other_types_apart():
     assert nt.convolve(xx, k, axes=[1]).shape == (3, 7)
     with pytest.raises(ValueError, match="axes"):
         nt.convolve(xx, k, axes=[2])
+    sizes = (torch.Size([8]), torch.Size([3]), np.dtype(np.float64), False)
+    for zero in (0.0, -0.0, 0.0):                 # equal keys in a dict, but not the same fill
+        spec = _functional._spec(*sizes, {"mode": "same", "fill_value": zero})
+        assert np.signbit(spec.fill_value) == np.signbit(zero)
     for n in range(2 * _functional._SPECS_MAX):   # the store stays bounded
         nt.convolve(torch.ones(n + 3), k)
     assert len(_functional._SPECS) <= _functional._SPECS_MAX

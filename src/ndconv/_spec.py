@@ -235,7 +235,7 @@ def make_spec(x: Any, k: Any, *, mode: object = "full", boundary: object = "cons
     options = (mode, boundary, fill_value, axes, origin, stride, dilation, method)
     try:
         key: Any = (x_arr.shape, k_arr.shape, x_arr.dtype, k_arr.dtype, bool(correlate),
-                    tuple(_option_key(v) for v in options))
+                    tuple(option_key(v) for v in options))
         layout = _LAYOUTS.get(key)
     except TypeError:        # an option that cannot be a key (an array, a list of lists)
         key = layout = None
@@ -288,11 +288,12 @@ _LAYOUTS: dict[Any, _Layout] = {}
 _LAYOUTS_MAX = 256
 
 
-def _option_key(value: object) -> Any:
+def option_key(value: object) -> Any:
     """``value`` with its type (so that ``origin=1.0`` still fails after ``origin=1`` ran, and
-    ``fill_value=1`` and ``1.0`` stay apart; a zero with its sign); TypeError for what cannot be a key."""
+    ``fill_value=1`` and ``1.0`` stay apart; a zero with its sign); TypeError for what cannot be a key.
+    The key of every kept spec or layout (here and in ``ndconv.torch``)."""
     if isinstance(value, (list, tuple)):
-        return type(value), tuple(_option_key(v) for v in value)
+        return type(value), tuple(option_key(v) for v in value)
     if isinstance(value, np.ndarray):
         raise TypeError("an array option is validated afresh")
     hash(value)

@@ -12,7 +12,7 @@ import torch
 
 from .. import api
 from .._errors import bad_type, bad_value
-from .._spec import ConvSpec, as_array, make_spec, result_dtype
+from .._spec import ConvSpec, as_array, make_spec, option_key, result_dtype
 from .._typing import Boundary, IntOrTuple, Method, Mode
 from . import _engine, _grad
 
@@ -71,24 +71,16 @@ _SPECS: dict[Any, ConvSpec] = {}
 _SPECS_MAX = 256
 
 
-def _key(value: Any) -> Any:
-    """``value`` with the type of it and of every tuple element: ``1`` and ``1.0`` or ``(0,)``
-    and ``(0.0,)`` are equal in a dict but not to make_spec."""
-    if isinstance(value, tuple):
-        return tuple, tuple(_key(v) for v in value)
-    return type(value), value
-
-
 def _spec(x_shape: tuple[int, ...], k_shape: tuple[int, ...], dtype: np.dtype, correlate: bool,
           options: dict[str, Any]) -> ConvSpec:
     """make_spec of placeholders of these shapes, kept for options of hashable plain values.
 
     A spec depends on shapes, dtype and options only (never on values), and is frozen;
-    options it cannot key (lists, tensors, a NaN fill that equals nothing) are validated
-    afresh every call.
+    options are keyed by :func:`ndconv._spec.option_key` (with their types); what it cannot
+    key (arrays, tensors) is validated afresh every call.
     """
     try:
-        key: Any = (x_shape, k_shape, dtype, correlate, tuple((name, _key(v)) for name, v in options.items()))
+        key: Any = (x_shape, k_shape, dtype, correlate, tuple((name, option_key(v)) for name, v in options.items()))
         spec = _SPECS.get(key)
     except TypeError:      # an unhashable option
         key = spec = None
