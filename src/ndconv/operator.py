@@ -211,17 +211,16 @@ class ConvOperator(LinearMap):
         nb = plan.nb
         if plan.upsampled is not None:  # zero-upsample: y[i] at i·s
             y_c = plan.upsample(y_c)
-        if plan.same:
-            # 'same' window, stride 1.  Zero boundary: the fold is a crop of the full
-            # correlation to [kd−1−start, … + n), itself a 'same' window.  Periodic: the
-            # fold sums the full correlation over the period, which is the 'same' window's
-            # correlation with y extended periodically (the matrix is circulant; its
-            # transpose correlates).  Either way one call as dear as the forward (any
-            # engine), where the full correlation and its fold took 1.25× the forward.
-            x_c = correlate(y_c, plan.kernel, **plan.options)
-        else:
-            z = correlate(y_c, plan.kernel, **plan.options)
-            x_c = fold(z, plan.pad, spec.boundary, overwrite_input=True)
+        # plan.same: a 'same' window, stride 1, zero or periodic boundary.  Zero boundary: the
+        # fold is a crop of the full correlation to [kd−1−start, … + n), itself a 'same'
+        # window.  Periodic: the fold sums the full correlation over the period, which is the
+        # 'same' window's correlation with y extended periodically (the matrix is circulant;
+        # its transpose correlates).  Either way one call as dear as the forward (any engine),
+        # where the full correlation and its fold took 1.25× the forward.  Otherwise the
+        # correlation is the full one, folded back onto x by the boundary rule.
+        x_c = correlate(y_c, plan.kernel, **plan.options)
+        if not plan.same:
+            x_c = fold(x_c, plan.pad, spec.boundary, overwrite_input=True)
         if plan.upsampled is not None and np.may_share_memory(x_c, y_c):   # never hand out the kept buffer
             x_c = x_c.copy()
         x_batch = spec.x.shape[:nb]
