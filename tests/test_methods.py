@@ -802,8 +802,57 @@ def test_opencv_branch_is_taken_and_exact(dtype, boundary, monkeypatch):
 
 
 @needs_cv2
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("mode", ["full", "valid"])
+def test_opencv_takes_zero_boundary_windows_of_other_sizes(dtype, mode, monkeypatch):
+    """'full' and 'valid' with the zero boundary: the image zero-extended after its end
+    (for 'full'), filtered, cut to the window — the definition's result, batches and
+    correlations included; the spy fails if the engine is not taken."""
+    calls = []
+    real = _opencv.filter2d
+    monkeypatch.setattr(_opencv, "filter2d", lambda spec: calls.append(spec) or real(spec))
+    monkeypatch.setattr(_opencv, "ENABLED", True)
+    from ndconv.methods import _registry, direct
+
+    monkeypatch.setattr(direct, "_ENGINES", {})   # the engine whatever the cost model says
+    monkeypatch.setattr(_registry, "direct_engine", lambda problem: ("opencv", ([("call", 1)], "")))
+    rng = rng_for("cv-windows", dtype, mode)
+    for xs, ks in [((15, 14), (1, 1)), ((15, 14), (3, 3)), ((3, 15, 14), (2, 4)), ((9, 12), (5, 5)),
+                   ((2, 12, 11), (11, 3)), ((11, 11), (11, 11)), ((12, 30), (7, 6))]:
+        x = rng.standard_normal(xs).astype(dtype)
+        k = rng.standard_normal(ks).astype(dtype)
+        before = len(calls)
+        check(x, k, "direct", mode=mode)
+        check(x, k, "direct", mode=mode, correlate=True)
+        assert len(calls) == before + 2, (xs, ks)
+    spec = calls[-1]
+    assert _opencv.extension(spec) == ((6, 5) if mode == "full" else (0, 0))
+
+
+def test_opencv_windows_are_priced_by_the_samples_filtered(monkeypatch):
+    """OpenCV filters the whole (zero-extended) image: 'valid' is priced as 'same', 'full'
+    as the extended image plus its copy."""
+    monkeypatch.setattr(_opencv, "ENABLED", True)
+    if not _opencv.available():
+        pytest.skip("OpenCV is not installed")
+    from ndconv._spec import make_spec
+    from ndconv.methods import Problem, _registry
+
+    x, k = np.ones((40, 30), np.float32), np.ones((5, 3), np.float32)
+    price = {}
+    for mode in ("same", "valid", "full"):
+        price[mode] = {}
+        for key, units in _registry._opencv_filter2d_terms(Problem(make_spec(x, k, mode=mode)))[0]:
+            price[mode][key] = price[mode].get(key, 0) + units
+    assert price["valid"] == price["same"]
+    assert price["full"]["opencv_f4"] == 44 * 32 * 15
+    assert price["full"]["copy"] == 44 * 32 and price["full"]["call"] == 2
+
+
+@needs_cv2
 def test_opencv_not_used_outside_its_domain(monkeypatch):
-    """wrap, fill ≠ 0, stride, dilation, big kernels, 1-D/3-D, per-row kernels, ints, complex."""
+    """wrap, fill ≠ 0, stride, dilation, big kernels, 1-D/3-D, per-row kernels, ints, complex,
+    windows other than 'same' under a boundary rule other than zero."""
     calls = []
     real = _opencv.filter2d
     monkeypatch.setattr(_opencv, "filter2d", lambda spec: calls.append(spec) or real(spec))
@@ -811,7 +860,9 @@ def test_opencv_not_used_outside_its_domain(monkeypatch):
     rng = rng_for("cv-domain")
     x, k = rng.standard_normal((16, 15)), rng.standard_normal((3, 3))
     cases = [{"mode": "same", "boundary": "wrap"}, {"mode": "same", "fill_value": 1.0}, {"mode": "same", "stride": 2},
-             {"mode": "same", "dilation": 2}, {"mode": "full"}, {"mode": "valid"}]
+             {"mode": "same", "dilation": 2}, {"mode": "full", "boundary": "reflect"},
+             {"mode": "valid", "boundary": "edge"}, {"mode": "full", "fill_value": 2.0},
+             {"mode": "full", "stride": 2}, {"mode": "valid", "dilation": 2}]
     for kw in cases:
         check(x, k, "direct", **kw)
     check(x, rng.standard_normal((13, 12)), "direct", mode="same")

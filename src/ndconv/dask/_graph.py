@@ -70,9 +70,10 @@ def same_window_crop(spec: ConvSpec, shape: tuple[int, ...]) -> tuple[slice, ...
     """Where the 'valid' outputs sit in the 'same' output of a piece, when 'same' is the faster call.
 
     The core may hand a 'same'-sized window of a small 2-D float kernel to OpenCV's
-    filter engine, which a 'valid' window never reaches: then the chunk computes the
-    'same' window of its piece (with the default zero boundary, which no kept
-    output reads) and keeps its centre, ``kd//2 … kd//2 + n − kd`` on each axis.
+    filter engine; a 'valid' window reaches it only where the engine comparison
+    prefers it to the loops: here the chunk computes the 'same' window of its piece
+    (with the default zero boundary, which no kept output reads) and keeps its centre,
+    ``kd//2 … kd//2 + n − kd`` on each axis.
     Only a graph of one chunk does so; with several, each task runs on one core,
     where OpenCV is not used (see :func:`build`).
     """

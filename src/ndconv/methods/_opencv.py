@@ -6,7 +6,9 @@ for small 2-D kernels on this class of machine.  It is used only where its
 result is the definition's, bit for bit in meaning:
 
 * exactly two convolved axes, float32 or float64, one kernel for all rows;
-* a 'same'-sized window with stride 1 on both axes (any origin);
+* a 'same'-sized window with stride 1 on both axes (any origin), or, with the
+  zero boundary, any window that starts within the kernel's reach ('full',
+  'valid'): the image zero-extended after its end, filtered, cut to the window;
 * boundary constant (fill 0), reflect, symmetric or edge (OpenCV has no
   periodic rule for filters);
 * kernel sides at most ``MAX_SIDE`` and no larger than the image: beyond
@@ -85,8 +87,28 @@ def window_applies(spec: ConvSpec) -> bool:
         and max(spec.x.shape[-2:]) < 2**30
 
 
+def padded_window_applies(spec: ConvSpec) -> bool:
+    """A zero-boundary window of another size ('full', 'valid', or a 'same' window past
+    an end): filter2D reads zeros past the image's edges, so the image zero-extended
+    after its end to the window's length (``copyMakeBorder``), filtered, and cut to the
+    window is the definition's result.  Stride and dilation 1, the window starting
+    within the kernel's reach (``0 ≤ start ≤ K−1``: OpenCV's anchor)."""
+    if spec.ndim != 2 or not available() or spec.compute_dtype not in (np.float32, np.float64):
+        return False
+    if spec.kernel_batched or spec.boundary != "constant" or spec.fill_value != 0:
+        return False
+    return all(g.stride == 1 and g.dilation == 1 and 0 <= g.start <= g.k - 1 and g.k <= g.n
+               for g in spec.geometry) and max(max(g.n, g.count) for g in spec.geometry) < 2**30
+
+
+def extension(spec: ConvSpec) -> tuple[int, int]:
+    """Zeros :func:`filter2d` appends to each axis of the image (0, 0 for a 'same' window)."""
+    rows, cols = spec.geometry
+    return max(0, rows.count - rows.n), max(0, cols.count - cols.n)
+
+
 def filter2d_applies(spec: ConvSpec) -> bool:
-    return window_applies(spec) and max(g.k for g in spec.geometry) <= MAX_SIDE
+    return (window_applies(spec) or padded_window_applies(spec)) and max(g.k for g in spec.geometry) <= MAX_SIDE
 
 
 def _anchor(spec: ConvSpec) -> tuple[int, int]:
@@ -122,7 +144,7 @@ def _each_image(spec: ConvSpec, apply) -> np.ndarray:
     flat_out = out.reshape((-1,) + out.shape[-2:])
     for i in range(flat_in.shape[0]):
         result = apply(_rows(flat_in[i]), flat_out[i])
-        if not np.shares_memory(result, flat_out[i]):  # pragma: no cover - OpenCV reallocated
+        if not np.shares_memory(result, flat_out[i]):   # a cut window (or OpenCV reallocated)
             flat_out[i] = result
     return out
 
@@ -131,7 +153,17 @@ def filter2d(spec: ConvSpec) -> np.ndarray:
     cv2 = _cv2()
     g = np.ascontiguousarray(spec.kernel.reshape(spec.kernel.shape[-2:])[::-1, ::-1])
     anchor, border = _anchor(spec), _border(spec)
-    return _each_image(spec, lambda im, dst: cv2.filter2D(im, -1, g, dst=dst, anchor=anchor, borderType=border))
+    rows, cols = spec.geometry
+    if rows.count == rows.n and cols.count == cols.n:
+        return _each_image(spec, lambda im, dst: cv2.filter2D(im, -1, g, dst=dst, anchor=anchor, borderType=border))
+    below, right = extension(spec)
+
+    def window(im, dst):   # zeros after the end, then the window: 'full' is the whole result
+        if below or right:
+            im = cv2.copyMakeBorder(im, 0, below, 0, right, cv2.BORDER_CONSTANT, value=0)
+        return cv2.filter2D(im, -1, g, anchor=anchor, borderType=border)[:rows.count, :cols.count]
+
+    return _each_image(spec, window)
 
 
 def sep_filter2d(spec: ConvSpec, flipped) -> np.ndarray:

@@ -157,9 +157,15 @@ def _opencv_filter2d_terms(problem: Problem) -> Cost:
     spec = problem.spec
     if not _opencv.filter2d_applies(spec) or not all_finite(spec.kernel):
         return None, ""
-    outputs = _size(spec.output_shape)
+    # OpenCV sums every sample of the image, zero-extended to a longer window ('full'); a
+    # shorter one ('valid') is cut from the whole result
+    below, right = _opencv.extension(spec)
+    rows, cols = spec.geometry
+    outputs = _size(spec.batch_shape) * (rows.n + below) * (cols.n + right)
     terms = [("call", 1), ("opencv_" + _precision_key(spec.compute_dtype), outputs * _size(spec.kernel_shape)),
              ("direct_stream", outputs * 2 * spec.compute_dtype.itemsize)]
+    if below or right:   # the image copied with zeros appended (copyMakeBorder), one more call
+        terms += [("call", 1), ("copy", outputs)]
     if not direct.opencv_keeps_nonfinite(problem):
         terms.append(_scan_term(spec))
     return terms, "OpenCV filter2D"

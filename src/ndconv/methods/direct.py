@@ -4,8 +4,9 @@ Floating and complex inputs run compiled row-wise loops (Numba); bool and
 integer inputs accumulate exactly in int64, falling back to Python integers
 when ``Σ|h| · max|x|`` could leave the int64 range (OverflowError if the exact
 result does).  When OpenCV is installed, 2-D float images with small kernels
-and a 'same'-sized window are handed to its filter engine, which computes the
-identical sum with the boundary applied natively.
+and a 'same'-sized window (or, with the zero boundary, a 'full' or 'valid' one) are
+handed to its filter engine when the engine comparison rates it faster; it computes
+the identical sum with the boundary applied natively.
 """
 
 from __future__ import annotations
