@@ -239,7 +239,9 @@ def test_auto_plans_remembered_per_problem_oldest_dropped_first(monkeypatch):
     call(60)
     call(50)
     assert priced == [50, 60, 70, 50]
-    monkeypatch.setattr(planner, "constants", lambda: dict(_costs.DEFAULTS))   # a new dict each call
+    from ndconv.methods import _keys
+
+    monkeypatch.setattr(_keys, "constants", lambda: dict(_costs.DEFAULTS))   # a new dict each call
     call(50)
     assert priced[-1] == 50 and len(priced) == 5
 

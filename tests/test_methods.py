@@ -829,6 +829,37 @@ def test_opencv_takes_zero_boundary_windows_of_other_sizes(dtype, mode, monkeypa
     assert _opencv.extension(spec) == ((6, 5) if mode == "full" else (0, 0))
 
 
+@needs_cv2
+def test_opencv_kernel_facts_follow_a_kernel_changed_in_place(monkeypatch):
+    """The flipped kernel and its facts (finite, no zero tap) are kept by the kernel's
+    bytes, not its identity: a tap set to zero in place sends NaN inputs back to the
+    loops (filter2D would drop ``0·NaN``), and a changed tap changes the result."""
+    monkeypatch.setattr(_opencv, "ENABLED", True)
+    from ndconv.methods import _registry, direct
+
+    monkeypatch.setattr(direct, "_ENGINES", {})
+    monkeypatch.setattr(_registry, "direct_engine", lambda problem: ("opencv", ([("call", 1)], "")))
+    rng = rng_for("cv-facts")
+    x = rng.standard_normal((12, 13))
+    k = rng.standard_normal((3, 3)) + 3.0                       # no zero tap
+    check(x, k, "direct", mode="same")
+    x[5, 6] = np.nan
+    check(x, k, "direct", mode="same")
+    k[1, 1] = 0.0                                               # now 0·NaN must give NaN at (5, 6)
+    y = ndconv.convolve(x, k, "same", method="direct")
+    assert np.isnan(y[5, 6])
+    assert_conv_close(y, reference_convolve(x, k, mode="same"), x, k)
+    k[0, 0] = np.inf                                            # a non-finite tap: never OpenCV
+    calls = []
+    real = _opencv.filter2d
+    monkeypatch.setattr(_opencv, "filter2d", lambda spec: calls.append(spec) or real(spec))
+    x[5, 6] = 1.0
+    with np.errstate(invalid="ignore"):
+        y, expected = ndconv.convolve(x, k, "same", method="direct"), reference_convolve(x, k, mode="same")
+    np.testing.assert_array_equal(np.isinf(y), np.isinf(expected))
+    assert calls == []
+
+
 def test_opencv_windows_are_priced_by_the_samples_filtered(monkeypatch):
     """OpenCV filters the whole (zero-extended) image: 'valid' is priced as 'same', 'full'
     as the extended image plus its copy."""

@@ -137,10 +137,12 @@ def _each_image(spec: ConvSpec, apply) -> np.ndarray:
     about a millisecond of page faults.  A batch is written in place.
     """
     x = spec.x
+    rows, cols = spec.geometry
+    shape = x.shape[:-2] + (rows.count, cols.count)   # one kernel for all images: x's batch
     flat_in = x.reshape((-1,) + x.shape[-2:])
     if flat_in.shape[0] == 1:
-        return apply(_rows(flat_in[0]), None).reshape(spec.output_shape)
-    out = np.empty(spec.output_shape, dtype=spec.compute_dtype)
+        return apply(_rows(flat_in[0]), None).reshape(shape)
+    out = np.empty(shape, dtype=spec.compute_dtype)
     flat_out = out.reshape((-1,) + out.shape[-2:])
     for i in range(flat_in.shape[0]):
         result = apply(_rows(flat_in[i]), flat_out[i])
@@ -149,9 +151,26 @@ def _each_image(spec: ConvSpec, apply) -> np.ndarray:
     return out
 
 
+def _correlation_form(kernel: np.ndarray) -> np.ndarray:
+    """The 2-D kernel flipped (OpenCV correlates), contiguous; kept per kernel up to
+    ``MAX_SIDE``² taps, read-only."""
+    h = kernel.reshape(kernel.shape[-2:])
+    if h.size > MAX_SIDE * MAX_SIDE:
+        return np.ascontiguousarray(h[::-1, ::-1])
+    h = np.ascontiguousarray(h)
+    return _flipped(h.tobytes(), h.shape, h.dtype.str)
+
+
+@lru_cache(maxsize=64)
+def _flipped(key: bytes, shape: tuple[int, int], dtype: str) -> np.ndarray:
+    g = np.ascontiguousarray(np.frombuffer(key, dtype=dtype).reshape(shape)[::-1, ::-1])
+    g.flags.writeable = False
+    return g
+
+
 def filter2d(spec: ConvSpec) -> np.ndarray:
     cv2 = _cv2()
-    g = np.ascontiguousarray(spec.kernel.reshape(spec.kernel.shape[-2:])[::-1, ::-1])
+    g = _correlation_form(spec.kernel)
     anchor, border = _anchor(spec), _border(spec)
     rows, cols = spec.geometry
     if rows.count == rows.n and cols.count == cols.n:

@@ -21,6 +21,7 @@ from .._memory import empty_apart
 from ..boundary import extension_index
 from . import _numba_kernels, _opencv, _taps
 from ._finite import all_finite
+from ._keys import plan_key
 from ._problem import Gather, Problem, Sampled, apply_gather, gather_plan
 
 INT64_MAX = np.iinfo(np.int64).max
@@ -456,16 +457,15 @@ _ENGINES_SIZE = 256
 
 
 def use_opencv(problem: Problem) -> bool:
-    """OpenCV's filter engine applies and the cost model rates it faster than the loops."""
-    if not _opencv.filter2d_applies(problem.spec):
-        return False
-    from ._registry import direct_engine  # the planner's own comparison of the two engines
-    from .planner import plan_key
-
+    """OpenCV's filter engine applies and the cost model rates it faster than the loops
+    (kept per problem key, which holds everything both depend on: the geometry, the
+    dtypes, the boundary, whether OpenCV is enabled and the cores may be used)."""
     key = plan_key(problem)
     choice = _ENGINES.get(key) if key is not None else None
     if choice is None:
-        choice = direct_engine(problem)[0] == "opencv"
+        from ._registry import direct_engine  # the planner's own comparison of the two engines
+
+        choice = _opencv.filter2d_applies(problem.spec) and direct_engine(problem)[0] == "opencv"
         if key is not None:
             if len(_ENGINES) >= _ENGINES_SIZE:
                 _ENGINES.clear()
@@ -484,7 +484,25 @@ def opencv_keeps_nonfinite(problem: Problem) -> bool:
     spec = problem.spec
     if spec.compute_dtype == np.float64 and math.prod(spec.kernel_shape) >= OPENCV_F8_DFT_TAPS:
         return False
-    return bool(np.all(spec.kernel != 0))
+    return kernel_facts(spec.kernel)[1]
+
+
+def kernel_facts(kernel: np.ndarray) -> tuple[bool, bool]:
+    """``(every tap finite, no tap zero)``, kept per kernel of at most ``MAX_KEPT_TAPS`` taps
+    (read afresh, both cost a small call 3 µs of its 25)."""
+    if kernel.size > MAX_KEPT_TAPS:
+        return all_finite(kernel), bool(np.all(kernel != 0))
+    return _kernel_facts(np.ascontiguousarray(kernel).tobytes(), kernel.dtype.str)
+
+
+#: kernels up to this many taps have their facts kept (by their bytes)
+MAX_KEPT_TAPS = 1024
+
+
+@functools.lru_cache(maxsize=256)
+def _kernel_facts(key: bytes, dtype: str) -> tuple[bool, bool]:
+    kernel = np.frombuffer(key, dtype=dtype)
+    return all_finite(kernel), bool(np.all(kernel != 0))
 
 
 #: OpenCV filters float64 images by DFT from this many taps on
@@ -493,7 +511,8 @@ OPENCV_F8_DFT_TAPS = 50
 
 def run(problem: Problem) -> np.ndarray:
     spec = problem.spec
-    if use_opencv(problem) and all_finite(spec.kernel) and (opencv_keeps_nonfinite(problem) or all_finite(spec.x)):
+    if use_opencv(problem) and kernel_facts(spec.kernel)[0] and (opencv_keeps_nonfinite(problem)
+                                                                 or all_finite(spec.x)):
         return _opencv.filter2d(problem.spec)
     if spec.compute_dtype.kind in "fc" and not padded_whole(spec.x.size, spec.ndim):
         # the bulk read in place, only the border boxes extended (2-D, and large 1-D and n-D inputs)
