@@ -76,9 +76,10 @@ def main(argv: list[str] | None = None) -> int:
             import limits
             import operators
             import regret
+            import small_calls
 
             sections = [limits.render(report.results), regret.render(), operators.render(),
-                        filters_match.render(), cnn.render()]
+                        filters_match.render(), cnn.render(), small_calls.render()]
             try:
                 import torch_fft
             except ImportError:  # no PyTorch: nothing to compare the torch engine with

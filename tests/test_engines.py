@@ -184,6 +184,33 @@ def test_direct_engine_choice_is_remembered_per_problem(monkeypatch):
     assert len(priced) == 2
 
 
+def test_remembered_decisions_are_kept_per_problem_key_and_bounded(monkeypatch):
+    """A decision is made once per problem key (kernel values included), afresh for a
+    problem without a key (a kernel too large to hash), and a full store starts over."""
+    from ndconv.methods import _keys
+
+    monkeypatch.setattr(_keys, "REMEMBERED_SIZE", 3)
+    store, made = {}, []
+
+    def decide(problem):
+        made.append(problem.spec.x.size)
+        return problem.spec.x.size
+
+    def problem(n, k=np.ones(3)):
+        return Problem(make_spec(np.ones(n), k))
+
+    assert [_keys.remembered(store, problem(n), decide) for n in (5, 5, 6)] == [5, 5, 6]
+    assert made == [5, 6]
+    _keys.remembered(store, problem(5, np.full(3, 2.0)), decide)      # other kernel values: a new key
+    assert made == [5, 6, 5] and len(store) == 3
+    _keys.remembered(store, problem(7), decide)                       # full: starts over
+    assert len(store) == 1
+    monkeypatch.setattr(_keys, "_KEY_KERNEL_BYTES", 8)                 # no key: decided every time
+    for _ in range(2):
+        _keys.remembered(store, problem(9), decide)
+    assert made[-2:] == [9, 9] and len(store) == 1
+
+
 @pytest.mark.parametrize("taps, key", [((12, 12), "direct_f4"), ((13, 13), "direct_f8")])
 def test_loops_priced_by_the_accumulator_they_sum_in(taps, key):
     """float32 sums of more than FLOAT32_ACC_TAPS taps run in float64: the cost model

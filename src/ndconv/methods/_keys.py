@@ -1,10 +1,14 @@
-"""The key a problem is remembered by (plans, engine choices): :func:`plan_key`.
+"""The key a problem is remembered by (plans, engine choices): :func:`plan_key`,
+and :func:`remembered`, a decision kept under it.
 
 Its own module so that the planner and the methods (``direct`` keeps its engine
 choice under it) import it at load time; a function-level import cost a small call 1 µs.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -56,3 +60,23 @@ def plan_key(problem: Problem):
                _opencv.ENABLED, on_one_core())
     problem.__dict__["_plan_key"] = key
     return key
+
+
+#: decisions kept per problem key and store (each store cleared when it reaches this size)
+REMEMBERED_SIZE = 256
+
+
+def remembered(store: dict, problem: Problem, decide: Callable[[Problem], Any]) -> Any:
+    """``decide(problem)``, kept in ``store`` under :func:`plan_key` (decided afresh when the
+    problem has no key).  Only for decisions that depend on nothing outside the key:
+    the shapes, strides, dtypes, kernel values, geometry, boundary, cost constants, and
+    whether OpenCV and the other cores may be used."""
+    key = plan_key(problem)
+    if key is None:
+        return decide(problem)
+    found = store.get(key, store)
+    if found is store:
+        if len(store) >= REMEMBERED_SIZE:
+            store.clear()
+        found = store[key] = decide(problem)
+    return found

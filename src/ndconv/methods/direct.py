@@ -21,7 +21,7 @@ from .._memory import empty_apart
 from ..boundary import extension_index
 from . import _numba_kernels, _opencv, _taps
 from ._finite import all_finite
-from ._keys import plan_key
+from ._keys import remembered
 from ._problem import Gather, Problem, Sampled, apply_gather, gather_plan
 
 INT64_MAX = np.iinfo(np.int64).max
@@ -451,26 +451,21 @@ def compute_sampled(sampled: Sampled) -> np.ndarray:
     return _run_numba(sampled, accumulator_dtype(dtype, ntaps))
 
 
-#: the engine comparison per problem key (pricing both cost 60 µs a call); cleared when full
+#: the engine comparison per problem key (pricing both cost 60 µs a call)
 _ENGINES: dict = {}
-_ENGINES_SIZE = 256
 
 
 def use_opencv(problem: Problem) -> bool:
     """OpenCV's filter engine applies and the cost model rates it faster than the loops
     (kept per problem key, which holds everything both depend on: the geometry, the
     dtypes, the boundary, whether OpenCV is enabled and the cores may be used)."""
-    key = plan_key(problem)
-    choice = _ENGINES.get(key) if key is not None else None
-    if choice is None:
-        from ._registry import direct_engine  # the planner's own comparison of the two engines
+    return remembered(_ENGINES, problem, _opencv_faster)
 
-        choice = _opencv.filter2d_applies(problem.spec) and direct_engine(problem)[0] == "opencv"
-        if key is not None:
-            if len(_ENGINES) >= _ENGINES_SIZE:
-                _ENGINES.clear()
-            _ENGINES[key] = choice
-    return choice
+
+def _opencv_faster(problem: Problem) -> bool:
+    from ._registry import direct_engine  # the planner's own comparison of the two engines
+
+    return _opencv.filter2d_applies(problem.spec) and direct_engine(problem)[0] == "opencv"
 
 
 def opencv_keeps_nonfinite(problem: Problem) -> bool:

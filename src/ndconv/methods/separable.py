@@ -30,6 +30,7 @@ import numpy as np
 from . import _opencv, direct
 from ._finite import all_finite
 from ._guards import guarded
+from ._keys import remembered
 from ._problem import Problem, Sampled
 
 #: share of the accuracy tolerance the dropped singular values may use
@@ -212,9 +213,13 @@ def _opencv_terms(key: bytes, shape: tuple[int, ...], dtype: str):
     return tuple(flipped), opencv_keeps_nonfinite(h, terms)
 
 
+#: whether sepFilter2D's window applies, per problem key
+_WINDOWS: dict = {}
+
+
 def run(problem: Problem) -> np.ndarray:
     spec = problem.spec
-    if spec.ndim == 2 and _opencv.window_applies(spec):
+    if spec.ndim == 2 and remembered(_WINDOWS, problem, lambda p: _opencv.window_applies(p.spec)):
         kept = opencv_terms(spec.kernel)
         if kept is not None and (kept[1] or all_finite(spec.x)):
             return _opencv.sep_filter2d(spec, kept[0])
