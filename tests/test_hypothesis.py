@@ -88,11 +88,17 @@ def _per_row_consistent(x, k, kw):
 
 @pytest.mark.parametrize("method", METHODS)
 @settings(max_examples=45)
-@given(problem=problems(), opencv=st.booleans())
-def test_random_problems_match_oracle(method, problem, opencv):
+@given(problem=problems(), opencv=st.booleans(), numpy_rows=st.booleans())
+def test_random_problems_match_oracle(method, problem, opencv, numpy_rows):
+    """Every method against the oracle, with OpenCV's engine and numpy.convolve (small
+    1-D rows of the direct method) each allowed or not."""
+    from ndconv.methods import direct
+
     x, k, kw, correlate = problem
-    note(f"x {x.shape} {x.dtype}, k {k.shape} {k.dtype}, {kw}, correlate={correlate}, opencv={opencv}")
-    with mock.patch.object(_opencv, "ENABLED", opencv):
+    note(f"x {x.shape} {x.dtype}, k {k.shape} {k.dtype}, {kw}, correlate={correlate}, opencv={opencv}, "
+         f"numpy_rows={numpy_rows}")
+    with mock.patch.object(_opencv, "ENABLED", opencv), \
+            mock.patch.object(direct, "NUMPY_WORK", direct.NUMPY_WORK if numpy_rows else 0):
         check(x, k, method, correlate=correlate, **kw)
 
 
@@ -129,5 +135,6 @@ def test_random_problems_with_interior_and_border_boxes(problem, method, opencv)
     if not hasattr(direct, "SMALL_INPUT"):  # pragma: no cover - the split moved
         pytest.skip("direct.SMALL_INPUT is gone")
     x, k, kw, correlate = problem
-    with mock.patch.object(direct, "SMALL_INPUT", 0), mock.patch.object(_opencv, "ENABLED", opencv):
+    with mock.patch.object(direct, "SMALL_INPUT", 0), mock.patch.object(_opencv, "ENABLED", opencv), \
+            mock.patch.object(direct, "NUMPY_WORK", 0):
         check(x, k, method, correlate=correlate, **kw)

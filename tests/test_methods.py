@@ -400,6 +400,7 @@ def test_interior_and_border_boxes_on_small_inputs(method, mode, boundary, ndim,
     if not hasattr(direct, "SMALL_INPUT"):  # pragma: no cover - the split moved
         pytest.skip("direct.SMALL_INPUT is gone")
     monkeypatch.setattr(direct, "SMALL_INPUT", 0)
+    monkeypatch.setattr(direct, "NUMPY_WORK", 0)   # the loops, not numpy.convolve
     rng = rng_for("boxes", mode, boundary, ndim)
     for xs, ks in SHAPES[ndim]:
         x, k = rng.standard_normal(xs), rng.standard_normal(ks)
@@ -457,6 +458,7 @@ def test_border_boxes_run_in_one_frame_per_axis(boundary, monkeypatch):
     monkeypatch.setattr(_numba_kernels, "correlate_rows",
                         lambda *a, **kw: calls.append(a[0].shape) or correlate_rows(*a, **kw))
     monkeypatch.setattr(direct, "SMALL_INPUT", 0)
+    monkeypatch.setattr(direct, "NUMPY_WORK", 0)   # the loops, not numpy.convolve
     monkeypatch.setattr(_opencv, "ENABLED", False)   # the compiled loops, not OpenCV's engine
     rng = rng_for("frames", boundary)
     cases = [((20, 30), (3, 5), {}), ((19, 26), (4, 6), {"origin": (1, -2)}), ((21, 40), (3, 3), {"stride": (1, 2)}),
@@ -493,6 +495,7 @@ def test_layouts_are_built_once_per_geometry(boundary, monkeypatch):
     from ndconv.methods import direct
 
     monkeypatch.setattr(direct, "SMALL_INPUT", 0)
+    monkeypatch.setattr(direct, "NUMPY_WORK", 0)   # the loops, not numpy.convolve
     monkeypatch.setattr(_opencv, "ENABLED", False)
     direct._layout.cache_clear()
     rng = rng_for("layouts", boundary)
@@ -516,6 +519,7 @@ def test_small_padded_boxes_keep_their_window_with_the_layout(monkeypatch):
     geometry).  Windows above KEPT_WINDOW samples are not kept."""
     from ndconv.methods import direct
 
+    monkeypatch.setattr(direct, "NUMPY_WORK", 0)   # the loops, not numpy.convolve, for the 1-D rows
     built = []
     real = direct._window
     monkeypatch.setattr(direct, "_window", lambda box, layout: built.append(layout.z.shape) or real(box, layout))
@@ -546,6 +550,7 @@ def test_padded_boxes_keep_their_offsets(monkeypatch):
     from ndconv.methods import direct
 
     monkeypatch.setattr(direct, "KEPT_WINDOW", 0)
+    monkeypatch.setattr(direct, "NUMPY_WORK", 0)
     direct._layout.cache_clear()
     direct._padded_offsets.cache_clear()
     rng = rng_for("padded offsets")
@@ -568,6 +573,7 @@ def test_large_interiors_build_their_offsets_per_call(monkeypatch):
     from ndconv.methods import direct
 
     monkeypatch.setattr(direct, "SMALL_INPUT", 0)
+    monkeypatch.setattr(direct, "NUMPY_WORK", 0)   # the loops, not numpy.convolve
     monkeypatch.setattr(direct, "CACHED_ROWS", 4)
     monkeypatch.setattr(_opencv, "ENABLED", False)
     direct._layout.cache_clear()
@@ -765,6 +771,63 @@ def test_fft_falls_back_to_blocks_when_memory_is_short(mode, monkeypatch):
     assert ndconv.choose_method(rng.standard_normal(500), rng.standard_normal(9)).costs["fft"] == math.inf
     check(rng.standard_normal(500), rng.standard_normal(9), "fft", mode=mode, boundary="symmetric")
     check(rng.standard_normal((40, 30)), rng.standard_normal((5, 4)), "fft", mode=mode)
+
+
+# --------------------------------------------------------------------- numpy.convolve for small rows
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_small_rows_go_to_numpy_convolve_and_keep_the_definition(dtype, monkeypatch):
+    """A single small 1-D float row with the zero boundary, stride and dilation 1: summed by
+    ``numpy.convolve`` (a spy counts it), every mode and origin, NaN/±∞ where the definition
+    puts them (zero taps included: 0·∞ is NaN)."""
+    from ndconv.methods import direct
+
+    calls = []
+    real = direct.numpy_sum
+    monkeypatch.setattr(direct, "numpy_sum", lambda spec: calls.append(spec) or real(spec))
+    rng = rng_for("numpy-rows", dtype)
+    for n, k in [(1, 1), (10, 3), (5, 8), (100, 7), (64, 64)]:
+        x = rng.standard_normal(n).astype(dtype)
+        h = rng.standard_normal(k).astype(dtype)
+        for kw in ({"mode": "full"}, {"mode": "same"}, {"mode": "same", "origin": -((k - 1) // 2)},
+                   {"mode": "valid"}):
+            if kw["mode"] == "valid" and k > n:
+                continue
+            before = len(calls)
+            check(x, h, "direct", **kw)
+            check(x, h, "direct", correlate=True, **kw)
+            assert len(calls) == before + 2, (n, k, kw)
+    x = rng.standard_normal(40).astype(dtype)
+    x[[3, 20]] = [np.nan, np.inf]
+    h = np.array([1.0, 0.0, -2.0, 0.5], dtype)
+    with np.errstate(invalid="ignore"):
+        y, expected = ndconv.convolve(x, h, method="direct"), reference_convolve(x, h)
+    np.testing.assert_array_equal(np.isnan(y), np.isnan(expected))
+    np.testing.assert_array_equal(np.isposinf(y), np.isposinf(expected))
+    np.testing.assert_array_equal(np.isneginf(y), np.isneginf(expected))
+
+
+def test_numpy_convolve_not_used_outside_its_domain(monkeypatch):
+    """Batches, 2-D, strides, dilations, other boundaries, complex and integer rows, many
+    products, and float32 kernels long enough to need float64 sums stay with the loops."""
+    from ndconv.methods import direct
+
+    calls = []
+    real = direct.numpy_sum
+    monkeypatch.setattr(direct, "numpy_sum", lambda spec: calls.append(spec) or real(spec))
+    rng = rng_for("numpy-domain")
+    x, h = rng.standard_normal(50), rng.standard_normal(5)
+    for kw in ({"stride": 2}, {"dilation": 2}, {"boundary": "reflect", "mode": "same"},
+               {"fill_value": 1.0}, {"mode": "same", "boundary": "wrap"}):
+        check(x, h, "direct", **kw)
+    check(rng.standard_normal((3, 50)), h, "direct", axes=-1)
+    check(rng.standard_normal((9, 9)), rng.standard_normal((3, 3)), "direct")
+    check(x.astype(complex), h, "direct")
+    check((x * 10).astype(np.int64), (h * 10).astype(np.int64), "direct")
+    check(rng.standard_normal(2**16), rng.standard_normal(4), "direct")        # 2**18 products
+    check(rng.standard_normal(400).astype(np.float32), rng.standard_normal(151).astype(np.float32), "direct")
+    assert calls == []
 
 
 # --------------------------------------------------------------------- OpenCV dispatch
