@@ -77,7 +77,7 @@ def _data(dtype: str, xshape, kshape, seed: int):
 def _shuffled_rounds(calls: dict, rounds: int, seed: int) -> dict[str, list[float]]:
     """Seconds per contender in each of ``rounds`` rounds, each round in a fresh random order.
 
-    A fixed rotation (as the main table uses) puts 'auto' after the same neighbour
+    A fixed rotation (as the main table used to) puts 'auto' after the same neighbour
     in most rounds; after an FFT method's worker threads, the next call runs slower,
     which showed up as regret where auto and the fastest method were the same method.
     """

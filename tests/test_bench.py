@@ -52,6 +52,21 @@ def test_a_peer_with_another_answer_is_reported_not_timed():
     assert "correlate ✗" in bench.render_table([result])
 
 
+def test_cases_are_timed_in_a_seeded_random_order(monkeypatch):
+    """Each round of a case in a fresh random order, the same from run to run: rotated, ndconv
+    ran after the same (slowest) peer in every round and paid for it."""
+    seeds = []
+    real = bench.time_interleaved
+    monkeypatch.setattr(bench, "time_interleaved",
+                        lambda calls, repeat, budget, seed=None, rounds=None: seeds.append(seed)
+                        or real(calls, repeat, budget, seed=seed, rounds=rounds))
+    case = bench.select(bench.cases("tiny"), "1d-k8")[0]
+    peer = bench.Peer("numpy", "numpy", lambda c, x, k: lambda: np.convolve(x, k))
+    for _ in range(2):
+        bench.run_case(case, bench.SCALES["tiny"], [peer], repeat=1)
+    assert seeds[0] is not None and seeds[0] == seeds[1]
+
+
 def test_disagreement_tolerance():
     x = np.ones(100, np.float32)
     k = np.ones(4, np.float32)
