@@ -35,9 +35,10 @@ def _optional(name: str):
 
 
 def _timed(calls: dict) -> tuple[dict[str, float], list[dict[str, float]]]:
-    """Medians and the per-round seconds of ``calls`` timed interleaved."""
+    """Medians and the per-round seconds of ``calls`` timed interleaved, each round in a
+    fresh (seeded) order: rotated, each contender ran after the same neighbour every round."""
     rounds: list[dict[str, float]] = []
-    return bench.time_interleaved(calls, REPEAT, BUDGET, rounds=rounds), rounds
+    return bench.time_interleaved(calls, REPEAT, BUDGET, seed=len(calls), rounds=rounds), rounds
 
 
 def _row(case: str, times: dict[str, float], rounds: list[dict[str, float]], ours: str = "ndconv") -> str:
