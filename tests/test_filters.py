@@ -267,3 +267,31 @@ def test_random_shapes_against_ndimage(shape, sigma, boundary, size, seed):
 def test_errors_name_argument_and_value(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+def test_straight_sepfilter_checks_the_weights_values_not_their_shapes():
+    """The check of the 1-D weights (finite, no product of taps below the smallest normal
+    number, where sepFilter2D would flush to zero and lose 0·∞ = NaN) is kept by the
+    weights' bytes: other values of the same shape are checked afresh."""
+    from ndconv.methods import _opencv
+
+    if not _opencv.available():
+        pytest.skip("OpenCV is not installed")
+    x = np.random.default_rng(0).random((40, 40), dtype=np.float32)
+    good = np.full(7, 1 / 7, np.float32)
+    assert _opencv.centred_sep_filter(x, good, good, "reflect", 0) is not None
+    for bad in (np.float32(1e-38), np.float32(np.nan), np.float32(np.inf)):
+        weights = good.copy()
+        weights[3] = bad
+        assert _opencv.centred_sep_filter(x, weights, good, "reflect", 0) is None
+    assert _opencv.centred_sep_filter(x, good, good, "reflect", 0) is not None
+
+
+def test_kept_gaussian_weights_are_read_only_and_kernels_are_not():
+    """gaussian() keeps its 1-D weights (read-only); gaussian_kernel hands out a fresh array."""
+    from ndconv.filters import _gaussian_weights, gaussian_kernel
+
+    assert not _gaussian_weights(2.0, 4.0, np.float32).flags.writeable
+    kernel = gaussian_kernel(2.0, ndim=1)
+    kernel[0] = 5.0                                   # the caller's own array
+    assert gaussian_kernel(2.0, ndim=1)[0] != 5.0

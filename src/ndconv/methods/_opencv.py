@@ -201,6 +201,21 @@ def sep_filter2d(spec: ConvSpec, flipped) -> np.ndarray:
     return _each_image(spec, apply)
 
 
+#: weight vectors up to this many taps together have their check kept (by their bytes)
+MAX_KEPT_WEIGHTS = 4096
+
+
+def _usable_weights(u: np.ndarray, v: np.ndarray) -> bool:
+    """Finite, and every product of a tap of ``u`` and one of ``v`` a normal non-zero number."""
+    smallest = float(np.abs(u).min()) * float(np.abs(v).min())
+    return bool(np.isfinite(u).all() and np.isfinite(v).all()) and smallest > np.finfo(u.dtype).tiny
+
+
+@lru_cache(maxsize=64)
+def _kept_usable_weights(u: bytes, v: bytes, dtype: str) -> bool:
+    return _usable_weights(np.frombuffer(u, dtype=dtype), np.frombuffer(v, dtype=dtype))
+
+
 def centred_sep_filter(x: np.ndarray, u: np.ndarray, v: np.ndarray, boundary: str, fill_value) -> np.ndarray | None:
     """The 'same' cross-correlation of the 2-D float image ``x`` with ``u ⊗ v`` (``u`` along
     rows, both of odd length, centred), by one ``sepFilter2D`` call; None where it does not
@@ -222,8 +237,11 @@ def centred_sep_filter(x: np.ndarray, u: np.ndarray, v: np.ndarray, boundary: st
         return None
     u = np.ascontiguousarray(u, dtype=x.dtype)
     v = np.ascontiguousarray(v, dtype=x.dtype)
-    smallest = float(np.abs(u).min()) * float(np.abs(v).min())
-    if not (np.isfinite(u).all() and np.isfinite(v).all()) or smallest <= np.finfo(x.dtype).tiny:
+    if u.size + v.size > MAX_KEPT_WEIGHTS:
+        usable = _usable_weights(u, v)
+    else:
+        usable = _kept_usable_weights(u.tobytes(), v.tobytes(), x.dtype.str)
+    if not usable:
         return None
     # counted as correlate counts the same call: the result and a working copy
     check_memory("the result", x.shape, 2 * x.nbytes, " with its working copy")
