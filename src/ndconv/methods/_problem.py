@@ -67,10 +67,11 @@ class Sampled:
     def input_shape(self) -> tuple[int, ...]:
         return self.z.shape[self.z.ndim - self.ndim:]
 
-    def padded(self) -> tuple[np.ndarray, tuple[int, ...]]:
+    def padded(self, dtype: Any = None) -> tuple[np.ndarray, tuple[int, ...]]:
         """``z`` zero-padded so that every read is in range, and the offsets of
         output 0 in correlation form: ``y[i] = Σ_m g[m] · zp[first + i·s + m·d]``
-        with ``g`` the kernel flipped on the convolved axes."""
+        with ``g`` the kernel flipped on the convolved axes.  With ``dtype``, ``z`` is
+        cast on its way into the pad (always a new array)."""
         pads, firsts = [], []
         for n, kd, start, count, s in zip(self.input_shape, self.dilated_shape, self.starts,
                                           self.counts, self.strides):
@@ -80,10 +81,11 @@ class Sampled:
             pads.append((before, after))
             firsts.append(first + before)
         if not any(before or after for before, after in pads):
-            return self.z, tuple(firsts)
+            return (self.z if dtype is None else self.z.astype(dtype)), tuple(firsts)
         nb = self.z.ndim - self.ndim
         shape = self.z.shape[:nb] + tuple(n + b + a for n, (b, a) in zip(self.input_shape, pads))
-        out = np.zeros(shape, dtype=self.z.dtype)  # a plain zero pad: numpy.pad costs 50 µs a call
+        # a plain zero pad: numpy.pad costs 50 µs a call
+        out = np.zeros(shape, dtype=self.z.dtype if dtype is None else dtype)
         out[(Ellipsis,) + tuple(slice(b, b + n) for n, (b, _) in zip(self.input_shape, pads))] = self.z
         return out, tuple(firsts)
 

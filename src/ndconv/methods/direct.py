@@ -422,6 +422,18 @@ def _run_python_ints(sampled: Sampled) -> np.ndarray:
 FLOAT64_EXACT_BOUND = 2**53
 
 
+def _as_float64(sampled: Sampled) -> Sampled:
+    """The problem in float64.  With the zero boundary, z is cast straight into its zero
+    pad (one pass: the loops then read every sample in place, where the cast and then the
+    pad of a small input copied it twice: a 2^18-sample, 16-tap call spent 0.25 ms padding)."""
+    h = sampled.h.astype(np.float64)
+    if sampled.boundary != "constant" or sampled.fill_value != 0:
+        return replace(sampled, z=sampled.z.astype(np.float64), h=h)
+    zp, firsts = sampled.padded(np.float64)
+    starts = tuple(first + kd - 1 for first, kd in zip(firsts, sampled.dilated_shape))
+    return Sampled(zp, h, starts, sampled.counts, sampled.strides, sampled.dilations)
+
+
 def exact_integer(sampled: Sampled) -> np.ndarray:
     """int64 result of an integer problem, computed exactly.
 
@@ -431,8 +443,7 @@ def exact_integer(sampled: Sampled) -> np.ndarray:
     """
     bound = integer_bound(sampled)
     if bound < FLOAT64_EXACT_BOUND:
-        as_float = replace(sampled, z=sampled.z.astype(np.float64), h=sampled.h.astype(np.float64))
-        return _run_numba(as_float, np.dtype(np.float64)).astype(np.int64)
+        return _run_numba(_as_float64(sampled), np.dtype(np.float64)).astype(np.int64)
     if bound <= INT64_MAX:
         return _run_numba(sampled, np.dtype(np.int64))
     out = _run_python_ints(sampled)
