@@ -233,12 +233,8 @@ def make_spec(x: Any, k: Any, *, mode: object = "full", boundary: object = "cons
     if x_arr.size == 0 or k_arr.size == 0:
         raise ValueError(f"x and k must be non-empty, got x.shape={x_arr.shape} and k.shape={k_arr.shape}")
     options = (mode, boundary, fill_value, axes, origin, stride, dilation, method)
-    types = tuple(map(type, options))
     try:
-        # options of plain types are their own key, with their types (no zero of either sign, no
-        # sequence): the typed key of each option took a third of a small call's front end
-        typed = (types, options) if _PLAIN_OPTION_TYPES.issuperset(types) else tuple(map(option_key, options))
-        key: Any = (x_arr.shape, k_arr.shape, x_arr.dtype, k_arr.dtype, bool(correlate), typed)
+        key: Any = (x_arr.shape, k_arr.shape, x_arr.dtype, k_arr.dtype, bool(correlate), options_key(options))
         layout = _LAYOUTS.get(key)
     except TypeError:        # an option that cannot be a key (an array, a list of lists)
         key = layout = None
@@ -289,14 +285,24 @@ class _Layout:
 #: layouts kept by :func:`make_spec`, keyed by shapes, dtypes and typed options
 _LAYOUTS: dict[Any, _Layout] = {}
 _LAYOUTS_MAX = 256
-#: option types whose values key a layout as they are (with their types, see make_spec)
+#: option types whose values key a layout as they are (with their types, see options_key)
 _PLAIN_OPTION_TYPES = frozenset({str, int, bool, type(None)})
+
+
+def options_key(values: tuple) -> Any:
+    """The key of several option values, each with its type: plain types (str, int, bool,
+    None: no zero of either sign, no sequence) as they are, the others through
+    :func:`option_key` (the typed key of each option took a third of a small call's front
+    end); TypeError for what cannot be a key.  The key of every kept spec or layout."""
+    types = tuple(map(type, values))
+    if _PLAIN_OPTION_TYPES.issuperset(types):
+        return types, values
+    return tuple(map(option_key, values))
 
 
 def option_key(value: object) -> Any:
     """``value`` with its type (so that ``origin=1.0`` still fails after ``origin=1`` ran, and
-    ``fill_value=1`` and ``1.0`` stay apart; a zero with its sign); TypeError for what cannot be a key.
-    The key of every kept spec or layout (here and in ``ndconv.torch``)."""
+    ``fill_value=1`` and ``1.0`` stay apart; a zero with its sign); TypeError for what cannot be a key."""
     if isinstance(value, (list, tuple)):
         return type(value), tuple(option_key(v) for v in value)
     if isinstance(value, np.ndarray):

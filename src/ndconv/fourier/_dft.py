@@ -101,9 +101,10 @@ def dft_matrix(n: int, *, centered: bool = False) -> np.ndarray:
     """
     n = positive_int("n", n)
     need = 16 * n * n
-    if need > available_bytes(need):
+    available = available_bytes(need)
+    if need > available:
         raise MemoryLimitError(f"n={n} gives a dft_matrix of {format_bytes(need)}, more than the "
-                         f"{format_bytes(available_bytes())} of memory available")
+                         f"{format_bytes(available)} of memory available")
     shift = n // 2 if centered else 0
     roots = _unit_roots(n)
     index = np.arange(n, dtype=np.int64) - shift  # frequency (rows) and position (columns) indices

@@ -155,7 +155,7 @@ def _float64_loops(spec) -> bool:
 
 def _opencv_filter2d_terms(problem: Problem) -> Cost:
     spec = problem.spec
-    if not _opencv.filter2d_applies(spec) or not all_finite(spec.kernel):
+    if not _opencv.filter2d_applies(spec) or not direct.kernel_facts(spec.kernel)[0]:
         return None, ""
     # OpenCV sums every sample of the image, zero-extended to a longer window ('full'); a
     # shorter one ('valid') is cut from the whole result

@@ -12,7 +12,7 @@ import torch
 
 from .. import api
 from .._errors import bad_type, bad_value
-from .._spec import ConvSpec, as_array, make_spec, option_key, result_dtype
+from .._spec import ConvSpec, as_array, make_spec, options_key, result_dtype
 from .._typing import Boundary, IntOrTuple, Method, Mode
 from . import _engine, _grad
 
@@ -76,11 +76,11 @@ def _spec(x_shape: tuple[int, ...], k_shape: tuple[int, ...], dtype: np.dtype, c
     """make_spec of placeholders of these shapes, kept for options of hashable plain values.
 
     A spec depends on shapes, dtype and options only (never on values), and is frozen;
-    options are keyed by :func:`ndconv._spec.option_key` (with their types); what it cannot
-    key (arrays, tensors) is validated afresh every call.
+    options are keyed as make_spec keys its layouts (:func:`ndconv._spec.options_key`, with their
+    types); what it cannot key (arrays, tensors) is validated afresh every call.
     """
     try:
-        key: Any = (x_shape, k_shape, dtype, correlate, tuple((name, option_key(v)) for name, v in options.items()))
+        key: Any = (x_shape, k_shape, dtype, correlate, tuple(options), options_key(tuple(options.values())))
         spec = _SPECS.get(key)
     except TypeError:      # an unhashable option
         key = spec = None
