@@ -11,12 +11,10 @@ Run alone (``python benchmarks/small_calls.py``) it prints the section.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-
 import numpy as np
 import scipy.ndimage as ndi
 import scipy.signal as ss
+from filters_match import _optional
 
 import ndconv
 from ndconv import bench
@@ -26,19 +24,13 @@ REPEAT = 15
 BUDGET = 1.0
 
 
-def _optional(name: str):
-    if importlib.util.find_spec(name) is None:
-        return None
-    return importlib.import_module(name)
-
-
-def _cases() -> list[tuple[str, object, dict]]:
-    """(title, ndconv's call, {peer: call})."""
+def _cases() -> list[tuple[str, np.ndarray, np.ndarray, object, dict]]:
+    """(title, x, k, ndconv's call, {peer: call})."""
     cv2 = _optional("cv2")
     rng = np.random.default_rng(0)
     cases = []
     x1, k1 = rng.standard_normal(1000), rng.standard_normal(8)
-    cases.append(("1-D float64 1000 'full' K=8", lambda: ndconv.convolve(x1, k1),
+    cases.append(("1-D float64 1000 'full' K=8", x1, k1, lambda: ndconv.convolve(x1, k1),
                   {"numpy.convolve": lambda: np.convolve(x1, k1), "signal.convolve": lambda: ss.convolve(x1, k1)}))
     x, k = rng.standard_normal((32, 32)).astype(np.float32), rng.standard_normal((3, 3)).astype(np.float32)
     peers = {"ndimage.convolve": lambda: ndi.convolve(x, k, mode="constant"),
@@ -46,31 +38,27 @@ def _cases() -> list[tuple[str, object, dict]]:
     if cv2 is not None:
         flipped = np.ascontiguousarray(k[::-1, ::-1])
         peers["cv2.filter2D"] = lambda: cv2.filter2D(x, -1, flipped, borderType=cv2.BORDER_CONSTANT)
-    cases.append(("2-D float32 32² 'same' 3×3", lambda: ndconv.convolve(x, k, "same"), peers))
+    cases.append(("2-D float32 32² 'same' 3×3", x, k, lambda: ndconv.convolve(x, k, "same"), peers))
     y, h = rng.standard_normal((64, 64)).astype(np.float32), rng.standard_normal((5, 5)).astype(np.float32)
-    cases.append(("2-D float32 64² 'full' 5×5", lambda: ndconv.convolve(y, h),
+    cases.append(("2-D float32 64² 'full' 5×5", y, h, lambda: ndconv.convolve(y, h),
                   {"signal.convolve2d": lambda: ss.convolve2d(y, h), "signal.convolve": lambda: ss.convolve(y, h)}))
     z = rng.standard_normal((128, 128)).astype(np.float32)
     peers = {"ndimage.convolve": lambda: ndi.convolve(z, h, mode="mirror")}
     if cv2 is not None:
         flipped5 = np.ascontiguousarray(h[::-1, ::-1])
         peers["cv2.filter2D"] = lambda: cv2.filter2D(z, -1, flipped5, borderType=cv2.BORDER_REFLECT_101)
-    cases.append(("2-D float32 128² 'same' 5×5, reflect", lambda: ndconv.convolve(z, h, "same", "reflect"), peers))
+    cases.append(("2-D float32 128² 'same' 5×5, reflect", z, h, lambda: ndconv.convolve(z, h, "same", "reflect"),
+                  peers))
     return cases
-
-
-def _agree(ours: np.ndarray, theirs: np.ndarray) -> bool:
-    theirs = np.asarray(theirs)
-    tolerance = 1e-4 * max(1.0, float(np.abs(ours).max()))
-    return ours.shape == theirs.shape and bool(np.allclose(ours, theirs, rtol=0, atol=tolerance))
 
 
 def _rows() -> list[str]:
     rows = []
-    for title, ours, peer_calls in _cases():
-        reference = ours()
+    for title, x, k, ours, peer_calls in _cases():
+        reference = ours()   # the main table's agreement check: tol · Σ|h| · max|x|
         calls = {"ndconv": ours}
-        calls.update({name: call for name, call in peer_calls.items() if _agree(reference, call())})
+        calls.update({name: call for name, call in peer_calls.items()
+                      if bench.disagreement(reference, call(), x, k) is None})
         looped = {name: (lambda call=call: [call() for _ in range(LOOP)]) for name, call in calls.items()}
         rounds: list[dict[str, float]] = []
         times = bench.time_interleaved(looped, REPEAT, BUDGET, seed=len(rows), rounds=rounds)
