@@ -120,6 +120,28 @@ def test_int64_limits_reached_exactly(method):
 
 
 @pytest.mark.parametrize("method", METHODS)
+def test_wrap_of_fast_lengths_exact_near_int64_limits(method):
+    """Under 'wrap' with x of fast transform lengths, fft convolves the period itself and
+    hands its exact fallback x unextended; the Python-integer sum (Σ|h|·max|x| beyond
+    int64) must still read x̃ by the rule (found by the fuzzing campaign: [2**63 − …] came
+    back with the wrapped samples taken as zeros)."""
+    low = -2**63
+    cases = [
+        (np.array([low]), np.array([True, False]), {}),
+        (np.array([low]), np.array([False, True]), {}),
+        (np.array([2**62, 3]), np.array([1, 1]), {}),
+        (np.array([2**62, 3, -2**62, 7]), np.array([1, 1, 1]), {"mode": "same"}),
+        (np.array([[2**62, 1], [-2**62, 5]]), np.array([[1, 1], [0, 1]]), {"mode": "full"}),
+        (np.array([low, 5, -1, 2, 2**62, 0]), np.array([False, True, True]),
+         {"mode": "same", "stride": 2, "dilation": 2, "origin": 1}),
+    ]
+    for x, k, kw in cases:
+        assert_exact(ndconv.convolve(x, k, boundary="wrap", method=method, **kw), x, k, boundary="wrap", **kw)
+    with pytest.raises(OverflowError, match="does not fit in int64"):
+        ndconv.convolve(np.array([low]), np.array([True, True]), boundary="wrap", method=method)
+
+
+@pytest.mark.parametrize("method", METHODS)
 def test_overflow_raises(method):
     cases = [
         (np.array([2**62, 2**62], dtype=np.int64), np.array([1, 1]), {}),

@@ -403,8 +403,10 @@ def _thin_box(zp: np.ndarray, g: np.ndarray, sub: Sampled, acc_dtype: np.dtype, 
 
 
 def _run_python_ints(sampled: Sampled) -> np.ndarray:
-    """Exact sum in Python integers (object arrays), tap by tap."""
-    zp, firsts = sampled.padded()
+    """Exact sum in Python integers (object arrays), tap by tap.  ``sampled`` may be
+    unextended (fft's circular path for the wrap rule hands its guard x itself): the
+    samples of x̃ are gathered by its boundary rule."""
+    zp, firsts = sampled.window()
     nd = sampled.ndim
     nb = zp.ndim - nd
     zo = zp.astype(object)
