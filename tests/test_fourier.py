@@ -187,6 +187,23 @@ def test_sinc_fft_path_on_2d_grid_and_spacing():
                                sinc_interpolate(s, grid, method="direct", **kwargs), atol=1e-12)
 
 
+def test_sinc_fft_path_takes_one_point_and_no_points():
+    """One query point is a grid (of any step) and none is an empty one: method='fft' gives
+    what 'direct' gives instead of refusing them as non-uniform (found by the fuzzing campaign)."""
+    x = random(7, np.float64)
+    for t in ([2.5], 2.5, np.array([-1.25]), []):
+        fast, direct = sinc_interpolate(x, t, method="fft"), sinc_interpolate(x, t, method="direct")
+        assert fast.shape == direct.shape == np.shape(t)
+        np.testing.assert_allclose(fast, direct, rtol=0, atol=1e-12)
+    s = random((4, 5), np.float64)
+    for grid in (([0.5], [1.0, 1.5, 2.0]), ([], [1.0]), ([0.5], [])):
+        fast, direct = sinc_interpolate(s, grid, method="fft"), sinc_interpolate(s, grid, method="direct")
+        assert fast.shape == direct.shape == (len(grid[0]), len(grid[1]))
+        np.testing.assert_allclose(fast, direct, rtol=0, atol=1e-12)
+    with pytest.raises(ValueError, match="uniform grid"):
+        sinc_interpolate(x, [0.1, 0.7], method="fft")
+
+
 def test_sinc_dtypes_and_shapes():
     assert sinc_interpolate(np.ones(4, np.float32), [0.5]).dtype == np.float32
     assert sinc_interpolate(np.ones(4, np.complex64), [0.5]).dtype == np.complex64

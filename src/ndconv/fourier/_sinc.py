@@ -42,9 +42,10 @@ def _direct(x: np.ndarray, u: np.ndarray) -> np.ndarray:
 
 
 def _grid_step(u: np.ndarray) -> int | None:
-    """L if the (normalised) query points are u[0] + m/L, m = 0 … M−1, to a few ulps, else None."""
+    """L if the (normalised) query points are u[0] + m/L, m = 0 … M−1, to a few ulps, else None
+    (one point is such a grid with L = 1)."""
     if u.size < 2:
-        return None
+        return 1 if u.size == 1 else None
     step = (u[-1] - u[0]) / (u.size - 1)
     if not 0 < step <= 1:
         return None
@@ -81,12 +82,13 @@ def _fft_pays(n: int, count: int, lanes: int) -> bool:
 def _along_last(x: np.ndarray, u: np.ndarray, method: str) -> np.ndarray:
     shape = x.shape[:-1] + u.shape
     check_memory("the result", shape, 2 * x.dtype.itemsize * math.prod(shape), " with a working copy")
-    lanes = _grid_step(u) if method != "direct" and u.ndim == 1 else None
-    if method == "fft" and lanes is None:
+    empty = u.size == 0 or x.size == 0   # nothing to compute: any method gives the empty result
+    lanes = _grid_step(u.ravel()) if method != "direct" and u.ndim <= 1 and not empty else None
+    if method == "fft" and lanes is None and not empty:
         raise bad_value("t", "non-uniform query points",
                         "a uniform grid whose step divides spacing for method='fft'")
     if lanes is not None and (method == "fft" or _fft_pays(x.shape[-1], u.size, lanes)):
-        return _fft(x, float(u[0]), lanes, u.size)
+        return _fft(x, float(u.flat[0]), lanes, u.size).reshape(shape)
     return _direct(x, u.ravel()).reshape(x.shape[:-1] + u.shape)
 
 
