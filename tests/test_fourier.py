@@ -204,6 +204,16 @@ def test_sinc_fft_path_takes_one_point_and_no_points():
         sinc_interpolate(x, [0.1, 0.7], method="fft")
 
 
+def test_sinc_fft_path_takes_a_unit_step_rounded_up():
+    """Query points start + m whose mean step rounds to 1 + 1 ulp are still the grid of
+    step 1 (found by the fuzzing campaign: method='fft' refused them as non-uniform)."""
+    t = 19.959672806120224 + np.arange(107.0)
+    assert (t[-1] + 2.5 - (t[0] + 2.5)) / 106 > 1   # the premise
+    x = random(9, np.float64)
+    np.testing.assert_allclose(sinc_interpolate(x, t, t0=-2.5, method="fft"),
+                               sinc_interpolate(x, t, t0=-2.5, method="direct"), rtol=0, atol=1e-12)
+
+
 def test_sinc_dtypes_and_shapes():
     assert sinc_interpolate(np.ones(4, np.float32), [0.5]).dtype == np.float32
     assert sinc_interpolate(np.ones(4, np.complex64), [0.5]).dtype == np.complex64

@@ -47,9 +47,11 @@ def _grid_step(u: np.ndarray) -> int | None:
     if u.size < 2:
         return 1 if u.size == 1 else None
     step = (u[-1] - u[0]) / (u.size - 1)
-    if not 0 < step <= 1:
+    if not step > 0:
         return None
-    lanes = round(1.0 / step)
+    lanes = round(1.0 / step)   # a step of 1 may come out as 1 + 1 ulp: the points decide below
+    if lanes < 1:
+        return None
     tol = _GRID_ULPS * np.finfo(np.float64).eps * max(1.0, float(np.max(np.abs(u))))
     if np.max(np.abs(u - (u[0] + np.arange(u.size) / lanes))) > tol:
         return None
