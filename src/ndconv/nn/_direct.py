@@ -108,10 +108,20 @@ def correlate(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, pad, boundary:
     """y (B, Cout, *output) = the layer's cross-correlation of x with w, plus b; with
     ``parallel`` the cores share the batch."""
     dtype = np.dtype(dtype)
-    xp = extend(x.astype(dtype, copy=False), pad, boundary)
-    batch, channels, hp, wp = xp.shape
+    batch, channels = x.shape[:2]
+    hp, wp = (n + before + after for n, (before, after) in zip(x.shape[2:], pad))
     xf = np.empty((batch, channels, hp * wp + 2), dtype)
-    xf[:, :, :hp * wp] = xp.reshape(batch, channels, hp * wp)
+    planes = xf[:, :, :hp * wp].reshape(batch, channels, hp, wp)
+    if boundary == "constant" and min(min(p) for p in pad) >= 0:
+        # zero padding: x cast straight into its place among the zeros (no extended copy)
+        (top, bottom), (left, right) = pad
+        planes[:, :, :top] = 0
+        planes[:, :, hp - bottom:] = 0
+        planes[:, :, top:hp - bottom, :left] = 0
+        planes[:, :, top:hp - bottom, wp - right:] = 0
+        planes[:, :, top:hp - bottom, left:wp - right] = x
+    else:
+        planes[...] = extend(x.astype(dtype, copy=False), pad, boundary)
     xf[:, :, hp * wp:] = 0
     cout = w.shape[0]
     padded = -(-cout // CHANNELS) * CHANNELS
