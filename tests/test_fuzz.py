@@ -387,7 +387,8 @@ SKIMAGE_MODE = {"constant": "constant", "wrap": "wrap", "reflect": "reflect", "s
 
 @settings(max_examples=budget(20))
 @given(image_shape=st.lists(st.integers(1, 60), min_size=2, max_size=3).filter(lambda s: math.prod(s) <= 20000),
-       share=st.lists(st.floats(0.01, 1.0), min_size=3, max_size=3), dtype=st.sampled_from(("float32", "float64", "uint8")),
+       share=st.lists(st.floats(0.01, 1.0), min_size=3, max_size=3),
+       dtype=st.sampled_from(("float32", "float64", "uint8")),
        pad_input=st.booleans(), boundary=st.sampled_from(BOUNDARIES), seed=st.integers(0, 2**16),
        kind=st.sampled_from(("noise", "flat patch", "cut out", "offset")))
 def test_fuzz_match_template_equals_skimage(image_shape, share, dtype, pad_input, boundary, seed, kind):
@@ -446,7 +447,8 @@ def _window_condition(image: np.ndarray, shape: tuple[int, ...], pad_input: bool
 @given(n=st.integers(1, 300), num=st.integers(1, 400),
        dtype=st.sampled_from(("float32", "float64", "complex64", "complex128", "int16")), seed=st.integers(0, 2**16),
        lanes=st.integers(1, 6), count=st.integers(1, 200), spacing=st.sampled_from((1.0, 0.5, 0.1, 3.0)),
-       t0=st.sampled_from((0.0, -2.5, 7.0)), start=st.floats(-20, 20), method=st.sampled_from(("auto", "direct", "fft")))
+       t0=st.sampled_from((0.0, -2.5, 7.0)), start=st.floats(-20, 20),
+       method=st.sampled_from(("auto", "direct", "fft")))
 def test_fuzz_resample_and_sinc_interpolate(n, num, dtype, seed, lanes, count, spacing, t0, start, method):
     """resample against scipy.signal.resample; sinc_interpolate (every method) on a grid
     whose step divides the spacing against the literal Whittaker–Shannon sum;
