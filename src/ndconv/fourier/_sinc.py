@@ -91,7 +91,7 @@ def _along_last(x: np.ndarray, u: np.ndarray, method: str) -> np.ndarray:
                         "a uniform grid whose step divides spacing for method='fft'")
     if lanes is not None and (method == "fft" or _fft_pays(x.shape[-1], u.size, lanes)):
         return _fft(x, float(u.flat[0]), lanes, u.size).reshape(shape)
-    return _direct(x, u.ravel()).reshape(x.shape[:-1] + u.shape)
+    return _direct(x, u.ravel()).reshape(shape)
 
 
 def _pair(name: str, value: Any, ndim: int) -> tuple[float, ...]:
