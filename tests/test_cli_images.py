@@ -65,6 +65,23 @@ def test_named_filters_equal_ndconv_filters_on_npy_volumes(capsys, tmp_path):
         np.testing.assert_allclose(np.load(tmp_path / "y.npy"), expected, atol=1e-12)
 
 
+def test_named_filters_keep_float32_data_in_float32(capsys, tmp_path):
+    """A named filter's weights take the data's precision, as in ndconv.filters (they were
+    float64, so a float32 .npy came back as float64); a kernel file keeps its own dtype."""
+    x = np.random.default_rng(3).standard_normal((30, 20)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    for spec, expected in [("gaussian:1.5", filters.gaussian(x, 1.5)), ("box:3", filters.box(x, 3)),
+                           ("sobel-x", filters.sobel(x, axis=-1)), ("laplace", filters.laplace(x))]:
+        code, out, _ = main(capsys, "filter", tmp_path / "x.npy", tmp_path / "y.npy", "--kernel", spec)
+        assert code == 0 and "float32" in out
+        y = np.load(tmp_path / "y.npy")
+        assert y.dtype == np.float32
+        np.testing.assert_allclose(y, expected, rtol=0, atol=1e-5 * np.abs(expected).max())
+    np.save(tmp_path / "k.npy", np.ones((3, 3)) / 9)
+    assert main(capsys, "filter", tmp_path / "x.npy", tmp_path / "z.npy", "--kernel", tmp_path / "k.npy")[0] == 0
+    assert np.load(tmp_path / "z.npy").dtype == np.float64
+
+
 def test_image_output_keeps_the_pixel_type(capsys, tmp_path, grey_png):
     path, pixels = grey_png
     assert main(capsys, "filter", path, tmp_path / "g.png", "--kernel", "gaussian:2")[0] == 0

@@ -81,6 +81,7 @@ def _spatial_axes(array: np.ndarray, source) -> tuple[int, ...]:
 def run_filter(args) -> int:
     from . import _imageio, convolve
     from .datasets import sample_image_path
+    from .filters import _weight_dtype
 
     if args.sample:
         if len(args.paths) != 1:
@@ -97,6 +98,10 @@ def run_filter(args) -> int:
     axes = _spatial_axes(image, source)
     kernel = kernel_for(args.kernel, len(axes))
     data = image.astype(np.float64) if image.dtype.kind in "biu" else image
+    if not args.kernel.strip().lower().endswith(".npy"):
+        # a named filter's weights take the data's precision, as in ndconv.filters: float32
+        # data give a float32 result (a kernel file keeps its own dtype, §2's result type)
+        kernel = kernel.astype(_weight_dtype(data, False), copy=False)
     result = convolve(data, kernel, mode=args.mode, boundary=args.boundary, method=args.method,
                       axes=axes if source.kind == "image" else None)
     _imageio.write(out, result, source, rescale=args.rescale)
