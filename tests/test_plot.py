@@ -181,3 +181,20 @@ def test_match_map_draws_the_box_at_the_best_score():
     assert right.images[0].get_array().shape == (6, 7)
     with pytest.raises(ValueError, match="template_shape"):
         plot.match_map(np.zeros((10, 12)), scores, template_shape=(0, 3))
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda s: plot.match_map(np.zeros((10, 12)), s, template_shape=(11, 3)),
+     r"template_shape must be a box that fits in the image \(10, 12\), got \(11, 3\)"),
+    (lambda s: plot.match_map(np.zeros((10, 12)), s, template_shape=(4, 4)),
+     r"scores must be one score per position .* shape \(7, 9\).*got \(6, 7\)"),
+    (lambda s: plot.match_map(np.zeros((10, 12)), s, template_shape=(5, 6), top_left=(6, 0)),
+     r"top_left must be a position in the scores, rows 0 to 5 and columns 0 to 6, got \(6, 0\)"),
+    (lambda s: plot.match_map(np.zeros((10, 12)), np.full_like(s, np.nan), template_shape=(5, 6)),
+     r"scores must be at least one number to find the best match, got 'all NaN'"),
+])
+def test_match_map_refuses_scores_that_do_not_belong_to_the_image(call, match):
+    """Scores of another geometry, a box off the scores, or no score at all: a ValueError
+    naming the argument (they drew a box in the wrong place, or raised NumPy's own error)."""
+    with pytest.raises(ValueError, match=match):
+        call(np.zeros((6, 7)))

@@ -365,6 +365,13 @@ def match_map(image, scores, *, template_shape, top_left=None, ax=None, cmap: st
         The image with the box (a ``matplotlib.patches.Rectangle`` in
         ``patches``), and the heat-map with its colorbar.
 
+    Raises
+    ------
+    ValueError
+        A template that does not fit in the image, scores of another shape than
+        ``image − template + 1``, a ``top_left`` outside the scores, or scores
+        that are all NaN.
+
     Examples
     --------
     >>> import matplotlib; matplotlib.use("Agg")
@@ -386,9 +393,20 @@ def match_map(image, scores, *, template_shape, top_left=None, ax=None, cmap: st
     shape = tuple(int(s) for s in np.atleast_1d(template_shape))
     if len(shape) != 2 or min(shape) < 1:
         raise bad_value("template_shape", template_shape, "(height, width), both positive")
+    positions = tuple(n - t + 1 for n, t in zip(image.shape[:2], shape))
+    if min(positions) < 1:
+        raise bad_value("template_shape", template_shape, f"a box that fits in the image {image.shape[:2]}")
+    if scores.shape != positions:
+        raise bad_value("scores", scores.shape, f"one score per position of a {shape} template in a "
+                        f"{image.shape[:2]} image: shape {positions} (match_template's default pad_input=False)")
     if top_left is None:
+        if np.isnan(scores).all():
+            raise bad_value("scores", "all NaN", "at least one number to find the best match")
         top_left = np.unravel_index(np.nanargmax(scores), scores.shape)
     row, col = (int(v) for v in top_left)
+    if not (0 <= row < positions[0] and 0 <= col < positions[1]):
+        raise bad_value("top_left", (row, col), f"a position in the scores, rows 0 to {positions[0] - 1} "
+                        f"and columns 0 to {positions[1] - 1}")
     if ax is None:
         fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4.5))
     else:
