@@ -80,6 +80,10 @@ def test_data_errors():
         nn.evaluate(model, np.zeros((4, 1, 8, 8)), np.zeros(4))
     with pytest.raises(ValueError, match="input_size must be"):
         nn.lenet(input_size=(2, 2))
+    with pytest.raises(ValueError, match="num_classes must be an int >= 1, got 0"):
+        nn.lenet(num_classes=0)
+    with pytest.raises(ValueError, match="in_channels must be an int >= 1, got 2.5"):
+        nn.lenet(in_channels=2.5)
 
 
 def _train(*args):

@@ -24,7 +24,10 @@ def lenet(in_channels: int = 1, num_classes: int = 10, input_size=(8, 8), *, see
     (2, 10)
     """
     from . import Conv, Flatten, Linear, MaxPool, ReLU, Sequential
+    from ._layers_base import positive_int
 
+    in_channels = positive_int("in_channels", in_channels)
+    num_classes = positive_int("num_classes", num_classes)   # named here, not as Linear's out_features
     size = tuple(int(s) for s in np.atleast_1d(input_size))
     if len(size) != 2 or min(size) < 4:
         raise bad_value("input_size", input_size, "(height, width), each at least 4")
