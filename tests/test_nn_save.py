@@ -67,6 +67,14 @@ def test_failed_save_leaves_no_file(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_save_into_a_missing_folder_names_the_folder(tmp_path):
+    """The error named mkstemp's temporary file ('.ndconv-….npz'), not the path asked for."""
+    target = tmp_path / "missing" / "net.npz"
+    with pytest.raises(FileNotFoundError, match=r"path's folder does not exist: .*missing' \(for .*net\.npz'\)"):
+        _net().save(target)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_train_command_saves_a_loadable_model(tmp_path):
     target = tmp_path / "digits.npz"
     done = subprocess.run([sys.executable, "-m", "ndconv", "train", "--epochs", "1", "--save", str(target)],

@@ -88,7 +88,10 @@ def save(model, path) -> Path:
     arrays = {name: np.asarray(value) for name, value in model.params.items()}
     if _ARCHITECTURE in arrays:  # pragma: no cover - no layer uses that name
         raise ValueError(f"a parameter is named {_ARCHITECTURE!r}")
-    fd, tmp = tempfile.mkstemp(prefix=".ndconv-", suffix=".npz", dir=path.parent if str(path.parent) else ".")
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():   # else mkstemp's error names its temporary file, not the user's path
+        raise FileNotFoundError(f"path's folder does not exist: {str(folder)!r} (for {str(path)!r})")
+    fd, tmp = tempfile.mkstemp(prefix=".ndconv-", suffix=".npz", dir=folder)
     try:
         with os.fdopen(fd, "wb") as handle:
             np.savez(handle, **arrays, **{_ARCHITECTURE: np.array(header)})
