@@ -107,6 +107,25 @@ def test_columns_and_empty_column_block():
     np.testing.assert_allclose(op.rmatmat(out), np.stack([op.H(c) for c in out.T], 1))
 
 
+def test_column_blocks_shaped_like_the_input_are_still_columns():
+    """A (prod(input_shape), m) block can have the input's own shape: input_shape (n, 1)
+    with one column, or the 1×1 identity of a map from one sample.  matmat, rmatmat,
+    to_dense and aslinearoperator read it column by column (the Jacobian of a 1×1 kernel
+    gave to_dense() of shape (1, 2) for its (2, 1) matrix)."""
+    jac = ConvOperator(np.ones((1, 1)), (1, 2), mode="full").jacobian_kernel(np.array([[1.0, 2.0]]))
+    assert jac.shape == (2, 1) and jac.to_dense().shape == (2, 1)
+    np.testing.assert_allclose(jac.to_dense().ravel(), [1.0, 2.0])
+    np.testing.assert_allclose(jac.T.to_dense(), [[1.0, 2.0]])
+    op = ConvOperator([1.0, 2.0, 4.0], (3, 1), axes=0, mode="full")
+    column = np.array([[1.0], [0.0], [0.0]])
+    assert op.matmat(column).shape == (5, 1)
+    assert op(column).shape == (5, 1)                       # matvec: an array of input_shape
+    np.testing.assert_allclose(op.aslinearoperator().matmat(column), op.to_dense()[:, :1])
+    np.testing.assert_allclose(op.rmatmat(np.eye(5)[:, :1]), op.to_dense().T[:, :1])
+    with pytest.raises(ValueError, match=r"x must be a \(3, m\) array, got shape \(3,\)"):
+        op.matmat(np.ones(3))
+
+
 # -- adjoint ----------------------------------------------------------------------
 
 @pytest.mark.parametrize("boundary", BOUNDARIES)

@@ -64,13 +64,27 @@ class LinearMap:
         if x.ndim == 1 and x.size == size:
             return func(x.reshape(shape)).reshape(-1)
         if x.ndim == 2 and x.shape[0] == size:
-            columns = [func(x[:, j].reshape(shape)).reshape(-1) for j in range(x.shape[1])]
-            if not columns:
-                return np.zeros((math.prod(other), 0), dtype=np.result_type(x.dtype, self.dtype))
-            return np.stack(columns, axis=1)
+            return self._columns(func, x, shape, other)
         label = "input_shape" if name == "x" else "output_shape"     # in the words of the operator
         raise ValueError(f"{name} must have shape {label}={shape}, be a flat vector of {size} "
                          f"or a ({size}, m) array, got shape {x.shape}")
+
+    def _columns(self, func, x: np.ndarray, shape: tuple[int, ...], other: tuple[int, ...]) -> np.ndarray:
+        """``func`` on each column of the ``(prod(shape), m)`` array ``x``, flat columns out."""
+        columns = [func(x[:, j].reshape(shape)).reshape(-1) for j in range(x.shape[1])]
+        if not columns:
+            return np.zeros((math.prod(other), 0), dtype=np.result_type(x.dtype, self.dtype))
+        return np.stack(columns, axis=1)
+
+    def _apply_columns(self, func, x, shape: tuple[int, ...], other: tuple[int, ...], name: str) -> np.ndarray:
+        """Always column by column, even where a ``(prod(shape), m)`` block has the shape
+        ``shape`` itself (input_shape ``(n, 1)`` and one column, or the 1×1 identity of a
+        map from one sample), which :meth:`_apply` reads as one array."""
+        x = np.asarray(x)
+        size = math.prod(shape)
+        if x.ndim != 2 or x.shape[0] != size:
+            raise ValueError(f"{name} must be a ({size}, m) array, got shape {x.shape}")
+        return self._columns(func, x, shape, other)
 
     def matvec(self, x) -> np.ndarray:
         """Apply the map: ``x`` of ``input_shape`` → ``output_shape``; a flat vector
@@ -81,8 +95,13 @@ class LinearMap:
         """Apply the adjoint (conjugate transpose); shapes as in :meth:`matvec`, reversed."""
         return self._apply(self._adjoint, y, self.output_shape, self.input_shape, self._names[1])
 
-    matmat = matvec
-    rmatmat = rmatvec
+    def matmat(self, x) -> np.ndarray:
+        """The map on each column of a ``(prod(input_shape), m)`` array."""
+        return self._apply_columns(self._forward, x, self.input_shape, self.output_shape, self._names[0])
+
+    def rmatmat(self, y) -> np.ndarray:
+        """The adjoint on each column of a ``(prod(output_shape), m)`` array."""
+        return self._apply_columns(self._adjoint, y, self.output_shape, self.input_shape, self._names[1])
 
     def __call__(self, x) -> np.ndarray:
         return self.matvec(x)
@@ -124,7 +143,7 @@ class LinearMap:
         check_memory("the dense matrix", self.shape, (rows + cols) * cols * np.dtype(self.dtype).itemsize,
                      " with the identity it is built from")
         eye = np.eye(cols, dtype=self.dtype)
-        return self.matvec(eye)
+        return self.matmat(eye)
 
     def to_sparse(self, format: str = "csr"):
         """The matrix as a SciPy sparse matrix (here built from :meth:`to_dense`)."""
@@ -144,7 +163,7 @@ class LinearMap:
         self._check_linear("aslinearoperator")
         return LinearOperator(self.shape, matvec=lambda v: self.matvec(np.ravel(v)),
                               rmatvec=lambda v: self.rmatvec(np.ravel(v)),
-                              matmat=self.matvec, rmatmat=self.rmatvec, dtype=self.dtype)
+                              matmat=self.matmat, rmatmat=self.rmatmat, dtype=self.dtype)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.input_shape} -> {self.output_shape}, dtype={self.dtype}>"
