@@ -318,3 +318,17 @@ def test_errors_are_one_line_and_name_their_argument():
         message = str(info.value)
         assert "\n" not in message
         assert message.startswith(next(iter(kw)))
+
+
+def test_testing_helpers_refuse_bad_arguments_by_name():
+    """ndconv.testing is public: the oracle raised KeyError('x') for mode='x' and dottest an
+    AttributeError for a plain matrix."""
+    from ndconv.testing import dottest, reference_convolve, reference_correlate
+
+    with pytest.raises(ValueError, match=r"mode must be 'full', 'same' or 'valid', got 'x'"):
+        reference_convolve([1, 2], [1], mode="x")
+    with pytest.raises(ValueError, match=r"boundary must be 'constant', .*got 'mirorr'"):
+        reference_correlate([1, 2], [1], boundary="mirorr")
+    assert reference_convolve([1, 2, 3], [1, 1], "same", "periodic").tolist() == [4, 3, 5]
+    with pytest.raises(TypeError, match=r"op must be a linear map .*got ndarray without input_shape"):
+        dottest(np.eye(3))

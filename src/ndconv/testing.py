@@ -14,8 +14,11 @@ import numbers
 
 import numpy as np
 
+from ._errors import bad_choice
 from .boundary import extension_index
 
+_MODES = ("full", "same", "valid")
+_BOUNDARIES = ("constant", "wrap", "reflect", "symmetric", "edge")
 _ALIASES = {"zero": "constant", "fill": "constant", "periodic": "wrap", "circular": "wrap",
             "mirror": "reflect", "replicate": "edge", "nearest": "edge"}
 
@@ -47,7 +50,12 @@ def reference_convolve(x, k, mode="full", boundary="constant", *, fill_value=0, 
     """
     x = np.asarray(x)
     k = np.asarray(k)
+    # only the names are checked here (with the library's wording); the rest is taken literally
+    if mode not in _MODES:
+        raise bad_choice("mode", mode, _MODES)
     boundary = _ALIASES.get(boundary, boundary)
+    if boundary not in _BOUNDARIES:
+        raise bad_choice("boundary", boundary, _BOUNDARIES + tuple(_ALIASES))
     integer = x.dtype.kind in "biu" and k.dtype.kind in "biu"
     work = object if integer else (np.complex128 if "c" in (x.dtype.kind, k.dtype.kind) else np.float64)
     naxes = k.ndim if axes is None or k.ndim < x.ndim else \
@@ -287,6 +295,11 @@ def dottest(op, *, rtol: float | None = None, complex_: bool | None = None, rais
     >>> dottest(ndconv.ConvOperator([1., 2., 3.], (8,), boundary="reflect", stride=2))
     True
     """
+    missing = [name for name in ("input_shape", "output_shape", "dtype", "matvec", "rmatvec") if not hasattr(op, name)]
+    if missing:
+        raise TypeError(f"op must be a linear map with input_shape, output_shape, dtype, matvec and rmatvec "
+                        f"(an ndconv.ConvOperator, its .T/.H, a Jacobian), got {type(op).__name__} "
+                        f"without {', '.join(missing)}")
     dtype = np.dtype(op.dtype)
     use_complex = dtype.kind == "c" if complex_ is None else bool(complex_)
     single = dtype in (np.float32, np.complex64)
