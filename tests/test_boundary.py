@@ -157,3 +157,22 @@ def test_reflect_of_a_single_sample(method):
     for boundary in ("reflect", "symmetric", "wrap", "edge"):
         y = ndconv.convolve(np.array([3.0]), np.ones(5), "same", boundary, method=method)
         np.testing.assert_allclose(y, [15.0])
+
+
+@pytest.mark.parametrize("call, error", [
+    (lambda: extend(np.arange(4), ((-1, 0),), "reflect"),
+     r"pad must be at most 1 \(before, after\) pairs of ints >= 0"),
+    (lambda: extend(np.arange(4), ((1, 1), (1, 1)), "wrap"), r"pad must be at most 1 .*got \(\(1, 1\), \(1, 1\)\)"),
+    (lambda: extend(np.arange(4), ((1.5, 1),), "wrap"), r"pad must be .*got \(\(1.5, 1\),\)"),
+    (lambda: extend(np.arange(4), (3,), "wrap"), r"pad must be .*got \(3,\)"),
+    (lambda: extend(np.zeros((0, 3)), ((1, 1), (0, 0)), "reflect"),
+     r"x must be non-empty along each extended axis \(only 'constant' extends an empty axis, not 'reflect'\)"),
+    (lambda: extension_index(0, -1, 1, "wrap"), r"n must be an int >= 1 .*got 0"),
+])
+def test_bad_pads_and_lengths_are_named(call, error):
+    """These reached NumPy ('index can't contain negative values', a broadcast error,
+    '`pad_width` must be of integral type') or divided by a zero length (a warning and
+    garbage indices)."""
+    with pytest.raises(ValueError, match=error):
+        call()
+    assert extend(np.zeros((0, 3)), ((1, 1), (0, 0)), "constant").shape == (2, 3)   # zeros around nothing

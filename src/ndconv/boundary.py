@@ -16,12 +16,13 @@ Every rule repeats as far as needed, so a kernel longer than the input is fine:
 from __future__ import annotations
 
 import math
+import operator
 from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
-from ._errors import check_memory
+from ._errors import bad_value, check_memory
 from ._fold_loops import add_columns
 from ._spec import normalize_boundary
 
@@ -40,6 +41,8 @@ def extension_index(n: int, first: int, last: int, boundary: str) -> tuple[np.nd
     array([2, 1, 0, 0, 1, 2, 3, 3, 2, 1])
     """
     boundary = normalize_boundary(boundary)
+    if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise bad_value("n", n, "an int >= 1 (the length of x along the axis)")
     i = np.arange(first, last + 1)
     inside = (i >= 0) & (i < n)
     if boundary == "constant":
@@ -69,9 +72,12 @@ def extend(x: np.ndarray, pad: tuple[tuple[int, int], ...], boundary: str, fill_
     array([2, 1, 2, 1, 2, 1, 2, 1])
     """
     boundary = normalize_boundary(boundary)
-    widths = ((0, 0),) * (x.ndim - len(pad)) + tuple(pad)
+    widths = ((0, 0),) * (x.ndim - len(pad)) + _pad_pairs(x, pad)
     if not any(b or a for b, a in widths):
         return x
+    if boundary != "constant" and any((b or a) and n == 0 for n, (b, a) in zip(x.shape, widths)):
+        raise bad_value("x", f"an array of shape {x.shape}",
+                        f"non-empty along each extended axis (only 'constant' extends an empty axis, not {boundary!r})")
     shape = tuple(n + b + a for n, (b, a) in zip(x.shape, widths))
     check_memory("the extended input", shape, math.prod(shape) * x.dtype.itemsize)
     if boundary == "constant":
@@ -89,6 +95,18 @@ def extend(x: np.ndarray, pad: tuple[tuple[int, int], ...], boundary: str, fill_
         return out
     # numpy.pad repeats wrap/reflect/symmetric/edge correctly for any width
     return np.pad(x, widths, mode=_NUMPY_MODE[boundary])
+
+
+def _pad_pairs(x: np.ndarray, pad) -> tuple[tuple[int, int], ...]:
+    """``pad`` as (before, after) pairs of ints >= 0, at most one per axis of ``x``."""
+    allowed = f"at most {x.ndim} (before, after) pairs of ints >= 0, one per last axis of x"
+    try:
+        pairs = tuple((operator.index(before), operator.index(after)) for before, after in pad)
+    except (TypeError, ValueError):
+        raise bad_value("pad", pad, allowed) from None
+    if len(pairs) > x.ndim or any(before < 0 or after < 0 for before, after in pairs):
+        raise bad_value("pad", pad, allowed)
+    return pairs
 
 
 def _is_zero(value: Any) -> bool:
