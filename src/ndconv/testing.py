@@ -14,13 +14,8 @@ import numbers
 
 import numpy as np
 
-from ._errors import bad_choice
+from ._spec import normalize_boundary, normalize_mode
 from .boundary import extension_index
-
-_MODES = ("full", "same", "valid")
-_BOUNDARIES = ("constant", "wrap", "reflect", "symmetric", "edge")
-_ALIASES = {"zero": "constant", "fill": "constant", "periodic": "wrap", "circular": "wrap",
-            "mirror": "reflect", "replicate": "edge", "nearest": "edge"}
 
 __all__ = ["reference_convolve", "reference_correlate", "assert_conv_close", "tolerance", "gradcheck", "dottest"]
 
@@ -50,12 +45,10 @@ def reference_convolve(x, k, mode="full", boundary="constant", *, fill_value=0, 
     """
     x = np.asarray(x)
     k = np.asarray(k)
-    # only the names are checked here (with the library's wording); the rest is taken literally
-    if mode not in _MODES:
-        raise bad_choice("mode", mode, _MODES)
-    boundary = _ALIASES.get(boundary, boundary)
-    if boundary not in _BOUNDARIES:
-        raise bad_choice("boundary", boundary, _BOUNDARIES + tuple(_ALIASES))
+    # only the names go through the library (extension_index reads the rule's name there
+    # anyway); the rest is taken literally
+    mode = normalize_mode(mode)
+    boundary = normalize_boundary(boundary)
     integer = x.dtype.kind in "biu" and k.dtype.kind in "biu"
     work = object if integer else (np.complex128 if "c" in (x.dtype.kind, k.dtype.kind) else np.float64)
     naxes = k.ndim if axes is None or k.ndim < x.ndim else \
