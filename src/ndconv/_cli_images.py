@@ -33,9 +33,10 @@ def _spec_error(spec: str) -> SpecError:
     return SpecError(f"--kernel must be {', '.join(NAMED)} or a .npy kernel file, got {spec!r}")
 
 
-def kernel_for(spec: str, ndim: int) -> np.ndarray:
-    """The convolution kernel of SPEC over ``ndim`` axes (named filters) or the .npy file's array."""
-    from . import _imageio, filters
+def kernel_for(spec: str, ndim: int, dtype: type = np.float64) -> np.ndarray:
+    """The convolution kernel of SPEC over ``ndim`` axes (named filters, in ``dtype``) or the
+    .npy file's array (in its own dtype, §2's result type)."""
+    from . import _imageio
 
     spec = spec.strip()
     if spec.lower().endswith(".npy"):
@@ -43,6 +44,12 @@ def kernel_for(spec: str, ndim: int) -> np.ndarray:
         if kernel.ndim != ndim:
             raise SpecError(f"--kernel {spec!r} has {kernel.ndim} axes; the input is filtered over {ndim}")
         return kernel
+    return _named_kernel(spec, ndim).astype(dtype, copy=False)
+
+
+def _named_kernel(spec: str, ndim: int) -> np.ndarray:
+    from . import filters
+
     match = re.fullmatch(r"(gaussian|box):(.+)|(sobel|prewitt)-([xy])|(laplace)", spec.lower())
     if match is None:
         raise _spec_error(spec)
@@ -96,12 +103,9 @@ def run_filter(args) -> int:
     if image.size == 0 or image.ndim == 0:
         raise SpecError(f"IN holds an empty array of shape {image.shape}")
     axes = _spatial_axes(image, source)
-    kernel = kernel_for(args.kernel, len(axes))
     data = image.astype(np.float64) if image.dtype.kind in "biu" else image
-    if not args.kernel.strip().lower().endswith(".npy"):
-        # a named filter's weights take the data's precision, as in ndconv.filters: float32
-        # data give a float32 result (a kernel file keeps its own dtype, §2's result type)
-        kernel = kernel.astype(_weight_dtype(data, False), copy=False)
+    # a named filter's weights take the data's precision, as in ndconv.filters
+    kernel = kernel_for(args.kernel, len(axes), _weight_dtype(data, False))
     result = convolve(data, kernel, mode=args.mode, boundary=args.boundary, method=args.method,
                       axes=axes if source.kind == "image" else None)
     _imageio.write(out, result, source, rescale=args.rescale)
