@@ -112,7 +112,7 @@ def correlate(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, pad, boundary:
     hp, wp = (n + before + after for n, (before, after) in zip(x.shape[2:], pad))
     xf = np.empty((batch, channels, hp * wp + 2), dtype)
     planes = xf[:, :, :hp * wp].reshape(batch, channels, hp, wp)
-    if boundary == "constant" and min(min(p) for p in pad) >= 0:
+    if boundary == "constant":
         # zero padding: x cast straight into its place among the zeros (no extended copy)
         (top, bottom), (left, right) = pad
         planes[:, :, :top] = 0
