@@ -17,7 +17,10 @@ kernel ``h`` in convolution form (flipped and conjugated for a correlation),
 So the adjoint is the core's own correlation (every method, same ``auto``)
 plus a fold that touches only the ``kd − 1`` border samples per axis.  With a
 'same' window and stride 1, the zero and periodic rules need no fold: the
-adjoint is one 'same' correlation (constant, or wrap: the matrix is circulant).  A batch
+adjoint is one 'same' correlation (constant, or wrap: the matrix is circulant).  With a
+reflecting or edge rule, a 2-D 'same' window, stride 1 and a kernel the direct loops
+would sum, the loops of :mod:`ndconv._adjoint_direct` sum the adjoint in place (the
+folded border from the definition, beside an interior read from ``y``).  A batch
 axis that the kernel broadcast over (input length 1, output length > 1) is
 summed.  The kernel Jacobian lives in :mod:`ndconv._operator_jacobian`, the
 matrix in :mod:`ndconv._operator_matrix`, spectra and ``solve`` in
@@ -33,7 +36,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from . import _operator_jacobian, _operator_matrix, _operator_spectral
+from . import _adjoint_direct, _operator_jacobian, _operator_matrix, _operator_spectral
 from ._errors import bad_value, check_memory
 from ._operator_base import LinearMap
 from ._spec import as_array, make_spec
@@ -64,6 +67,19 @@ def _input_shape(input_shape: Any) -> tuple[int, ...]:
     return shape
 
 
+def _direct_loops(spec) -> bool:
+    """Whether the forward runs the direct method's own loops (not OpenCV, not a
+    transform): the in-place adjoint loops are then its match."""
+    from .methods import planner
+    from .methods._problem import Problem
+    from .methods._registry import direct_engine
+
+    if spec.method not in ("auto", "direct") or spec.kernel_batched:
+        return False
+    problem = Problem(spec)
+    return (spec.method == "direct" or planner.plan(problem) == "direct") and direct_engine(problem)[0] == "loops"
+
+
 class _AdjointPlan(NamedTuple):
     """What ``ConvOperator._adjoint`` needs, made once from the geometry."""
 
@@ -75,6 +91,7 @@ class _AdjointPlan(NamedTuple):
     same: bool                               # that call is the whole adjoint (no fold)
     pad: tuple[tuple[int, int], ...]         # for the fold otherwise
     kept: threading.local                    # each thread's upsampling buffer
+    loops: _adjoint_direct.AdjointLoops | None   # the whole adjoint in place (reflecting rules, 2-D)
 
     def upsample(self, y_c: np.ndarray) -> np.ndarray:
         """``y_c`` spread onto the stride grid, zeros between, in a buffer this thread keeps.
@@ -200,8 +217,11 @@ class ConvOperator(LinearMap):
         else:
             options.update(mode="full")
         pad = tuple((-g.first_needed, g.last_needed - (g.n - 1)) for g in spec.geometry)
+        loops = None
+        if not same and _direct_loops(spec):
+            loops = _adjoint_direct.plan(spec.geometry, kernel, spec.boundary)
         plan = self.__dict__["_kept_adjoint"] = _AdjointPlan(nb, strides, upsampled, kernel, options, same, pad,
-                                                             threading.local())
+                                                             threading.local(), loops)
         return plan
 
     def _adjoint(self, y: np.ndarray) -> np.ndarray:
@@ -209,6 +229,8 @@ class ConvOperator(LinearMap):
         plan = self._adjoint_plan()
         y_c = self._to_canonical(np.asarray(y))
         nb = plan.nb
+        if plan.loops is not None and y_c.dtype == plan.kernel.dtype:
+            return spec.to_user_layout(plan.loops(y_c))
         if plan.upsampled is not None:  # zero-upsample: y[i] at i·s
             y_c = plan.upsample(y_c)
         # plan.same: a 'same' window, stride 1, zero or periodic boundary.  Zero boundary: the
