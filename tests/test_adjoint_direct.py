@@ -153,14 +153,11 @@ def test_nan_stays_local():
     np.testing.assert_array_equal(np.isnan(got), hit)
 
 
-@pytest.fixture
-def loops_engine(monkeypatch):
-    """The direct loops rated fastest for 2-D problems (OpenCV off)."""
-    monkeypatch.setattr(_opencv, "ENABLED", False)
-
-
+@pytest.mark.parametrize("opencv", [True, False])
 @pytest.mark.parametrize("boundary", RULES)
-def test_operator_uses_the_loops(loops_engine, boundary):
+def test_operator_uses_the_loops(monkeypatch, opencv, boundary):
+    """Whichever engine sums the forward (OpenCV's or the loops)."""
+    monkeypatch.setattr(_opencv, "ENABLED", opencv)
     rng = np.random.default_rng(5)
     k = rng.standard_normal((5, 5)).astype(np.float32)
     op = ConvOperator(k, (300, 280), boundary=boundary)
@@ -177,7 +174,20 @@ def test_operator_uses_the_loops(loops_engine, boundary):
     assert np.vdot(op(x).astype(np.float64), y) == pytest.approx(np.vdot(x, got.astype(np.float64)), rel=1e-5)
 
 
-def test_operator_keeps_its_fold_path_otherwise(loops_engine):
+@pytest.mark.parametrize("boundary", RULES)
+@pytest.mark.parametrize("shape, kshape, dilation, origin", [((50,), (5,), 1, 0), ((3, 2, 50), (4,), 2, 1),
+                                                             ((20,), (7,), 1, -3), ((4, 300), (64,), 1, 0)])
+def test_one_dimensional(boundary, shape, kshape, dilation, origin):
+    """1-D operators (and batches of them) run as images one row high per item."""
+    rng = np.random.default_rng(len(shape) + kshape[0])
+    k = rng.standard_normal(kshape)
+    op = ConvOperator(k, shape, boundary=boundary, dilation=dilation, origin=origin, axes=-1)
+    assert op._adjoint_plan().loops is not None
+    y = rng.standard_normal(shape)
+    np.testing.assert_allclose(op.H(y), dense_adjoint(op, y), rtol=1e-12, atol=1e-12 * np.abs(y).max())
+
+
+def test_operator_keeps_its_fold_path_otherwise():
     k = np.ones((5, 5), dtype=np.float32)
     assert ConvOperator(k, (300, 280), boundary="reflect", method="fft")._adjoint_plan().loops is None
     op = ConvOperator(k, (300, 280), boundary="reflect")

@@ -1,4 +1,4 @@
-"""The adjoint of a 2-D 'same' convolution with a reflecting or edge boundary, summed in place.
+"""The adjoint of a 1-D or 2-D 'same' convolution with a reflecting or edge boundary, summed in place.
 
 ``ConvOperator._adjoint`` otherwise correlates ``y`` 'full' and folds the border of
 that (n+K−1)² result back onto x (:func:`ndconv.boundary.fold`).  The fold visits
@@ -84,8 +84,8 @@ def _column_weights(c: np.ndarray, cols: _Axis, edge: np.ndarray, n1: int) -> tu
 class AdjointLoops:
     """The adjoint of one operator's geometry, built once (see the module's docstring)."""
 
-    def __init__(self, rows: _Axis, cols: _Axis, kernel: np.ndarray, shape: tuple[int, int]) -> None:
-        self.rows, self.cols, self.shape = rows, cols, shape
+    def __init__(self, rows: _Axis, cols: _Axis, kernel: np.ndarray, shape: tuple[int, int], ndim: int = 2) -> None:
+        self.rows, self.cols, self.shape, self.ndim = rows, cols, shape, ndim
         self.dtype = kernel.dtype
         self.acc = accumulator_dtype(kernel.dtype, kernel.size)
         self.weights = np.ascontiguousarray(np.conj(kernel), dtype=self.acc)
@@ -100,9 +100,10 @@ class AdjointLoops:
         self.overlap = [0.0]   # the border's time over the interior's, as last measured
 
     def __call__(self, y: np.ndarray) -> np.ndarray:
-        """x̄ for ``y`` of shape (batch..., n0, n1) and the kernel's dtype, C-contiguous or not."""
+        """x̄ for ``y`` of shape (batch..., n0, n1) (1-D: (batch..., n1), as many items as
+        planned) and the kernel's dtype, C-contiguous or not."""
         y = np.ascontiguousarray(y)
-        batch = y.shape[:-2]
+        shape = y.shape
         flat_y = y.reshape((-1,) + self.shape)
         out = empty_apart(flat_y.shape, self.acc, flat_y)   # the loops read y in place
         rows, cols = self.rows, self.cols
@@ -124,20 +125,25 @@ class AdjointLoops:
         _numba_kernels.correlate_rows(flat_y.reshape(flat_y.shape[0], -1), flat_w, self.taps, self.row_offsets, 1,
                                       cols.hi - cols.lo, out.reshape(out.shape[0], -1), self.out_offsets, first=first)
         self.overlap[0] = first.ratio
-        return out.reshape(batch + self.shape).astype(self.dtype, copy=False)
+        return out.reshape(shape).astype(self.dtype, copy=False)
 
 
-def plan(geometry, kernel: np.ndarray, boundary: str) -> AdjointLoops | None:
-    """The loops for this geometry and kernel (in convolution form, 2-D, real float), or
-    None where this path does not apply (another rule, a stride, a window other than
-    'same', or no interior)."""
-    if boundary not in BOUNDARIES or len(geometry) != 2 or kernel.ndim != 2 or kernel.dtype.kind != "f":
+def plan(geometry, kernel: np.ndarray, boundary: str, batch: int = 1) -> AdjointLoops | None:
+    """The loops for this geometry and kernel (in convolution form, 1-D or 2-D, real
+    float), or None where this path does not apply (another rule, a stride, a window
+    other than 'same', or no interior).  A 1-D problem with ``batch`` items runs as one
+    image of ``batch`` rows and a kernel one row high (nothing couples its rows)."""
+    if boundary not in BOUNDARIES or len(geometry) not in (1, 2) or kernel.ndim != len(geometry) \
+            or kernel.dtype.kind != "f":
         return None
     if not all(g.stride == 1 and g.count == g.n for g in geometry):
         return None
     axes = [_axis(g.n, g.kd, g.start, g.dilation, boundary) for g in geometry]
-    if axes[0] is None or axes[1] is None:
+    if None in axes:
         return None
+    if len(axes) == 1:
+        return AdjointLoops(_axis(batch, 1, 0, 1, boundary), axes[0], np.ascontiguousarray(kernel).reshape(1, -1),
+                            (batch, geometry[0].n), ndim=1)
     return AdjointLoops(axes[0], axes[1], np.ascontiguousarray(kernel), (geometry[0].n, geometry[1].n))
 
 
