@@ -187,6 +187,17 @@ def test_one_dimensional(boundary, shape, kshape, dilation, origin):
     np.testing.assert_allclose(op.H(y), dense_adjoint(op, y), rtol=1e-12, atol=1e-12 * np.abs(y).max())
 
 
+@pytest.mark.parametrize("boundary", RULES)
+def test_correlating_operator(boundary):
+    """correlate=True: the loops get the kernel in convolution form (flipped)."""
+    rng = np.random.default_rng(6)
+    k = rng.standard_normal((4, 3))
+    op = ConvOperator(k, (30, 31), boundary=boundary, correlate=True, origin=(1, 0))
+    assert op._adjoint_plan().loops is not None
+    y = rng.standard_normal((30, 31))
+    np.testing.assert_allclose(op.H(y), dense_adjoint(op, y), rtol=1e-12, atol=1e-12 * np.abs(y).max())
+
+
 def test_operator_keeps_its_fold_path_otherwise():
     k = np.ones((5, 5), dtype=np.float32)
     assert ConvOperator(k, (300, 280), boundary="reflect", method="fft")._adjoint_plan().loops is None

@@ -91,7 +91,7 @@ class _AdjointPlan(NamedTuple):
     same: bool                               # that call is the whole adjoint (no fold)
     pad: tuple[tuple[int, int], ...]         # for the fold otherwise
     kept: threading.local                    # each thread's upsampling buffer
-    loops: _adjoint_direct.AdjointLoops | None   # the whole adjoint in place (reflecting rules, 2-D)
+    loops: _adjoint_direct.AdjointLoops | None   # the whole adjoint in place (reflecting rules, 1-D/2-D)
 
     def upsample(self, y_c: np.ndarray) -> np.ndarray:
         """``y_c`` spread onto the stride grid, zeros between, in a buffer this thread keeps.
