@@ -153,6 +153,41 @@ def test_nan_stays_local():
     np.testing.assert_array_equal(np.isnan(got), hit)
 
 
+def fold_path(op):
+    """The same operator with its adjoint on the fold path (full correlation, then fold)."""
+    other = ConvOperator(op.kernel, op.input_shape, mode=op.mode, boundary=op.boundary, correlate=op.correlate,
+                         **{name: op._kwargs[name] for name in ("axes", "origin", "stride", "dilation")})
+    other.__dict__["_kept_adjoint"] = other._adjoint_plan()._replace(loops=None)
+    return other
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_non_finite_values_as_the_fold_path(seed):
+    """±∞ and NaN in y give the fold path's NaN and ±∞, sample for sample: every tap is its
+    own term (two taps of opposite sign on one sample of x̃ make ∞ − ∞ there, where their
+    merged weight would not), and the strips' padding reads nothing."""
+    rng = np.random.default_rng(seed)
+    shape = tuple(rng.integers(6, 20, 2))
+    k = rng.standard_normal(tuple(rng.integers(2, 6, 2)))
+    k[rng.random(k.shape) < 0.2] = 0.0          # zero taps: 0·∞ is NaN in the definition
+    boundary = RULES[seed % 3]
+    op = ConvOperator(k, shape, boundary=boundary)
+    if loops_of(op) is None:
+        pytest.skip("no interior")
+    y = rng.standard_normal(shape)
+    spots = rng.integers(0, shape[0], 4), rng.integers(0, shape[1], 4)
+    y[spots] = [np.inf, -np.inf, np.nan, np.inf]
+    y[0, rng.integers(0, shape[1])] = -np.inf      # a border row and a border column
+    y[rng.integers(0, shape[0]), -1] = np.nan
+    with np.errstate(invalid="ignore"):
+        got, want = loops_of(op)(y), fold_path(op).H(y)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    np.testing.assert_array_equal(np.isposinf(got), np.isposinf(want))
+    np.testing.assert_array_equal(np.isneginf(got), np.isneginf(want))
+    finite = np.isfinite(want)
+    np.testing.assert_allclose(got[finite], want[finite], rtol=1e-10, atol=1e-10 * np.abs(want[finite]).max())
+
+
 @pytest.mark.parametrize("opencv", [True, False])
 @pytest.mark.parametrize("boundary", RULES)
 def test_operator_uses_the_loops(monkeypatch, opencv, boundary):
@@ -166,10 +201,7 @@ def test_operator_uses_the_loops(monkeypatch, opencv, boundary):
     y = rng.standard_normal((300, 280)).astype(np.float32)
     got = op.H(y)
     assert got.dtype == np.float32 and got.flags.c_contiguous
-    fold_path = ConvOperator(k, (300, 280), boundary=boundary)
-    fold_path._adjoint_plan()
-    fold_path.__dict__["_kept_adjoint"] = fold_path._adjoint_plan()._replace(loops=None)
-    np.testing.assert_allclose(got, fold_path.H(y), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(got, fold_path(op).H(y), rtol=1e-5, atol=1e-5)
     x = rng.standard_normal((300, 280)).astype(np.float32)
     assert np.vdot(op(x).astype(np.float64), y) == pytest.approx(np.vdot(x, got.astype(np.float64)), rel=1e-5)
 
@@ -184,6 +216,17 @@ def test_one_dimensional(boundary, shape, kshape, dilation, origin):
     op = ConvOperator(k, shape, boundary=boundary, dilation=dilation, origin=origin, axes=-1)
     assert op._adjoint_plan().loops is not None
     y = rng.standard_normal(shape)
+    np.testing.assert_allclose(op.H(y), dense_adjoint(op, y), rtol=1e-12, atol=1e-12 * np.abs(y).max())
+
+
+@pytest.mark.parametrize("boundary", RULES)
+def test_one_dimensional_along_a_leading_axis(boundary):
+    """axes=0 of a 2-D input: the canonical layout puts the batch first (a batch count taken
+    from the user's layout had reshaped y into the wrong rows)."""
+    rng = np.random.default_rng(7)
+    op = ConvOperator(rng.standard_normal(6), (50, 3), boundary=boundary, axes=0)
+    assert op._adjoint_plan().loops is not None
+    y = rng.standard_normal((50, 3))
     np.testing.assert_allclose(op.H(y), dense_adjoint(op, y), rtol=1e-12, atol=1e-12 * np.abs(y).max())
 
 

@@ -59,26 +59,41 @@ def _axis(n: int, kd: int, start: int, dilation: int, boundary: str) -> _Axis | 
     return _Axis(lo, hi, ptr.astype(np.intp), m[order].astype(np.intp), start, dilation)
 
 
-def _column_weights(c: np.ndarray, cols: _Axis, edge: np.ndarray, n1: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per border column i1, the weights of the samples ``y[:, first … first + span)`` it
-    sums: ``Σ_{m → i1} Σ_j1 c[:, j1]`` placed at ``y`` column ``m − start + d·j1`` (inside y).
-    One dense row of taps per column: the loop over it has no branches."""
+def _column_terms(c: np.ndarray, cols: _Axis, edge: np.ndarray, n1: int, d0: int) -> tuple[np.ndarray, ...]:
+    """Per border column i1, its terms ``c[j0, j1] · y[i0 − s0 + d0·j0, m − start + d1·j1]``
+    over every m of x̃ whose source is i1 and every tap reading inside y: the weight, the
+    row offset ``d0·j0`` and the column ``u`` in a strip of ``y`` starting at ``firsts``.
+
+    One term per tap, never merged: (c1 + c2)·∞ and c1·∞ + c2·∞ differ when c1 and c2
+    differ in sign, and the fold path (and the definition) add the taps one by one.
+    Returns the weights, row offsets, columns (padded with zero-weight terms that read
+    nothing: ``count`` says how many are real), ``count``, ``firsts`` and the strip width."""
     k0, k1 = c.shape
-    reads = []
+    per_column = []
     for i1 in edge:
         ms = cols.ms[cols.ptr[i1]:cols.ptr[i1 + 1]]
         yc = (ms[:, None] - cols.start + cols.dilation * np.arange(k1)[None, :]).ravel()
         taps = np.tile(np.arange(k1), ms.size)
         keep = (yc >= 0) & (yc < n1)
-        reads.append((yc[keep], taps[keep]))
-    span = max([int(yc.max() - yc.min()) + 1 for yc, _ in reads if yc.size] + [1])
-    weights = np.zeros((edge.size, k0, span), dtype=c.dtype)
+        per_column.append((yc[keep], taps[keep]))
+    span = max([int(yc.max() - yc.min()) + 1 for yc, _ in per_column if yc.size] + [1])
+    width = max([yc.size for yc, _ in per_column] + [1]) * k0
+    weights = np.zeros((edge.size, width), dtype=c.dtype)
+    rows = np.zeros((edge.size, width), dtype=np.intp)
+    columns = np.zeros((edge.size, width), dtype=np.intp)
+    count = np.zeros(edge.size, dtype=np.intp)
     firsts = np.zeros(edge.size, dtype=np.intp)
-    for t, (yc, taps) in enumerate(reads):
-        if yc.size:
-            firsts[t] = first = min(int(yc.min()), n1 - span)
-            np.add.at(weights[t], (slice(None), yc - first), c[:, taps])
-    return weights, firsts
+    for t, (yc, taps) in enumerate(per_column):
+        if not yc.size:
+            continue
+        firsts[t] = first = min(int(yc.min()), n1 - span)
+        j0 = np.repeat(np.arange(k0), yc.size)
+        n = j0.size
+        count[t] = n
+        weights[t, :n] = c[j0, np.tile(taps, k0)]
+        rows[t, :n] = d0 * j0
+        columns[t, :n] = np.tile(yc - first, k0)
+    return weights, rows, columns, count, firsts, span
 
 
 class AdjointLoops:
@@ -96,7 +111,7 @@ class AdjointLoops:
         self.out_offsets = r * n1 + cols.lo
         self.edge_rows = np.r_[0:rows.lo, rows.hi:shape[0]].astype(np.intp)
         self.edge_cols = np.r_[0:cols.lo, cols.hi:n1].astype(np.intp)
-        self.col_weights, self.col_firsts = _column_weights(self.weights, cols, self.edge_cols, n1)
+        self.col_terms = _column_terms(self.weights, cols, self.edge_cols, n1, rows.dilation)
         self.overlap = [0.0]   # the border's time over the interior's, as last measured
 
     def __call__(self, y: np.ndarray) -> np.ndarray:
@@ -112,14 +127,14 @@ class AdjointLoops:
         def border() -> None:
             acc_row = np.empty(self.shape[1], dtype=self.acc)
             acc_col = np.empty(BLOCK, dtype=self.acc)
-            strip = np.empty((self.col_weights.shape[2], BLOCK + rows.dilation * (self.weights.shape[0] - 1)),
+            strip = np.empty((self.col_terms[-1], BLOCK + rows.dilation * (self.weights.shape[0] - 1)),
                              dtype=self.acc)
             for b in range(flat_y.shape[0]):
                 _border_rows(flat_y[b], self.weights, out[b], self.edge_rows, cols.lo, cols.hi, self.edge_cols,
                              rows.ptr, rows.ms, cols.ptr, cols.ms, rows.start, cols.start, rows.dilation,
                              cols.dilation, acc_row)
-                _border_cols(flat_y[b], out[b], rows.lo, rows.hi, self.edge_cols, self.col_weights, self.col_firsts,
-                             rows.start, rows.dilation, strip, acc_col)
+                _border_cols(flat_y[b], out[b], rows.lo, rows.hi, self.edge_cols, *self.col_terms[:-1],
+                             rows.start, rows.dilation * (self.weights.shape[0] - 1), strip, acc_col)
 
         first = _numba_kernels.Overlap(border, self.overlap[0])
         _numba_kernels.correlate_rows(flat_y.reshape(flat_y.shape[0], -1), flat_w, self.taps, self.row_offsets, 1,
@@ -188,16 +203,17 @@ def _border_rows(y, c, out, rows, lo1, hi1, cols, ptr0, ms0, ptr1, ms1, s0, s1, 
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def _border_cols(y, out, lo0, hi0, cols, weights, firsts, s0, d0, strip, acc):  # pragma: no cover - compiled
-    """``out[i0, cols[t]] = Σ_j0 Σ_u weights[t, j0, u] · y[i0 − s0 + d0·j0, firsts[t] + u]`` for the
-    rows [lo0, hi0) (whose taps all lie inside y and which nothing folds onto).
+def _border_cols(y, out, lo0, hi0, cols, weights, row_offsets, columns, count, firsts, s0, reach, strip,
+                 acc):  # pragma: no cover - compiled
+    """``out[i0, cols[t]] = Σ_q weights[t, q] · y[i0 − s0 + row_offsets[t, q], firsts[t] + columns[t, q]]``
+    (the first ``count[t]`` terms) for the rows [lo0, hi0), whose taps all lie inside y and
+    onto which nothing folds.
 
     :data:`BLOCK` rows at a time, each border column's strip of ``y`` is gathered
     transposed into ``strip`` and summed along the rows (vector loops; summed down a
     column, each output was a chain of dependent additions: 0.5 ms for a 2048² image's
     six border columns)."""
-    k0, span = weights.shape[1], weights.shape[2]
-    reach = d0 * (k0 - 1)
+    span = strip.shape[0]
     for lo in range(lo0, hi0, BLOCK):
         nb = min(hi0, lo + BLOCK) - lo
         m = numba.uint64(nb)
@@ -209,13 +225,12 @@ def _border_cols(y, out, lo0, hi0, cols, weights, firsts, s0, d0, strip, acc):  
                     strip[u, rr] = yrow[f + u]
             part = acc[:nb]
             part[:] = 0
-            for j0 in range(k0):
-                off = numba.uint64(d0 * j0)
-                for u in range(span):
-                    w = weights[t, j0, u]
-                    line = strip[u]
-                    for i in range(m):
-                        part[i] += w * line[off + i]
+            for q in range(count[t]):
+                w = weights[t, q]
+                off = numba.uint64(row_offsets[t, q])
+                line = strip[columns[t, q]]
+                for i in range(m):
+                    part[i] += w * line[off + i]
             i1 = cols[t]
             for i in range(nb):
                 out[lo + i, i1] = part[i]

@@ -221,7 +221,7 @@ class ConvOperator(LinearMap):
         pad = tuple((-g.first_needed, g.last_needed - (g.n - 1)) for g in spec.geometry)
         loops = None
         if not same and _direct_sum(spec):
-            loops = _adjoint_direct.plan(spec.geometry, kernel, spec.boundary, math.prod(self.output_shape[:nb]))
+            loops = _adjoint_direct.plan(spec.geometry, kernel, spec.boundary, math.prod(spec.output_shape[:nb]))
         plan = self.__dict__["_kept_adjoint"] = _AdjointPlan(nb, strides, upsampled, kernel, options, same, pad,
                                                              threading.local(), loops)
         return plan
