@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 OPTIONAL = ("torch", "dask", "matplotlib", "cv2", "pandas", "jax", "tensorflow", "skimage")
 
 PROBE = """
@@ -39,3 +41,24 @@ def test_one_dimensional_work_imports_no_optional_dependency():
         "ndconv.explain([3, 1, 2], [3, 2, 1])\n"
         "import ndconv.testing, ndconv.cli\n")
     assert not modules & {"torch", "dask", "matplotlib", "pandas", "jax", "tensorflow"}
+
+
+def test_submodules_load_on_first_access():
+    """``ndconv.datasets`` and the other on-demand submodules work without their own import
+    statement (as SciPy's do), and only the one asked for is loaded."""
+    modules = imported_by(
+        "import ndconv\n"
+        "(x, y), _ = ndconv.datasets.load_digits()\n"
+        "assert x.shape[1:] == (1, 8, 8)\n"
+        "assert ndconv.nn.lenet is not None and ndconv.boundary.fold is not None\n"
+        "assert ndconv.testing.dottest is not None and ndconv.bench is not None\n"
+        "assert {'nn', 'datasets', 'torch', 'dask', 'plot'} <= set(dir(ndconv))\n")
+    assert not modules & set(OPTIONAL), sorted(modules & set(OPTIONAL))
+
+
+def test_unknown_attribute_is_an_attribute_error():
+    import ndconv
+
+    with pytest.raises(AttributeError, match="no_such_thing"):
+        ndconv.no_such_thing  # noqa: B018
+    assert not hasattr(ndconv, "methodz")
