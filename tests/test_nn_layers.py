@@ -179,6 +179,9 @@ def test_sequential_params_grads_and_indexing():
     (lambda: Conv(1, 1, (3, 3), kernel_model=SymmetricStencil((5, 5))), ValueError,
      r"kernel_model must be a model of shape kernel_size=\(3, 3\)"),
     (lambda: Conv(1, 1, 3, kernel_model="sym"), TypeError, "kernel_model must be an ndconv.param model"),
+    (lambda: Conv(1, 4, 3).forward(np.ones((10, 8, 8))), ValueError,
+     r"x must be an array \(batch, 1, \*spatial\) with 2 spatial axes for this layer's kernel of size "
+     r"\(3, 3\), got an array of shape \(10, 8, 8\)"),
     (lambda: Linear(2, -1), ValueError, "out_features must be an int >= 1, got -1"),
     (lambda: Linear(2, 1).forward(np.ones((3, 4))), ValueError, r"x must be an array of shape \(batch, 2\)"),
     (lambda: MaxPool(0), ValueError, "kernel_size must be an int >= 1, got 0"),

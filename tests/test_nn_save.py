@@ -41,8 +41,11 @@ def test_lenet_round_trip(tmp_path):
 
 
 def test_load_errors(tmp_path):
-    with pytest.raises(ValueError, match="is not a model saved by ndconv.nn"):
+    with pytest.raises(FileNotFoundError, match=r"no model file at .*missing\.npz"):
         nn.Sequential.load(tmp_path / "missing.npz")
+    (tmp_path / "junk.npz").write_bytes(b"junk")
+    with pytest.raises(ValueError, match="is not a model saved by ndconv.nn"):
+        nn.Sequential.load(tmp_path / "junk.npz")
     np.savez(tmp_path / "plain.npz", a=np.ones(3))
     with pytest.raises(ValueError, match="holds no ndconv.nn architecture"):
         nn.Sequential.load(tmp_path / "plain.npz")

@@ -120,6 +120,10 @@ class Conv(Layer):
     def forward(self, x: Any) -> np.ndarray:
         x = float_input(x, self.dtype)
         w = self.weight()
+        if x.ndim != w.ndim:   # x is the caller's; this layer's kernel fixes the spatial axes
+            raise bad_value("x", functional._Shape(x.shape),
+                            f"an array (batch, {self.in_channels}, *spatial) with {w.ndim - 2} spatial "
+                            f"axes for this layer's kernel of size {tuple(w.shape[2:])}")
         self._x, self._w = x, w
         return functional.conv(x, w, self.params.get("bias"), **self.options)
 

@@ -109,6 +109,8 @@ def load(path):
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {name: data[name] for name in data.files}
+    except FileNotFoundError:   # as open() and numpy.load say it, naming the path asked for
+        raise FileNotFoundError(f"no model file at {str(path)!r}") from None
     except (OSError, ValueError) as exc:
         raise ValueError(f"{str(path)!r} is not a model saved by ndconv.nn: {exc}") from exc
     if _ARCHITECTURE not in arrays:
