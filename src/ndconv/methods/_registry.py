@@ -306,7 +306,7 @@ def _separable_terms(problem: Problem) -> Cost:
                 ("direct_stream", rank * outputs * 4 * spec.compute_dtype.itemsize)]
         if not separable.opencv_keeps_nonfinite(spec.kernel, terms):
             cost.append(_scan_term(spec))
-        return cost, f"rank {rank}, OpenCV sepFilter2D"
+        return cost, f"rank {rank}, sepFilter2D's sum (ndconv's fused row loops)"
     inputs = _size(spec.x.shape)
     # each pass is a direct sum with one axis of taps: its loops use all cores when large enough
     per_pass = max(outputs, inputs) * max(spec.kernel_shape)

@@ -6,18 +6,20 @@ smallest that keeps the dropped part below 1 % of the accuracy promise of §2
 Gaussians rank 2).  Kernels of three or more axes qualify when they are an
 outer product of 1-D vectors (checked by successive unfoldings).  Each rank
 term runs one 1-D pass per axis; a pass is a sampled problem with a kernel of
-length 1 on every other axis, solved by the direct loops (or OpenCV's
-``sepFilter2D`` for 2-D float images in a 'same' window).
+length 1 on every other axis, solved by the direct loops, or, for 2-D float
+images in a 'same' window where OpenCV is installed and enabled, by the
+computation of OpenCV's ``sepFilter2D``: both passes fused row by row
+(:mod:`._sep_rows`, each output row's column sum in a row buffer that stays in
+cache, the row sum written straight into the result; 0.70–0.88 of
+``sepFilter2D``'s own time on 2048² float32 Gaussians), or ``sepFilter2D`` itself
+where those loops do not apply (more than 150 taps per axis, a kernel longer than
+the image).
 
-Tried and left out: both passes fused row by row in one Numba loop (each output
-row's column sum in a row buffer that stays in cache, its border copied from the
-rule's index map, the row sum written straight into the result; two output rows
-sharing the reads of their common input rows).  On 2048² float32 Gaussians it ran
-in 0.46–0.54 of ``sepFilter2D``'s time for 3 to 5 taps per axis, 0.65 for 11 and
-0.65–0.76 for 31 (``filters.gaussian`` 0.70–0.73 of OpenCV's), but compiling it made
-a first call cost 2.4–3.9 s in a fresh interpreter (0.5 s with OpenCV; 2.7 s even for
-its smallest form, against 1.9 s for the separate passes under ``'wrap'``), past the
-2 s a new signature may cost.
+An earlier fused form (two output rows sharing the reads of their common input
+rows, eight taps per sweep, row views and nested calls) ran in 0.46–0.76 of
+``sepFilter2D``'s time but took 2.4–3.9 s to compile, past the 2 s a new signature
+may cost, and was reverted; the plain-loop form compiles in about a second per dtype
+(a fresh cache's first 2048² Gaussian call 1.5–1.7 s, 0.3–0.5 s before).
 """
 
 from __future__ import annotations
