@@ -23,7 +23,10 @@ import numpy as np
 from ndconv import bench
 from ndconv.nn import functional as F
 
-ROUNDS = 7
+#: interleaved rounds per case (each contender also stops once it has used 2 s): with 7,
+#: one run's B8 forward read 0.82 and the next 1.04 (the paired ratio 0.81 and 1.07); the
+#: whole table takes about 10 s with 31
+ROUNDS = 31
 CASES = [("B64 3→64 32² 3×3", (64, 3, 32, 32), (64, 3, 3, 3)),
          ("B8 64→64 56² 3×3", (8, 64, 56, 56), (64, 64, 3, 3))]
 
@@ -53,12 +56,16 @@ def _conv_rows(torch, forward_times: dict[str, float] | None = None) -> list[str
             F.conv(x, w, b, padding=1)
             F.conv_backward(dy, x, w, padding=1)
 
+        # the forward pair and the forward+backward pair are timed apart: interleaved with
+        # torch's backward passes, both forwards ran 2-5x slower and erratic (B64: 3-4 ms alone,
+        # 7-22 ms there)
         rounds: list[dict[str, float]] = []
-        times = bench.time_interleaved({
-            "ndconv": lambda: F.conv(x, w, b, padding=1), "torch": torch_forward,
-            "ndconv_both": ndconv_both, "torch_both": torch_both,
-        }, ROUNDS, budget=2.0, seed=0, rounds=rounds)
+        times = bench.time_interleaved({"ndconv": lambda: F.conv(x, w, b, padding=1), "torch": torch_forward},
+                                       ROUNDS, budget=2.0, seed=0, rounds=rounds)
         paired = bench.paired_ratio(rounds, "ndconv", "torch")
+        rounds = []
+        times.update(bench.time_interleaved({"ndconv_both": ndconv_both, "torch_both": torch_both},
+                                            ROUNDS, budget=2.0, seed=0, rounds=rounds))
         paired_both = bench.paired_ratio(rounds, "ndconv_both", "torch_both")
         if forward_times is not None:
             forward_times[title] = times["ndconv"]
