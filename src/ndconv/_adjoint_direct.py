@@ -99,8 +99,8 @@ def _column_terms(c: np.ndarray, cols: _Axis, edge: np.ndarray, n1: int, d0: int
 class AdjointLoops:
     """The adjoint of one operator's geometry, built once (see the module's docstring)."""
 
-    def __init__(self, rows: _Axis, cols: _Axis, kernel: np.ndarray, shape: tuple[int, int], ndim: int = 2) -> None:
-        self.rows, self.cols, self.shape, self.ndim = rows, cols, shape, ndim
+    def __init__(self, rows: _Axis, cols: _Axis, kernel: np.ndarray, shape: tuple[int, int]) -> None:
+        self.rows, self.cols, self.shape = rows, cols, shape
         self.dtype = kernel.dtype
         self.acc = accumulator_dtype(kernel.dtype, kernel.size)
         self.weights = np.ascontiguousarray(np.conj(kernel), dtype=self.acc)
@@ -158,7 +158,7 @@ def plan(geometry, kernel: np.ndarray, boundary: str, batch: int = 1) -> Adjoint
         return None
     if len(axes) == 1:
         return AdjointLoops(_axis(batch, 1, 0, 1, boundary), axes[0], np.ascontiguousarray(kernel).reshape(1, -1),
-                            (batch, geometry[0].n), ndim=1)
+                            (batch, geometry[0].n))
     return AdjointLoops(axes[0], axes[1], np.ascontiguousarray(kernel), (geometry[0].n, geometry[1].n))
 
 
