@@ -83,8 +83,8 @@ def test_non_finite_values_where_the_definition_puts_them():
 
 
 def test_zero_rule_skips_the_rows_outside():
-    """Rows of x̃ outside x add nothing under the zero rule, even with ∞ in x's first row
-    beside them (a row of zeros times a weight is not read at all)."""
+    """Rows of x̃ outside x add nothing under the zero rule (the loops skip them), and the
+    columns outside read as zeros."""
     x = np.ones((6, 5))
     ky, kx = np.array([1.0, 2.0, 3.0]), np.array([1.0, 1.0, 1.0])
     got = _sep_rows.sep_filter(x, ky, kx, (1, 1), "constant")
