@@ -5,10 +5,12 @@ definition puts them, and the OpenCV engine's calls that now run them."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 
 import numpy as np
 import pytest
+import scipy.ndimage as ndi
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -132,8 +134,34 @@ def test_the_engine_and_the_filters_run_the_loops(monkeypatch):
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
     assert calls, "the separable method did not reach the fused loops"
     calls.clear()
-    import scipy.ndimage as ndi
-
     np.testing.assert_allclose(filters.gaussian(x, 2.0), ndi.gaussian_filter(x, 2.0, mode="mirror"),
                                rtol=1e-5, atol=1e-5)
     assert calls == [(8, 8)]
+
+
+@pytest.mark.parametrize("where", ["opencv off", "one core"])
+def test_the_loops_need_no_opencv(monkeypatch, where):
+    """With OpenCV disabled (or absent), and inside one_core (an ndconv.dask task), the
+    separable method and filters.gaussian still run the fused loops."""
+    from ndconv._memory import one_core
+
+    calls = []
+    real = _sep_rows.sep_filter
+    monkeypatch.setattr(_sep_rows, "sep_filter", lambda *args, **kw: calls.append(args[3]) or real(*args, **kw))
+    if where == "opencv off":
+        monkeypatch.setattr(_opencv, "ENABLED", False)
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((200, 180)).astype(np.float32)
+    g = filters.gaussian_kernel(2.0).astype(np.float32)
+    with one_core() if where == "one core" else contextlib.nullcontext():
+        got = ndconv.convolve(x, g, mode="same", boundary="reflect", method="separable")
+        assert len(calls) == 1
+        smooth = filters.gaussian(x, 2.0)
+        assert len(calls) == 2
+        # float32 weights in float64: rank 1 only to float32's precision, so several terms
+        wide = ndconv.convolve(x.astype(np.float64), g, mode="same", boundary="reflect", method="separable")
+    np.testing.assert_allclose(got, ndconv.convolve(x, g, mode="same", boundary="reflect", method="direct"),
+                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(smooth, ndi.gaussian_filter(x, 2.0, mode="mirror"), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(wide, ndconv.convolve(x.astype(np.float64), g.astype(np.float64), mode="same",
+                                                     boundary="reflect", method="direct"), rtol=1e-6, atol=1e-6)

@@ -3,11 +3,11 @@
 Every filter is a 'same'-sized cross-correlation computed by
 :func:`ndconv.correlate` (``method="auto"``), so the core picks the algorithm
 (except that a 2-D float Gaussian or box of 7 or more taps per axis goes straight
-to one separable filter call with its own 1-D weights when OpenCV is installed —
-``sepFilter2D``'s sum, run by ndconv's fused row loops — see ``STRAIGHT_TO_OPENCV_TAPS``):
+to one separable filter call with its own 1-D weights — ``sepFilter2D``'s sum, run
+by ndconv's fused row loops (OpenCV not needed) — see ``STRAIGHT_TO_OPENCV_TAPS``):
 a Gaussian, box, Sobel or Prewitt kernel is an outer product of 1-D vectors,
 which the core recognises and runs as 1-D passes (the ``separable`` method;
-both passes fused row by row for 2-D float images when OpenCV is installed) whenever
+both passes fused row by row for 2-D float images) whenever
 its cost model rates that cheaper — for a 17×17 Gaussian always, for a 3×3
 Sobel on a large image not (two passes stream the image twice for 3 taps saved).
 

@@ -19,7 +19,7 @@ Gaussians and boxes of 7 or more taps per axis, with their own 1-D weights.
 Separable filters (that call and the separable method's :func:`sep_filter2d`)
 compute what ``sepFilter2D`` computes with ndconv's fused row loops
 (:mod:`._sep_rows`, faster on this machine), and call OpenCV only where those do
-not apply.
+not apply; the loops run without OpenCV too (:func:`sep_window_applies`).
 
 Set ``ndconv.methods._opencv.ENABLED = False`` (or the environment variable
 ``NDCONV_OPENCV=0``) to force the Numba loops.
@@ -205,6 +205,25 @@ def sep_filter2d(spec: ConvSpec, flipped) -> np.ndarray:
     return _each_image(spec, apply)
 
 
+def sep_window_applies(spec: ConvSpec) -> bool:
+    """The separable route's window: :func:`window_applies` where OpenCV may run; where it
+    may not (not installed, disabled, or inside :func:`ndconv._memory.one_core`: an
+    ``ndconv.dask`` task), the same geometry for ndconv's fused loops alone, which need
+    nothing of OpenCV (x and the kernel already in the compute dtype, which they read as
+    they are; at most ``_sep_rows.MAX_TAPS`` taps per axis)."""
+    if available():
+        return window_applies(spec)
+    dtype = spec.compute_dtype
+    if spec.ndim != 2 or dtype not in (np.float32, np.float64) or spec.x.dtype != dtype or spec.kernel.dtype != dtype:
+        return False
+    if spec.kernel_batched or spec.boundary not in _sep_rows.BOUNDARIES:
+        return False
+    if spec.boundary == "constant" and spec.fill_value != 0:
+        return False
+    return all(g.is_same_window and g.dilation == 1 and g.k <= min(g.n, _sep_rows.MAX_TAPS) for g in spec.geometry) \
+        and max(spec.x.shape[-2:]) < 2**30
+
+
 def _sep_filter(image: np.ndarray, ky: np.ndarray, kx: np.ndarray, anchor: tuple[int, int], boundary: str,
                 dst: np.ndarray | None = None) -> np.ndarray:
     """``cv2.sepFilter2D`` of ``image`` (``ky`` down the rows, ``kx`` along them, correlation
@@ -233,8 +252,8 @@ def _kept_usable_weights(u: bytes, v: bytes, dtype: str) -> bool:
 def centred_sep_filter(x: np.ndarray, u: np.ndarray, v: np.ndarray, boundary: str, fill_value) -> np.ndarray | None:
     """The 'same' cross-correlation of the 2-D float image ``x`` with ``u ⊗ v`` (``u`` along
     rows, both of odd length, centred), as one ``sepFilter2D`` call computes it
-    (:func:`_sep_filter`); None where it does not
-    give the definition's result or OpenCV is not available.
+    (:func:`_sep_filter`); None where it does not give the definition's result, or
+    neither the fused loops apply nor OpenCV is available.
 
     ``filters`` calls it with the 1-D weights it already has, instead of building the 2-D
     kernel for :func:`ndconv.correlate` to factor again: in a call that follows a
@@ -243,10 +262,9 @@ def centred_sep_filter(x: np.ndarray, u: np.ndarray, v: np.ndarray, boundary: st
     Non-finite values stay local as in the 2-D sum because every tap and every product of
     taps is non-zero (see ``separable.opencv_keeps_nonfinite``).
     """
-    if x.ndim != 2 or x.dtype not in (np.float32, np.float64) or not available():
+    if x.ndim != 2 or x.dtype not in (np.float32, np.float64):
         return None
-    border = _border_type(boundary)
-    if border is None or (boundary == "constant" and fill_value != 0):
+    if boundary not in _BORDERS or (boundary == "constant" and fill_value != 0):
         return None
     if u.size % 2 == 0 or v.size % 2 == 0 or u.size > x.shape[0] or v.size > x.shape[1] or max(x.shape) >= 2**30:
         return None
@@ -257,6 +275,8 @@ def centred_sep_filter(x: np.ndarray, u: np.ndarray, v: np.ndarray, boundary: st
     else:
         usable = _kept_usable_weights(u.tobytes(), v.tobytes(), x.dtype.str)
     if not usable:
+        return None
+    if not (available() or _sep_rows.applies(x, u, v, boundary)):
         return None
     # counted as correlate counts the same call: the result and a working copy
     check_memory("the result", x.shape, 2 * x.nbytes, " with its working copy")

@@ -7,13 +7,14 @@ Gaussians rank 2).  Kernels of three or more axes qualify when they are an
 outer product of 1-D vectors (checked by successive unfoldings).  Each rank
 term runs one 1-D pass per axis; a pass is a sampled problem with a kernel of
 length 1 on every other axis, solved by the direct loops, or, for 2-D float
-images in a 'same' window where OpenCV is installed and enabled, by the
-computation of OpenCV's ``sepFilter2D``: both passes fused row by row
+images in a 'same' window, by the computation of OpenCV's ``sepFilter2D``
+(with or without OpenCV, and on one core inside ``ndconv.dask`` tasks): both
+passes fused row by row
 (:mod:`._sep_rows`, each output row's column sum in a row buffer that stays in
 cache, the row sum written straight into the result; 0.70–0.88 of
-``sepFilter2D``'s own time on 2048² float32 Gaussians), or ``sepFilter2D`` itself
-where those loops do not apply (more than 150 taps per axis, a kernel longer than
-the image).
+``sepFilter2D``'s own time on 2048² float32 Gaussians), or, where OpenCV is
+installed and enabled, ``sepFilter2D`` itself where those loops do not apply (more
+than 150 taps per axis, a kernel longer than the image).
 
 An earlier fused form (two output rows sharing the reads of their common input
 rows, eight taps per sweep, row views and nested calls) ran in 0.46–0.76 of
@@ -221,7 +222,7 @@ _WINDOWS: dict = {}
 
 def run(problem: Problem) -> np.ndarray:
     spec = problem.spec
-    if spec.ndim == 2 and remembered(_WINDOWS, problem, lambda p: _opencv.window_applies(p.spec)):
+    if spec.ndim == 2 and remembered(_WINDOWS, problem, lambda p: _opencv.sep_window_applies(p.spec)):
         kept = opencv_terms(spec.kernel)
         if kept is not None and (kept[1] or all_finite(spec.x)):
             return _opencv.sep_filter2d(spec, kept[0])
