@@ -102,6 +102,15 @@ def test_into_dst_and_from_views():
     dst = np.empty((30, 35), np.float32)
     assert _sep_rows.sep_filter(x, ky, kx, (3, 2), "edge", dst) is dst
     np.testing.assert_allclose(dst, want, rtol=1e-5, atol=1e-5)
+    tile = big[2:28, 10:45]                           # rows contiguous, a longer row step: read in place
+    flat, step = _sep_rows._flat_rows(tile)
+    assert step == 70 and np.shares_memory(flat, big)
+    np.testing.assert_allclose(_sep_rows.sep_filter(tile, ky, kx, (3, 2), "edge"),
+                               literal(tile, ky, kx, (3, 2), "edge"), rtol=1e-5, atol=1e-5)
+    flipped = big[::-1, :35]                          # a negative row step: copied
+    assert not np.shares_memory(_sep_rows._flat_rows(flipped)[0], big)
+    np.testing.assert_allclose(_sep_rows.sep_filter(flipped, ky, kx, (3, 2), "reflect"),
+                               literal(flipped, ky, kx, (3, 2), "reflect"), rtol=1e-5, atol=1e-5)
     strided = np.empty((30, 70), np.float32)[:, ::2]  # a dst that is not contiguous either
     assert _sep_rows.sep_filter(x, ky, kx, (3, 2), "edge", strided) is strided
     np.testing.assert_allclose(strided, want, rtol=1e-5, atol=1e-5)

@@ -67,22 +67,37 @@ def sep_filter(image: np.ndarray, ky: np.ndarray, kx: np.ndarray, anchor: tuple[
     k0, k1 = ky.size, kx.size
     ax, ay = anchor
     rows, cols = _maps(n0, n1, k0, k1, ax, ay, boundary)
-    x = image if image.flags.c_contiguous else np.ascontiguousarray(image)
+    flat, step = _flat_rows(image)
     out = np.empty((n0, n1), dtype=image.dtype) if dst is None else dst
     target = out if out.flags.c_contiguous else np.empty((n0, n1), dtype=image.dtype)
-    args = (x.reshape(-1), n1, rows, cols, np.ascontiguousarray(ky), np.ascontiguousarray(kx), ax,
-            target.reshape(-1))
+    args = (flat, step, n1, rows, cols, np.ascontiguousarray(ky), np.ascontiguousarray(kx), ax, target.reshape(-1))
     run_jobs(_fused_rows, args, n0, parallel=n0 * n1 * (k0 + k1) >= PARALLEL_WORK)
     if target is not out:
         out[...] = target
     return out
 
 
+def _flat_rows(image: np.ndarray) -> tuple[np.ndarray, int]:
+    """``image`` as one flat run of memory and its row step in elements, read in place when
+    its rows are contiguous with a positive step (a tile of a larger image, such as
+    ``x[:, a:b]``), else copied."""
+    n0, n1 = image.shape
+    item = image.itemsize
+    row, col = image.strides
+    if image.flags.c_contiguous:
+        return image.reshape(-1), n1
+    if col == item and row > 0 and row % item == 0 and row >= n1 * item:
+        step = row // item
+        return np.lib.stride_tricks.as_strided(image, shape=((n0 - 1) * step + n1,), strides=(item,)), step
+    return np.ascontiguousarray(image).reshape(-1), n1
+
+
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def _fused_rows(xf, n1, rows, cols, ky, kx, ax, of, job_lo, job_hi):  # pragma: no cover - compiled
-    """Output rows ``job_lo … job_hi − 1``: the column sum into a row buffer (x's columns
-    at buffer positions ``ax … ax + n1 − 1``, the border copied from the columns it
-    mirrors), then the row sum into ``of``.  Taps in order, four per sweep."""
+def _fused_rows(xf, step, n1, rows, cols, ky, kx, ax, of, job_lo, job_hi):  # pragma: no cover - compiled
+    """Output rows ``job_lo … job_hi − 1`` (row r of x at ``xf[r·step …]``): the column sum
+    into a row buffer (x's columns at buffer positions ``ax … ax + n1 − 1``, the border
+    copied from the columns it mirrors), then the row sum into ``of``.  Taps in order,
+    four per sweep."""
     k0 = ky.size
     k1 = kx.size
     span = cols.size
@@ -100,10 +115,10 @@ def _fused_rows(xf, n1, rows, cols, ky, kx, ax, of, job_lo, job_hi):  # pragma: 
                 w1 = ky[a + 1]
                 w2 = ky[a + 2]
                 w3 = ky[a + 3]
-                s0 = numba.uint64(rows[i + a] * n1)
-                s1 = numba.uint64(rows[i + a + 1] * n1)
-                s2 = numba.uint64(rows[i + a + 2] * n1)
-                s3 = numba.uint64(rows[i + a + 3] * n1)
+                s0 = numba.uint64(rows[i + a] * step)
+                s1 = numba.uint64(rows[i + a + 1] * step)
+                s2 = numba.uint64(rows[i + a + 2] * step)
+                s3 = numba.uint64(rows[i + a + 3] * step)
                 for j in range(width):
                     line[first + j] += w0 * xf[s0 + j] + w1 * xf[s1 + j] + w2 * xf[s2 + j] + w3 * xf[s3 + j]
                 a += 4
@@ -111,7 +126,7 @@ def _fused_rows(xf, n1, rows, cols, ky, kx, ax, of, job_lo, job_hi):  # pragma: 
             r = rows[i + a]
             if r >= 0:
                 w0 = ky[a]
-                s0 = numba.uint64(r * n1)
+                s0 = numba.uint64(r * step)
                 for j in range(width):
                     line[first + j] += w0 * xf[s0 + j]
             a += 1
