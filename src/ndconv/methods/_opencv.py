@@ -82,7 +82,13 @@ def _border(spec: ConvSpec):
 
 def window_applies(spec: ConvSpec) -> bool:
     """The geometry/dtype/boundary conditions shared by filter2D and sepFilter2D."""
-    if spec.ndim != 2 or not available() or spec.compute_dtype not in (np.float32, np.float64):
+    return available() and _same_window(spec)
+
+
+def _same_window(spec: ConvSpec) -> bool:
+    """:func:`window_applies` but for OpenCV's availability: the window and rules its filters
+    and ndconv's fused separable loops both serve."""
+    if spec.ndim != 2 or spec.compute_dtype not in (np.float32, np.float64):
         return False
     if spec.kernel_batched or spec.boundary == "wrap":
         return False
@@ -214,14 +220,8 @@ def sep_window_applies(spec: ConvSpec) -> bool:
     if available():
         return window_applies(spec)
     dtype = spec.compute_dtype
-    if spec.ndim != 2 or dtype not in (np.float32, np.float64) or spec.x.dtype != dtype or spec.kernel.dtype != dtype:
-        return False
-    if spec.kernel_batched or spec.boundary not in _sep_rows.BOUNDARIES:
-        return False
-    if spec.boundary == "constant" and spec.fill_value != 0:
-        return False
-    return all(g.is_same_window and g.dilation == 1 and g.k <= min(g.n, _sep_rows.MAX_TAPS) for g in spec.geometry) \
-        and max(spec.x.shape[-2:]) < 2**30
+    return _same_window(spec) and spec.x.dtype == dtype and spec.kernel.dtype == dtype \
+        and max(spec.kernel_shape) <= _sep_rows.MAX_TAPS
 
 
 def _sep_filter(image: np.ndarray, ky: np.ndarray, kx: np.ndarray, anchor: tuple[int, int], boundary: str,
