@@ -128,18 +128,6 @@ def _anchor(spec: ConvSpec) -> tuple[int, int]:
     return (cols.k - 1 - cols.start, rows.k - 1 - rows.start)
 
 
-def _rows(image: np.ndarray) -> np.ndarray:
-    """``image`` as OpenCV reads it without a copy: contiguous rows, any positive row step.
-
-    (A tile of a larger image, such as a dask chunk, is such a view: copying it
-    first cost more than filtering it.)
-    """
-    step, item = image.strides
-    if item == image.itemsize and step >= image.shape[1] * item:
-        return image
-    return np.ascontiguousarray(image)
-
-
 def _each_image(spec: ConvSpec, apply) -> np.ndarray:
     """Run ``apply(image, dst)`` on every 2-D image of the batch.
 
@@ -152,11 +140,11 @@ def _each_image(spec: ConvSpec, apply) -> np.ndarray:
     shape = x.shape[:-2] + (rows.count, cols.count)   # one kernel for all images: x's batch
     flat_in = x.reshape((-1,) + x.shape[-2:])
     if flat_in.shape[0] == 1:
-        return apply(_rows(flat_in[0]), None).reshape(shape)
+        return apply(_sep_rows.contiguous_rows(flat_in[0]), None).reshape(shape)
     out = np.empty(shape, dtype=spec.compute_dtype)
     flat_out = out.reshape((-1,) + out.shape[-2:])
     for i in range(flat_in.shape[0]):
-        result = apply(_rows(flat_in[i]), flat_out[i])
+        result = apply(_sep_rows.contiguous_rows(flat_in[i]), flat_out[i])
         if not np.shares_memory(result, flat_out[i]):   # a cut window (or OpenCV reallocated)
             flat_out[i] = result
     return out
@@ -280,4 +268,4 @@ def centred_sep_filter(x: np.ndarray, u: np.ndarray, v: np.ndarray, boundary: st
         return None
     # counted as correlate counts the same call: the result and a working copy
     check_memory("the result", x.shape, 2 * x.nbytes, " with its working copy")
-    return _sep_filter(_rows(x), u, v, (v.size // 2, u.size // 2), boundary)
+    return _sep_filter(_sep_rows.contiguous_rows(x), u, v, (v.size // 2, u.size // 2), boundary)

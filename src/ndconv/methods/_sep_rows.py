@@ -77,19 +77,26 @@ def sep_filter(image: np.ndarray, ky: np.ndarray, kx: np.ndarray, anchor: tuple[
     return out
 
 
+def contiguous_rows(image: np.ndarray) -> np.ndarray:
+    """``image`` itself where its rows are contiguous with a positive step of whole samples
+    (a tile of a larger image, such as ``x[:, a:b]`` or a dask chunk: copying it first
+    cost more than filtering it), else a C-contiguous copy.  Both these loops and OpenCV
+    read such rows in place."""
+    step, item = image.strides
+    if item == image.itemsize and step >= image.shape[1] * item and step % item == 0:
+        return image
+    return np.ascontiguousarray(image)
+
+
 def _flat_rows(image: np.ndarray) -> tuple[np.ndarray, int]:
-    """``image`` as one flat run of memory and its row step in elements, read in place when
-    its rows are contiguous with a positive step (a tile of a larger image, such as
-    ``x[:, a:b]``), else copied."""
+    """``image`` as one flat run of memory and its row step in elements (a copy only where
+    :func:`contiguous_rows` makes one)."""
+    image = contiguous_rows(image)
     n0, n1 = image.shape
-    item = image.itemsize
-    row, col = image.strides
     if image.flags.c_contiguous:
         return image.reshape(-1), n1
-    if col == item and row > 0 and row % item == 0 and row >= n1 * item:
-        step = row // item
-        return np.lib.stride_tricks.as_strided(image, shape=((n0 - 1) * step + n1,), strides=(item,)), step
-    return np.ascontiguousarray(image).reshape(-1), n1
+    step = image.strides[0] // image.itemsize
+    return np.lib.stride_tricks.as_strided(image, shape=((n0 - 1) * step + n1,), strides=(image.itemsize,)), step
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
