@@ -59,7 +59,22 @@ def _axis(n: int, kd: int, start: int, dilation: int, boundary: str) -> _Axis | 
     return _Axis(lo, hi, ptr.astype(np.intp), m[order].astype(np.intp), start, dilation)
 
 
-def _column_terms(c: np.ndarray, cols: _Axis, edge: np.ndarray, n1: int, d0: int) -> tuple[np.ndarray, ...]:
+class _ColumnTerms(NamedTuple):
+    """The border columns' terms (see :func:`_column_terms`); ``span`` is the width of the
+    strip of y each column reads, the rest are the loop's arguments in this order."""
+
+    weights: np.ndarray
+    rows: np.ndarray
+    columns: np.ndarray
+    count: np.ndarray
+    firsts: np.ndarray
+    span: int
+
+    def loop_arguments(self) -> tuple[np.ndarray, ...]:
+        return self.weights, self.rows, self.columns, self.count, self.firsts
+
+
+def _column_terms(c: np.ndarray, cols: _Axis, edge: np.ndarray, n1: int, d0: int) -> _ColumnTerms:
     """Per border column i1, its terms ``c[j0, j1] · y[i0 − s0 + d0·j0, m − start + d1·j1]``
     over every m of x̃ whose source is i1 and every tap reading inside y: the weight, the
     row offset ``d0·j0`` and the column ``u`` in a strip of ``y`` starting at ``firsts``.
@@ -93,7 +108,7 @@ def _column_terms(c: np.ndarray, cols: _Axis, edge: np.ndarray, n1: int, d0: int
         weights[t, :n] = c[j0, np.tile(taps, k0)]
         rows[t, :n] = d0 * j0
         columns[t, :n] = np.tile(yc - first, k0)
-    return weights, rows, columns, count, firsts, span
+    return _ColumnTerms(weights, rows, columns, count, firsts, span)
 
 
 class AdjointLoops:
@@ -128,12 +143,12 @@ class AdjointLoops:
             acc_row = np.empty(self.shape[1], dtype=self.acc)
             acc_col = np.empty(BLOCK, dtype=self.acc)
             reach = rows.dilation * (self.weights.shape[0] - 1)
-            strip = np.empty(self.col_terms[-1] * (BLOCK + reach), dtype=self.acc)
+            strip = np.empty(self.col_terms.span * (BLOCK + reach), dtype=self.acc)
             for b in range(flat_y.shape[0]):
                 _border_rows(flat_y[b], self.weights, out[b], self.edge_rows, cols.lo, cols.hi, self.edge_cols,
                              rows.ptr, rows.ms, cols.ptr, cols.ms, rows.start, cols.start, rows.dilation,
                              cols.dilation, acc_row)
-                _border_cols(flat_y[b], out[b], rows.lo, rows.hi, self.edge_cols, *self.col_terms[:-1],
+                _border_cols(flat_y[b], out[b], rows.lo, rows.hi, self.edge_cols, *self.col_terms.loop_arguments(),
                              rows.start, reach, strip, acc_col)
 
         first = _numba_kernels.Overlap(border, self.overlap[0])
