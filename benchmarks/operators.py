@@ -182,8 +182,8 @@ def _peer_rows() -> list[str]:
                 times = bench.time_interleaved(calls, ROUNDS, budget=2.0, seed=len(rows), rounds=rounds)
                 peers = sorted((t, name) for name, t in times.items() if name != "ndconv")
                 listed = " · ".join(f"{name} {t * 1e3:.3g}" for t, name in peers) + "".join(f" ({n})" for n in notes)
-                best_time, best = peers[0]
-                paired = bench.paired_ratio(rounds, "ndconv", best)
+                best_time, best = peers[0] if peers else (math.nan, "–")
+                paired = bench.paired_ratio(rounds, "ndconv", best) if peers else math.nan
                 key = "gemm_f4" if x.dtype == np.float32 else "gemm_f8"
                 memory = (y.nbytes + x.nbytes + k.nbytes) / machine["bandwidth"]
                 direct = 2 * y.size * k.size / machine[key]          # every tap of every y sample, once
