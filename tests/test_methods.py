@@ -1088,3 +1088,62 @@ def test_assert_conv_close_can_fail():
         assert_conv_close(np.where(np.arange(y.size) == 2, np.nan, y), y, x, k)
     with pytest.raises(AssertionError):
         assert_conv_close(y.astype(np.int64) + 1, y.astype(np.int64), x, k)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "complex128"])
+@pytest.mark.parametrize("boundary", BOUNDARIES)
+def test_strided_rows_gather_each_phase_once(boundary, dtype, monkeypatch):
+    """A stride along the rows sums gathered runs (``_strided_rows``) where taps share
+    them (a 2-D kernel's rows lie further apart than one run reaches, so each row has runs
+    of its own): equal to the definition in 1-D, 2-D and 3-D, for strides 2 and 3,
+    dilations, origins, batches and per-row kernels; where no two taps share a run the
+    plain strided loop runs; a NaN stays in the outputs whose window holds it."""
+    from ndconv.methods import _numba_kernels, direct
+
+    used = []
+    strided = _numba_kernels._strided_rows
+    monkeypatch.setattr(_numba_kernels, "_strided_rows", lambda *a: used.append(a[-1]) or strided(*a))
+    monkeypatch.setattr(direct, "SMALL_INPUT", 0)
+    monkeypatch.setattr(direct, "NUMPY_WORK", 0)
+    monkeypatch.setattr(_opencv, "ENABLED", False)
+    rng = rng_for("gather", boundary, dtype)
+    gap = _numba_kernels.GATHER_GAP
+    cases = [((301,), (8,), {"stride": 2}), ((300,), (9,), {"stride": 3, "origin": 1}),
+             ((4, 257), (6,), {"stride": 2, "dilation": 5}),
+             ((40, 51), (5, 5), {"stride": 2}), ((33, 47), (4, 7), {"stride": (3, 2), "origin": (-1, 2)}),
+             ((30, 61), (3, 6), {"stride": (1, 3), "dilation": (2, 3)}),
+             ((3, 20, 31), (3, 4), {"stride": 2}), ((9, 12, 37), (2, 3, 5), {"stride": (2, 1, 2)}),
+             ((700,), (4,), {"stride": 2, "dilation": gap + 3})]    # every tap in a run of its own
+    for xs, ks, kw in cases:
+        x = make_array(rng, xs, dtype)
+        used.clear()
+        check(x, make_array(rng, ks, dtype), "direct", mode="same", boundary=boundary, **kw)
+        assert bool(used) == (kw.get("dilation") != gap + 3), (xs, ks, kw)
+    x = rng.standard_normal((3, 40))
+    per_row = rng.standard_normal((3, 6))
+    check(x, per_row, "direct", mode="same", boundary=boundary, stride=2, axes=-1)
+    x = rng.standard_normal((24, 80))
+    x[10, 33] = np.nan
+    k = rng.standard_normal((3, 4))
+    used.clear()
+    y = ndconv.convolve(x, k, "same", boundary, method="direct", stride=2)
+    reach = ndconv.convolve(np.isnan(x).astype(float), np.ones((3, 4)), "same", boundary, stride=2) > 0
+    assert used and reach.any()
+    assert np.array_equal(np.isnan(y), reach)
+
+
+@pytest.mark.parametrize("stride", [2, 3, 7])
+def test_stride_groups_map_every_tap_to_its_sample(stride):
+    """Each tap's start in the gathered runs points at the sample it reads: its group's
+    first offset plus whole strides; groups never mix phases and cover every tap."""
+    from ndconv.methods import _numba_kernels
+
+    rng = rng_for("groups", stride)
+    for _ in range(50):
+        taps = np.unique(rng.integers(0, 5000, size=rng.integers(2, 40))).astype(np.intp)
+        rng.shuffle(taps)
+        reads, starts, spans, width = _numba_kernels.stride_groups(taps, stride, 1000)
+        group, shift = np.divmod(reads.astype(np.int64), width)
+        assert np.array_equal(starts[group] + shift * stride, taps)
+        assert np.all(shift <= spans[group]) and np.all(spans < width - min(1000, _numba_kernels.BLOCK) + 1)
+        assert np.all(taps % stride == starts[group] % stride)
