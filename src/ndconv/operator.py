@@ -20,7 +20,9 @@ plus a fold that touches only the ``kd − 1`` border samples per axis.  With a
 adjoint is one 'same' correlation (constant, or wrap: the matrix is circulant).  With a
 reflecting or edge rule, a 1-D or 2-D 'same' window, stride 1 and a kernel the direct
 method would sum, the loops of :mod:`ndconv._adjoint_direct` sum the adjoint in place (the
-folded border from the definition, beside an interior read from ``y``).  A batch
+folded border from the definition, beside an interior read from ``y``); with a stride,
+those of :mod:`ndconv._adjoint_strided` sum the 'full' correlation phase by phase from
+``y`` itself, without upsampling it.  A batch
 axis that the kernel broadcast over (input length 1, output length > 1) is
 summed.  The kernel Jacobian lives in :mod:`ndconv._operator_jacobian`, the
 matrix in :mod:`ndconv._operator_matrix`, spectra and ``solve`` in
@@ -36,7 +38,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from . import _adjoint_direct, _operator_jacobian, _operator_matrix, _operator_spectral
+from . import _adjoint_direct, _adjoint_strided, _operator_jacobian, _operator_matrix, _operator_spectral
 from ._errors import bad_value, check_memory
 from ._operator_base import LinearMap
 from ._spec import as_array, make_spec
@@ -92,6 +94,7 @@ class _AdjointPlan(NamedTuple):
     pad: tuple[tuple[int, int], ...]         # for the fold otherwise
     kept: threading.local                    # each thread's upsampling buffer
     loops: _adjoint_direct.AdjointLoops | None   # the whole adjoint in place (reflecting rules, 1-D/2-D)
+    phases: _adjoint_strided.StridedFull | None  # the strided 'full' correlation without upsampling
 
     def upsample(self, y_c: np.ndarray) -> np.ndarray:
         """``y_c`` spread onto the stride grid, zeros between, in a buffer this thread keeps.
@@ -219,20 +222,24 @@ class ConvOperator(LinearMap):
         else:
             options.update(mode="full")
         pad = tuple((-g.first_needed, g.last_needed - (g.n - 1)) for g in spec.geometry)
-        loops = None
+        loops = phases = None
         if not same and _direct_sum(spec):
             loops = _adjoint_direct.plan(spec.geometry, kernel, spec.boundary, math.prod(spec.output_shape[:nb]))
+            if upsampled is not None:
+                phases = _adjoint_strided.plan(spec.geometry, kernel)
         plan = self.__dict__["_kept_adjoint"] = _AdjointPlan(nb, strides, upsampled, kernel, options, same, pad,
-                                                             threading.local(), loops)
+                                                             threading.local(), loops, phases)
         return plan
 
     def _adjoint(self, y: np.ndarray) -> np.ndarray:
         spec = self._spec
         plan = self._adjoint_plan()
         y_c = self._to_canonical(np.asarray(y))
-        nb = plan.nb
         if plan.loops is not None and y_c.dtype == plan.kernel.dtype:
             return spec.to_user_layout(plan.loops(y_c))
+        if plan.phases is not None and y_c.dtype == plan.kernel.dtype:   # the 'full' correlation, by phases
+            x_c = fold(plan.phases(y_c), plan.pad, spec.boundary, overwrite_input=True)
+            return spec.to_user_layout(self._sum_broadcast_batch(x_c))
         if plan.upsampled is not None:  # zero-upsample: y[i] at i·s
             y_c = plan.upsample(y_c)
         # plan.same: a 'same' window, stride 1, zero or periodic boundary.  Zero boundary: the
@@ -247,11 +254,14 @@ class ConvOperator(LinearMap):
             x_c = fold(x_c, plan.pad, spec.boundary, overwrite_input=True)
         if plan.upsampled is not None and np.may_share_memory(x_c, y_c):   # never hand out the kept buffer
             x_c = x_c.copy()
-        x_batch = spec.x.shape[:nb]
+        return spec.to_user_layout(self._sum_broadcast_batch(x_c))
+
+    def _sum_broadcast_batch(self, x_c: np.ndarray) -> np.ndarray:
+        """Batch axes where x has length 1 and y more (a batched kernel) sum back to 1."""
+        nb = self._adjoint_plan().nb
+        x_batch = self._spec.x.shape[:nb]
         summed = tuple(i for i, (a, b) in enumerate(zip(x_batch, x_c.shape[:nb])) if a == 1 and b != 1)
-        if summed:
-            x_c = x_c.sum(axis=summed, keepdims=True)
-        return spec.to_user_layout(x_c)
+        return x_c.sum(axis=summed, keepdims=True) if summed else x_c
 
     # -- matrices -------------------------------------------------------------
     def to_sparse(self, format: str = "csr"):
