@@ -31,6 +31,16 @@ _options = dict(cache=True, nogil=True, fastmath={"contract"}, boundscheck=False
 
 
 @numba.njit(**_options)
+def _job_block(job, nrows, nblocks, ncols):  # pragma: no cover - compiled
+    """Job → (batch item, output row, first column of its block, the block's length)."""
+    b = job // (nrows * nblocks)
+    rest = job - b * nrows * nblocks
+    r = rest // nblocks
+    c0 = (rest - r * nblocks) * BLOCK
+    return b, r, c0, numba.uint64(min(ncols, c0 + BLOCK) - c0)
+
+
+@numba.njit(**_options)
 def _correlate_rows(z, weights, tap_offsets, row_offsets, stride, ncols, out, out_offsets,
                     job_lo, job_hi):  # pragma: no cover - compiled
     # Offsets are unsigned so that no negative-index wrap-around test sits in the
@@ -41,11 +51,7 @@ def _correlate_rows(z, weights, tap_offsets, row_offsets, stride, ncols, out, ou
     nblocks = (ncols + BLOCK - 1) // BLOCK
     step = numba.uint64(stride)
     for job in range(job_lo, job_hi):
-        b = job // (nrows * nblocks)
-        rest = job - b * nrows * nblocks
-        r = rest // nblocks
-        c0 = (rest - r * nblocks) * BLOCK
-        m = numba.uint64(min(ncols, c0 + BLOCK) - c0)
+        b, r, c0, m = _job_block(job, nrows, nblocks, ncols)
         zb = z[b]
         ob = out[b]
         o = numba.uint64(out_offsets[r] + c0)
@@ -135,11 +141,7 @@ def _strided_rows(z, weights, reads, starts, spans, width, stride, row_offsets, 
     starts = starts.copy()
     spans = spans.copy()
     for job in range(job_lo, job_hi):
-        b = job // (nrows * nblocks)
-        rest = job - b * nrows * nblocks
-        r = rest // nblocks
-        c0 = (rest - r * nblocks) * BLOCK
-        m = numba.uint64(min(ncols, c0 + BLOCK) - c0)
+        b, r, c0, m = _job_block(job, nrows, nblocks, ncols)
         zb = z[b]
         ob = out[b]
         o = numba.uint64(out_offsets[r] + c0)
