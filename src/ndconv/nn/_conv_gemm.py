@@ -175,20 +175,35 @@ def forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, g: ConvGeometry)
     if _direct.applies(g.kernel, g.stride, g.dilation, g.groups, g.in_channels, dtype):
         return _direct.correlate(x, w, b, g.pad, g.boundary, dtype, g.output, parallel)
     y = np.empty((g.batch, g.out_channels) + g.output, dtype)
-    xp = extend(x, g.pad, g.boundary)
     wg = _grouped_weight(w, g)
     ones = b is not None and g.groups == 1     # the bias as one more column of w: no pass over y
     if ones:
         wg = np.concatenate([wg[0], b.astype(wg.dtype)[:, None]], axis=1)[None]
     flat = y.reshape(g.batch, g.groups, g.out_channels // g.groups, math.prod(g.output))
+    step = _items_per_chunk(g, dtype)
 
     def share(lo: int, hi: int) -> None:
-        np.matmul(wg, _cols(xp[lo:hi], replace(g, batch=hi - lo), ones), out=flat[lo:hi])   # (B, G, Cout/G, Q)
+        for a in range(lo, hi, step):   # pad, gather and multiply a few items at a time, in cache
+            z = min(hi, a + step)
+            xp = extend(x[a:z], g.pad, g.boundary)
+            np.matmul(wg, _cols(xp, replace(g, batch=z - a), ones), out=flat[a:z])   # (b, G, Cout/G, Q)
         if b is not None and not ones:
             y[lo:hi] += b.reshape((-1,) + (1,) * len(g.kernel))
 
     by_batch(share, g.batch, parallel)
     return y
+
+
+#: bytes of im2col columns gathered and multiplied at a time (a core's share of the cache)
+CHUNK_BYTES = 1 << 21
+
+
+def _items_per_chunk(g: ConvGeometry, dtype: np.dtype) -> int:
+    """Batch items whose padded input and columns take about ``CHUNK_BYTES``: the GEMM
+    then reads columns the gather has just written, from cache."""
+    per_item = (g.in_channels * (math.prod(g.kernel) * math.prod(g.output) + math.prod(g.padded))
+                * np.dtype(dtype).itemsize)
+    return max(1, CHUNK_BYTES // per_item)
 
 
 def _winograd_source(x: np.ndarray, g: ConvGeometry) -> tuple[np.ndarray, tuple[int, int]]:
