@@ -1,7 +1,8 @@
 """The planner's regret: is ``method='auto'`` as fast as the fastest method?
 
 A grid of (shape, kernel, dtype, boundary) cases — 1-D, 2-D and 3-D, small to
-large kernels, float32/float64/complex64/int64.  For each case every method
+large kernels, float32/float64/complex64/int64, random kernels and 2-D Gaussians
+(rank 1: where the separable method competes).  For each case every method
 that applies is timed, and so is ``auto`` (medians over rounds, each in a
 fresh random order; fast calls repeated within a sample to last about 5 ms);
 regret = auto's time / the fastest method's time, and, paired, the median over
@@ -40,32 +41,40 @@ REPEAT = 31         # rounds: each case's median is over this many samples per c
 SAMPLE = 0.01       # seconds: fast calls are repeated within one sample to last about this long
 
 
-def grid(quick: bool = False) -> list[tuple[str, tuple[int, ...], tuple[int, ...], str, str]]:
-    """(dtype, x shape, k shape, mode, boundary) cases: 1-D, 2-D, 3-D; ≥ 100 in full."""
+def grid(quick: bool = False) -> list[tuple[str, tuple[int, ...], tuple[int, ...], str, str, str]]:
+    """(dtype, x shape, k shape, mode, boundary, kernel kind) cases: 1-D, 2-D, 3-D; ≥ 100 in full.
+    The kind is 'random' or 'gaussian' (a sampled 2-D Gaussian, rank 1)."""
     cases = []
     one_d = [(2**12, [3, 31, 255]), (2**16, [7, 64, 512, 4096]), (2**20, [8, 64, 512, 8192])]
     two_d = [(128, [3, 9, 31]), (512, [3, 7, 15, 31, 63]), (2048, [3, 5, 11, 31])]
     three_d = [(32, [3, 7]), (96, [3, 5, 9])]
+    separable_2d = [(128, [3, 5, 9, 31]), (512, [3, 5, 9, 31]), (2048, [3, 5, 9, 31])]
     if quick:
-        one_d, two_d, three_d = one_d[:2], two_d[:2], three_d[:1]
+        one_d, two_d, three_d, separable_2d = one_d[:2], two_d[:2], three_d[:1], separable_2d[:1]
     for dtype in ("float32", "float64", "complex64", "int64"):
         for n, ks in one_d:
             for k in ks:
                 if k < n:
-                    cases.append((dtype, (n,), (k,), "full" if dtype != "float32" else "same", "constant"))
+                    cases.append((dtype, (n,), (k,), "full" if dtype != "float32" else "same", "constant", "random"))
         for n, ks in two_d:
             for k in ks:
                 boundary = "reflect" if k % 2 else "constant"
-                cases.append((dtype, (n, n), (k, k), "same", boundary))
+                cases.append((dtype, (n, n), (k, k), "same", boundary, "random"))
         if dtype in ("float32", "float64"):
             for n, ks in three_d:
                 for k in ks:
-                    cases.append((dtype, (n,) * 3, (k,) * 3, "same", "wrap"))
+                    cases.append((dtype, (n,) * 3, (k,) * 3, "same", "wrap", "random"))
+            for n, ks in separable_2d:
+                for k in ks:
+                    cases.append((dtype, (n, n), (k, k), "same", "reflect", "gaussian"))
     return cases
 
 
-def _data(dtype: str, xshape, kshape, seed: int):
+def _data(dtype: str, xshape, kshape, seed: int, kind: str = "random"):
     rng = np.random.default_rng(seed)
+    if kind == "gaussian":
+        axes = [np.exp(-0.5 * ((np.arange(n) - (n - 1) / 2) / (n / 6)) ** 2) for n in kshape]
+        return rng.standard_normal(xshape).astype(dtype), np.outer(*axes).astype(dtype)
     if dtype == "int64":
         return rng.integers(-100, 100, xshape), rng.integers(-10, 10, kshape)
     x = rng.standard_normal(xshape)
@@ -114,8 +123,8 @@ def plan_seconds(x: np.ndarray, k: np.ndarray, mode: str, boundary: str, repeat:
 
 def measure(quick: bool = False, progress=None) -> list[dict]:
     rows = []
-    for i, (dtype, xs, ks, mode, boundary) in enumerate(grid(quick)):
-        x, k = _data(dtype, xs, ks, i)
+    for i, (dtype, xs, ks, mode, boundary, kind) in enumerate(grid(quick)):
+        x, k = _data(dtype, xs, ks, i, kind)
         choice = ndconv.choose_method(x, k, mode, boundary)
         calls = {"auto": lambda: ndconv.convolve(x, k, mode, boundary)}
         skipped = []
@@ -147,7 +156,7 @@ def measure(quick: bool = False, progress=None) -> list[dict]:
         # the choice: the picked method's own samples plus the plan look-up, against the fastest
         plan_s = plan_seconds(x, k, mode, boundary)
         choice_s = methods[str(choice)] + plan_s
-        rows.append(dict(dtype=dtype, x=xs, k=ks, mode=mode, boundary=boundary, auto=str(choice),
+        rows.append(dict(dtype=dtype, x=xs, k=ks, kind=kind, mode=mode, boundary=boundary, auto=str(choice),
                          auto_s=times["auto"], best=best, best_s=methods[best],
                          regret=times["auto"] / methods[best], paired=paired, skipped=skipped,
                          plan_s=plan_s, choice_regret=choice_s / methods[best]))
@@ -172,8 +181,9 @@ def render(rows: list[dict] | None = None, quick: bool = False) -> str:
     worst = sorted(rows, key=lambda r: -max(r["regret"], r["choice_regret"]))[:12]
     lines = ["## The planner's regret (`method='auto'` against the fastest method)",
              f"{n} cases (1-D, 2-D, 3-D; float32, float64, complex64, int64; kernels 3 to 8192 taps per "
-             f"axis). Every applicable method timed, and `auto` as one more contender, medians of rounds in random "
-             f"order; target: regret ≤ 1.1 in ≥ 95 % of the cases.",
+             f"axis, random, and {sum(r.get('kind') == 'gaussian' for r in rows)} 2-D Gaussians, of rank 1, where "
+             f"the separable method competes). Every applicable method timed, and `auto` as one more contender, "
+             f"medians of rounds in random order; target: regret ≤ 1.1 in ≥ 95 % of the cases.",
              f"**The choice: {within_choice} of {n} cases ({100 * within_choice / n:.0f} %) within 1.1×**, "
              f"regret = (the picked method's time + the plan look-up) / the fastest method's time. `auto` runs "
              f"exactly the picked method's code after a plan look-up (`ndconv.methods.plan`, remembered per "
@@ -191,7 +201,7 @@ def render(rows: list[dict] | None = None, quick: bool = False) -> str:
              "| regret (choice) |",
              "|---|---|---|---|---|---:|---|---:|---:|---:|---:|"]
     for r in worst:
-        lines.append(f"| {r['dtype']} | {_shape(r['x'])} | {_shape(r['k'])} | {r['mode']}, {r['boundary']} | "
+        lines.append(f"| {r['dtype']} | {_shape(r['x'])} | {_kernel(r)} | {r['mode']}, {r['boundary']} | "
                      f"{r['auto']} | {r['auto_s'] * 1e3:.3g} | {r['best']} | {r['best_s'] * 1e3:.3g} | "
                      f"{r['regret']:.2f} | {r['paired']:.2f} | {r['choice_regret']:.2f} |")
     chosen = {}
@@ -201,8 +211,12 @@ def render(rows: list[dict] | None = None, quick: bool = False) -> str:
     return "\n\n".join(lines[:5]) + "\n\n" + "\n".join(lines[5:-1]) + "\n\n" + lines[-1]
 
 
+def _kernel(r: dict) -> str:
+    return _shape(r["k"]) + (" Gaussian" if r.get("kind") == "gaussian" else "")
+
+
 def _missed(r: dict) -> str:
-    return (f"{r['dtype']} {_shape(r['x'])} with {_shape(r['k'])}, {r['auto']} for {r['best']} "
+    return (f"{r['dtype']} {_shape(r['x'])} with {_kernel(r)}, {r['auto']} for {r['best']} "
             f"({r['choice_regret']:.2f})")
 
 

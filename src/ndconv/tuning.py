@@ -51,6 +51,9 @@ def _calibration_problems(quick: bool):
                       {"mode": "same"}))
         cases.append(("fft_" + key, "fft", image, rng.standard_normal((side // 8, side // 8)).astype(dtype),
                       {"mode": "same"}))
+        taps = np.exp(-0.5 * (np.arange(9) - 4.0) ** 2 / 2.0 ** 2)     # a 9×9 Gaussian: rank 1
+        cases.append(("sep_rows_" + key, "separable", rng.standard_normal((2 * side, 2 * side)).astype(dtype),
+                      np.outer(taps, taps).astype(dtype), {"mode": "same", "boundary": "reflect"}))
         if key == "f4":   # the set-up first, on an image small enough for it to be most of the time
             cases.append(("opencv_dft_setup", "fft", image[:256, :256], rng.standard_normal((31, 31)).astype(dtype),
                           {"mode": "same"}))

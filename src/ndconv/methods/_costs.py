@@ -5,6 +5,7 @@ Each constant is seconds per unit of work on this machine:
 ``direct``       per output × tap on one core, compiled loops, by dtype class
 ``direct_stream`` per byte of input and output streamed by the loops
 ``opencv``       per output × tap, OpenCV filter2D/sepFilter2D
+``sep_rows``     per output × tap on one core, ndconv's fused separable row loops
 ``opencv_dft``   per output × log2(taps), OpenCV filter2D on large kernels (DFT)
 ``fft``          per ``F·log2 F`` of one transform on one core, by precision
 ``overlap_add``  the same, for the blockwise transforms (strided segments cost more)
@@ -35,6 +36,8 @@ DEFAULTS: dict[str, float] = {  # measured by tune() on the project's 2-core AVX
     "direct_stream": 0.9e-10,
     "opencv_f4": 0.4e-10,
     "opencv_f8": 2.2e-10,
+    "sep_rows_f4": 0.7e-10,
+    "sep_rows_f8": 1.3e-10,
     "opencv_dft_setup": 2.5e-3,
     "opencv_dft_f4": 1.94e-9,
     "opencv_dft_f8": 2.43e-9,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._memory import cpu_count
-from . import _opencv, _taps, direct, separable
+from . import _opencv, _sep_rows, _taps, direct, separable
 from ._costs import constants
 from ._finite import all_finite
 from ._guards import guarded
@@ -299,14 +299,26 @@ def _separable_terms(problem: Problem) -> Cost:
     rank = len(terms)
     outputs = _size(spec.output_shape)
     taps = sum(spec.kernel_shape)
-    if spec.ndim == 2 and _opencv.window_applies(spec):
-        # two passes per term, each streaming an image through memory (the row pass's result is the
-        # column pass's input), plus the NaN/Inf scan when zero taps would hide 0·inf from OpenCV
-        cost = [("call", 1), ("opencv_" + _precision_key(spec.compute_dtype), rank * outputs * taps),
-                ("direct_stream", rank * outputs * 4 * spec.compute_dtype.itemsize)]
+    if spec.ndim == 2 and _opencv.sep_window_applies(spec):
+        # sepFilter2D's sum.  ndconv's fused loops (up to MAX_TAPS per axis), shared by the
+        # cores, keep each row's column sum in cache: x in, y out and the row buffer written
+        # and read back once (its cost per output, as in 3×3 filters, where the one-pass direct
+        # loops are faster).  OpenCV streams an image through memory per pass (the row pass's
+        # result is the column pass's input).  Plus the NaN/Inf scan when zero taps would hide
+        # 0·inf from OpenCV.
+        itemsize, precision = spec.compute_dtype.itemsize, _precision_key(spec.compute_dtype)
+        if max(spec.kernel_shape) <= _sep_rows.MAX_TAPS:
+            cores = float(cpu_count()) if outputs * taps >= PARALLEL_WORK else 1.0
+            cost = [("call", 1), ("sep_rows_" + precision, rank * outputs * taps / cores),
+                    ("direct_stream", rank * outputs * 4 * itemsize / cores)]
+            note = "ndconv's fused row loops"
+        else:
+            cost = [("call", 1), ("opencv_" + precision, rank * outputs * taps),
+                    ("direct_stream", rank * outputs * 4 * itemsize)]
+            note = "OpenCV"
         if not separable.opencv_keeps_nonfinite(spec.kernel, terms):
             cost.append(_scan_term(spec))
-        return cost, f"rank {rank}, sepFilter2D's sum (ndconv's fused row loops)"
+        return cost, f"rank {rank}, sepFilter2D's sum ({note})"
     inputs = _size(spec.x.shape)
     # each pass is a direct sum with one axis of taps: its loops use all cores when large enough
     per_pass = max(outputs, inputs) * max(spec.kernel_shape)
