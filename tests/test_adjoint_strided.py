@@ -165,3 +165,18 @@ def test_data_of_another_dtype_keeps_the_upsampled_path():
     op = ConvOperator(k, (40, 40), boundary="reflect", stride=2)
     y = np.ones(op.output_shape)
     assert op.H(y).dtype == ndconv.correlate(y, k).dtype
+
+
+def test_float32_many_taps_accumulate_in_float64():
+    """Past 150 taps a float32 kernel is summed in float64, as the direct loops sum it:
+    the phases agree with the float64 transpose to float32's rounding of the result."""
+    rng = np.random.default_rng(12)
+    k = rng.standard_normal((13, 13)).astype(np.float32)
+    op = make(k, (60, 64), boundary="reflect", stride=2, method="direct")
+    phases = phases_of(op)
+    assert phases is not None and phases.kernel.dtype == np.float64
+    y = (rng.standard_normal(op.output_shape) * 1e3 + 1e4).astype(np.float32)   # large terms, small sum
+    got = op.H(y)
+    want = dense_adjoint(op, y)
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, want, rtol=2e-6, atol=2e-6 * np.abs(want).max())

@@ -15,6 +15,7 @@ summed) and writes ``z`` once, instead of building ``u`` (a 2048² float32 image
 stride 2: 1 ms) and summing every tap over it, three of four of them on zeros
 (1.6 ms).  1-D and 2-D real float problems with a finite kernel (where a tap is ±∞
 or NaN, ``0·∞`` makes the upsampled sum NaN where this one is not; those keep it).
+A float32 kernel of more than 150 taps is summed in float64, as the direct loops do.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import numpy as np
 
 from .methods import _numba_kernels
 from .methods._taps import PARALLEL_WORK
+from .methods.direct import accumulator_dtype
 
 
 class _Phases(NamedTuple):
@@ -60,7 +62,8 @@ class StridedFull:
             kernel = kernel.reshape(1, -1)
             geometry = (None,) + tuple(geometry)
         self.ndim = len(geometry) - (geometry[0] is None)
-        self.kernel = np.ascontiguousarray(kernel)
+        # summed in the direct loops' accumulator: float64 for float32 kernels of many taps
+        self.kernel = np.ascontiguousarray(kernel, dtype=accumulator_dtype(kernel.dtype, kernel.size))
         self.axes = tuple(_phases(1, 1, 1, 1) if g is None else _phases(g.count, k, g.stride, g.dilation)
                           for g, k in zip(geometry, self.kernel.shape))
         self.strides = tuple(1 if g is None else g.stride for g in geometry)
@@ -99,7 +102,7 @@ def _phase_rows(y, g, s0, s1, taps0, ptr0, off0, taps1, ptr1, off1, counts1, out
     nb, n0, n1 = y.shape
     rows = out.shape[1]
     width = out.shape[2]
-    buf = np.empty(counts1.max(), dtype=out.dtype)
+    buf = np.empty(counts1.max(), dtype=g.dtype)     # the accumulator's dtype
     flat_y = y.ravel()
     flat_out = out.ravel()
     for job in range(job_lo, job_hi):
