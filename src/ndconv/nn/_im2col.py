@@ -9,7 +9,8 @@ because each short row is copied by a tight loop instead of NumPy's
 general n-dimensional iterator; with unsigned offsets the rows copy as vectors
 (B64 3→64 32², rows of 32 samples: 5.2 → 0.7 ms).
 
-Also here: :func:`row_sums`, the compiled reduction behind the bias gradient.
+Also here: :func:`col2im`, the same loop adding columns back (the input gradient), and
+:func:`row_sums`, the compiled reduction behind the bias gradient.
 """
 
 from __future__ import annotations
@@ -45,6 +46,38 @@ def _gather(z, tap_offsets, row_offsets, stride, ncols, out, channels, lo, hi): 
                 else:
                     for i in range(n):
                         dst[o + i] = src[base + i * step]
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def _scatter(cols, taps, rows, stride, ncols, z, lo, hi):  # pragma: no cover - compiled
+    # col2im: each tap's columns added back onto the padded image, tap after tap (the order
+    # of the per-tap NumPy adds it replaces, so the sums are the same); unsigned offsets
+    ntaps = taps.size
+    nrows = rows.size
+    n = numba.uint64(ncols)
+    step = numba.uint64(stride)
+    for bc in range(lo, hi):
+        src = cols[bc]
+        dst = z[bc]
+        for t in range(ntaps):
+            for r in range(nrows):
+                base = numba.uint64(rows[r] + taps[t])
+                o = numba.uint64((t * nrows + r) * ncols)
+                if stride == 1:
+                    for i in range(n):
+                        dst[base + i] += src[o + i]
+                else:
+                    for i in range(n):
+                        dst[base + i * step] += src[o + i]
+
+
+def col2im(cols: np.ndarray, z: np.ndarray, kernel, dilation, stride, output) -> None:
+    """Add ``cols`` (B, C, prod(kernel)·prod(output), C-contiguous) back onto the padded
+    gradient ``z`` (B, C, *padded, C-contiguous) at the positions :func:`im2col` reads,
+    in this thread (the caller shares the batch among the cores)."""
+    b, c = z.shape[:2]
+    taps, rows = offsets(z.shape[2:], kernel, dilation, stride, output)
+    _scatter(cols.reshape(b * c, -1), taps, rows, int(stride[-1]), int(output[-1]), z.reshape(b * c, -1), 0, b * c)
 
 
 def offsets(padded: tuple[int, ...], kernel: tuple[int, ...], dilation: tuple[int, ...],
