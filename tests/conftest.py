@@ -9,6 +9,7 @@ runs derandomised (same examples on every run) with a modest budget.
 from __future__ import annotations
 
 import atexit
+import copy
 import os
 import shutil
 import tempfile
@@ -126,3 +127,17 @@ def draw_fill_value(draw, dtype: np.dtype):
     if dtype.kind == "c":
         return complex(draw(st.sampled_from([0.0, 1.5, -2.0])), draw(st.sampled_from([0.0, 0.5])))
     return draw(st.sampled_from([0.0, 1.5, -2.25, 100.0]))
+
+
+def dense_adjoint(op, y) -> np.ndarray:
+    """Kᴴ y from the operator's dense matrix, in float64."""
+    a = op.to_dense().astype(np.float64)
+    return (a.T @ np.asarray(y).astype(np.float64).ravel()).reshape(op.input_shape)
+
+
+def with_adjoint_plan(op, **fields):
+    """A copy of ``op`` (made without its kept plans) whose adjoint plan has ``fields``
+    replaced: ``loops=None`` keeps the fold path, ``phases=None`` the upsampled one."""
+    other = copy.copy(op)
+    other.__dict__["_kept_adjoint"] = other._adjoint_plan()._replace(**fields)
+    return other

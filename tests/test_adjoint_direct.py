@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import ndconv
+from conftest import dense_adjoint, with_adjoint_plan
 from ndconv import ConvOperator, _adjoint_direct
 from ndconv.boundary import extension_index
 from ndconv.methods import _opencv
@@ -22,12 +23,6 @@ RULES = _adjoint_direct.BOUNDARIES
 def loops_of(op):
     spec = op._spec
     return _adjoint_direct.plan(spec.geometry, op._canonical_kernel(), spec.boundary)
-
-
-def dense_adjoint(op, y):
-    """Kᴴ y from the dense matrix, in float64."""
-    a = op.to_dense().astype(np.float64)
-    return (a.T @ y.astype(np.float64).ravel()).reshape(op.input_shape)
 
 
 def has_interior(g, boundary):
@@ -155,10 +150,7 @@ def test_nan_stays_local():
 
 def fold_path(op):
     """The same operator with its adjoint on the fold path (full correlation, then fold)."""
-    other = ConvOperator(op.kernel, op.input_shape, mode=op.mode, boundary=op.boundary, correlate=op.correlate,
-                         **{name: op._kwargs[name] for name in ("axes", "origin", "stride", "dilation")})
-    other.__dict__["_kept_adjoint"] = other._adjoint_plan()._replace(loops=None)
-    return other
+    return with_adjoint_plan(op, loops=None)
 
 
 @pytest.mark.parametrize("seed", range(12))

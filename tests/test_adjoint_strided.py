@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import ndconv
+from conftest import dense_adjoint, with_adjoint_plan
 from ndconv import ConvOperator, _adjoint_strided
 
 RULES = ["constant", "reflect", "symmetric", "edge", "wrap"]
@@ -28,20 +29,7 @@ def phases_of(op):
 
 def upsample_path(op):
     """A copy of ``op`` whose adjoint upsamples y (the path before the phases)."""
-    other = ConvOperator(op._kernel_arg, op.input_shape, **op._options_arg)
-    other.__dict__["_kept_adjoint"] = other._adjoint_plan()._replace(phases=None)
-    return other
-
-
-def dense_adjoint(op, y):
-    a = op.to_dense().astype(np.float64)
-    return (a.T @ y.astype(np.float64).ravel()).reshape(op.input_shape)
-
-
-def make(k, shape, **options):
-    op = ConvOperator(k, shape, **options)
-    op._kernel_arg, op._options_arg = k, options
-    return op
+    return with_adjoint_plan(op, phases=None)
 
 
 CASES = [   # input shape, kernel shape, options
@@ -65,7 +53,7 @@ CASES = [   # input shape, kernel shape, options
 def test_phases_are_the_upsampled_correlation(boundary, dtype, shape, kshape, options):
     rng = np.random.default_rng(sum(shape) + sum(kshape))
     k = rng.standard_normal(kshape).astype(dtype)
-    op = make(k, shape, boundary=boundary, **options)
+    op = ConvOperator(k, shape, boundary=boundary, **options)
     phases = phases_of(op)
     assert phases is not None
     y = rng.standard_normal(op.output_shape).astype(dtype)
@@ -91,7 +79,7 @@ def test_phases_hypothesis(data):
         mode = "same"
     rng = np.random.default_rng(data.draw(st.integers(0, 2**16)))
     k = rng.standard_normal(kshape)
-    op = make(k, shape, boundary=boundary, stride=stride, dilation=dilation, mode=mode)
+    op = ConvOperator(k, shape, boundary=boundary, stride=stride, dilation=dilation, mode=mode)
     y = rng.standard_normal(op.output_shape)
     phases = phases_of(op)
     if phases is None:          # every stride 1 after normalisation
@@ -109,7 +97,7 @@ def test_non_finite_values_as_the_upsampled_path(seed):
     shape = tuple(int(v) for v in rng.integers(8, 24, 2))
     k = rng.standard_normal(tuple(int(v) for v in rng.integers(2, 6, 2)))
     k[rng.random(k.shape) < 0.2] = 0.0
-    op = make(k, shape, boundary=RULES[seed % 5], stride=(2, 1 + seed % 3))
+    op = ConvOperator(k, shape, boundary=RULES[seed % 5], stride=(2, 1 + seed % 3))
     y = rng.standard_normal(op.output_shape)
     spots = rng.integers(0, y.shape[0], 4), rng.integers(0, y.shape[1], 4)
     y[spots] = [np.inf, -np.inf, np.nan, np.inf]
@@ -129,7 +117,7 @@ def test_operator_uses_the_phases(boundary, monkeypatch):
     monkeypatch.setattr(_adjoint_strided.StridedFull, "__call__", lambda self, y: calls.append(1) or run(self, y))
     rng = np.random.default_rng(9)
     k = rng.standard_normal((5, 5)).astype(np.float32)
-    op = make(k, (300, 280), boundary=boundary, stride=2)
+    op = ConvOperator(k, (300, 280), boundary=boundary, stride=2)
     x = rng.standard_normal((300, 280)).astype(np.float32)
     y = rng.standard_normal(op.output_shape).astype(np.float32)
     got = op.H(y)
@@ -172,7 +160,7 @@ def test_float32_many_taps_accumulate_in_float64():
     the phases agree with the float64 transpose to float32's rounding of the result."""
     rng = np.random.default_rng(12)
     k = rng.standard_normal((13, 13)).astype(np.float32)
-    op = make(k, (60, 64), boundary="reflect", stride=2, method="direct")
+    op = ConvOperator(k, (60, 64), boundary="reflect", stride=2, method="direct")
     phases = phases_of(op)
     assert phases is not None and phases.kernel.dtype == np.float64
     y = (rng.standard_normal(op.output_shape) * 1e3 + 1e4).astype(np.float32)   # large terms, small sum
