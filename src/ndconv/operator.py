@@ -235,11 +235,12 @@ class ConvOperator(LinearMap):
         spec = self._spec
         plan = self._adjoint_plan()
         y_c = self._to_canonical(np.asarray(y))
+        nb = plan.nb
         if plan.loops is not None and y_c.dtype == plan.kernel.dtype:
             return spec.to_user_layout(plan.loops(y_c))
         if plan.phases is not None and y_c.dtype == plan.kernel.dtype:   # the 'full' correlation, by phases
-            x_c = fold(plan.phases(y_c), plan.pad, spec.boundary, overwrite_input=True)
-            return spec.to_user_layout(self._sum_broadcast_batch(x_c))
+            # (never with a batched kernel: no batch axis to sum back, as for the loops above)
+            return spec.to_user_layout(fold(plan.phases(y_c), plan.pad, spec.boundary, overwrite_input=True))
         if plan.upsampled is not None:  # zero-upsample: y[i] at i·s
             y_c = plan.upsample(y_c)
         # plan.same: a 'same' window, stride 1, zero or periodic boundary.  Zero boundary: the
@@ -254,14 +255,11 @@ class ConvOperator(LinearMap):
             x_c = fold(x_c, plan.pad, spec.boundary, overwrite_input=True)
         if plan.upsampled is not None and np.may_share_memory(x_c, y_c):   # never hand out the kept buffer
             x_c = x_c.copy()
-        return spec.to_user_layout(self._sum_broadcast_batch(x_c))
-
-    def _sum_broadcast_batch(self, x_c: np.ndarray) -> np.ndarray:
-        """Batch axes where x has length 1 and y more (a batched kernel) sum back to 1."""
-        nb = self._adjoint_plan().nb
-        x_batch = self._spec.x.shape[:nb]
+        x_batch = spec.x.shape[:nb]
         summed = tuple(i for i, (a, b) in enumerate(zip(x_batch, x_c.shape[:nb])) if a == 1 and b != 1)
-        return x_c.sum(axis=summed, keepdims=True) if summed else x_c
+        if summed:
+            x_c = x_c.sum(axis=summed, keepdims=True)
+        return spec.to_user_layout(x_c)
 
     # -- matrices -------------------------------------------------------------
     def to_sparse(self, format: str = "csr"):
