@@ -307,14 +307,19 @@ def _gaussian(n: int, dtype) -> np.ndarray:
 def test_separable_fused_loops_are_priced_by_their_own_constants(opencv, monkeypatch):
     """The fused row loops: ``sep_rows_*`` per output × tap and four bytes streamed per
     output and item size (x, y, the row buffer out and back), both shared by the cores;
-    past their 150 taps per axis, OpenCV's sepFilter2D at its own rate (or 1-D passes)."""
+    two where x and y fit in SEP_CACHED_BYTES together; past their 150 taps per axis,
+    OpenCV's sepFilter2D at its own rate (or 1-D passes)."""
     monkeypatch.setattr(_opencv, "ENABLED", opencv)
-    x = np.zeros((512, 512), np.float32)
-    terms = dict(REGISTRY["separable"].terms(Problem(make_spec(x, _gaussian(9, np.float32), mode="same")))[0])
-    outputs, cores = x.size, float(cpu_count())
-    assert terms["sep_rows_f4"] == pytest.approx(outputs * 18 / cores)
-    assert terms["direct_stream"] == pytest.approx(outputs * 4 * 4 / cores)
-    assert "opencv_f4" not in terms
+    for side, streamed in ((1024, 4), (512, 2)):     # x and y: 8 and 2 MiB
+        x = np.zeros((side, side), np.float32)
+        terms = dict(REGISTRY["separable"].terms(Problem(make_spec(x, _gaussian(9, np.float32), mode="same")))[0])
+        outputs, cores = x.size, float(cpu_count())
+        assert terms["sep_rows_f4"] == pytest.approx(outputs * 18 / cores)
+        assert terms["direct_stream"] == pytest.approx(outputs * streamed * 4 / cores)
+        assert "opencv_f4" not in terms
+    x = np.zeros((128, 128))
+    terms = dict(REGISTRY["separable"].terms(Problem(make_spec(x, _gaussian(3, np.float64), mode="same")))[0])
+    assert terms["sep_rows_f8"] == pytest.approx(x.size * 6) and terms["direct_stream"] == x.size * 2 * 8
     x = np.zeros((400, 400))
     wide = np.outer(np.ones(3), np.hanning(_sep_rows.MAX_TAPS + 3)[1:-1] + 0.5)   # 151 taps along the rows
     terms, _ = REGISTRY["separable"].terms(Problem(make_spec(x, wide, mode="same")))
@@ -327,11 +332,15 @@ def test_separable_fused_loops_are_priced_by_their_own_constants(opencv, monkeyp
 
 @pytest.mark.parametrize(("n", "taps", "dtype", "method"), [
     (512, 5, np.float32, "separable"), (1024, 5, np.float32, "separable"), (512, 5, np.float64, "separable"),
-    (1024, 9, np.float64, "separable"), (2048, 3, np.float32, "direct")])
+    (1024, 9, np.float64, "separable"), (2048, 3, np.float32, "direct"), (128, 5, np.float32, "separable"),
+    (384, 5, np.float32, "separable"), (384, 5, np.float64, "separable"), (256, 3, np.float64, "separable"),
+    (1024, 3, np.float32, "direct"), (1024, 3, np.float64, "direct"), (16, 3, np.float64, "direct"),
+    (16, 5, np.float32, "direct")])
 def test_auto_picks_the_fused_loops_where_they_are_faster(n, taps, dtype, method, monkeypatch):
-    """With the built-in constants: Gaussians of 5 taps and more from 512² on (0.6–0.75 of the
-    direct sum's time here), 3×3 ones by the one-pass direct loops (the fused loops took
-    1.1–1.5× their time at 2048²)."""
+    """With the built-in constants: Gaussians of 5 taps and more (0.6–0.9 of the direct sum's
+    time here), and 3×3 float64 ones while x and y stay in cache (0.8–0.9); larger 3×3 ones
+    by the one-pass direct loops (the fused loops took 1.1–1.5× their time from 768² on); tiny
+    images, where the two tie, by the exact direct sum (SEP_EXTRA_CALL)."""
     monkeypatch.setattr(_registry, "constants", lambda: dict(_costs.DEFAULTS))
     x = np.zeros((n, n), dtype)
     assert str(ndconv.choose_method(x, _gaussian(taps, dtype), "same", "reflect")) == method

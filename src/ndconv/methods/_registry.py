@@ -291,6 +291,18 @@ def _overlap_add_terms(problem: Problem) -> Cost:
             f"{nblocks} blocks of {b} outputs, transform size {size}")
 
 
+#: x and y of the fused separable loops together up to this many bytes stay in the cores'
+#: caches (2 × 2 MiB of L2 here): two item sizes streamed per output, not four.  On 90
+#: Gaussians (128² to 2048², 3 to 15 taps, float32/float64, 2026-11-24) the four bytes
+#: everywhere left the direct sum for 5×5 float32 up to 384² and 3×3 float64 up to 384²
+#: (1.13–1.70× the fused loops' time; 81 of 90 within 1.1×); with this, 90 of 90
+SEP_CACHED_BYTES = 4 << 20
+#: the fused route's work per call beyond the direct sum's (the kernel's factors and their
+#: NaN check looked up), in calls: about 1 µs on 8² to 32² images, where the two routes
+#: otherwise tie to the nanosecond and the direct sum was 0.93–0.97 of its time
+SEP_EXTRA_CALL = 0.02
+
+
 def _separable_terms(problem: Problem) -> Cost:
     spec = problem.spec
     terms = separable.kernel_factors(spec.kernel, spec.ndim) if spec.compute_dtype.kind not in "iu" else None
@@ -303,14 +315,16 @@ def _separable_terms(problem: Problem) -> Cost:
         # sepFilter2D's sum.  ndconv's fused loops (up to MAX_TAPS per axis), shared by the
         # cores, keep each row's column sum in cache: x in, y out and the row buffer written
         # and read back once (its cost per output, as in 3×3 filters, where the one-pass direct
-        # loops are faster).  OpenCV streams an image through memory per pass (the row pass's
-        # result is the column pass's input).  Plus the NaN/Inf scan when zero taps would hide
-        # 0·inf from OpenCV.
+        # loops are faster).  Where x and y fit in the cores' caches together
+        # (SEP_CACHED_BYTES), only x in and y out count.  OpenCV streams an image through
+        # memory per pass (the row pass's result is the column pass's input).  Plus the
+        # NaN/Inf scan when zero taps would hide 0·inf from OpenCV.
         itemsize, precision = spec.compute_dtype.itemsize, _precision_key(spec.compute_dtype)
         if max(spec.kernel_shape) <= _sep_rows.MAX_TAPS:
             cores = float(cpu_count()) if outputs * taps >= PARALLEL_WORK else 1.0
-            cost = [("call", 1), ("sep_rows_" + precision, rank * outputs * taps / cores),
-                    ("direct_stream", rank * outputs * 4 * itemsize / cores)]
+            streamed = 2 if spec.x.nbytes + outputs * itemsize <= SEP_CACHED_BYTES else 4
+            cost = [("call", 1 + SEP_EXTRA_CALL), ("sep_rows_" + precision, rank * outputs * taps / cores),
+                    ("direct_stream", rank * outputs * streamed * itemsize / cores)]
             note = "ndconv's fused row loops"
         else:
             cost = [("call", 1), ("opencv_" + precision, rank * outputs * taps),
