@@ -31,8 +31,8 @@ CASES = [("B64 3→64 32² 3×3", (64, 3, 32, 32), (64, 3, 3, 3)),
          ("B8 64→64 56² 3×3", (8, 64, 56, 56), (64, 64, 3, 3))]
 
 
-def _conv_rows(torch, forward_times: dict[str, float] | None = None) -> list[str]:
-    """The table rows; each case's ndconv forward time goes into ``forward_times``."""
+def _conv_rows(torch, forward_times: dict[str, tuple[float, float]] | None = None) -> list[str]:
+    """The table rows; each case's ndconv times (forward, forward+backward) go into ``forward_times``."""
     rng = np.random.default_rng(0)
     rows = ["| case | ndconv fwd ms | torch fwd ms | ratio | paired | ndconv fwd+bwd ms | torch fwd+bwd ms | ratio | "
             "paired |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
@@ -68,7 +68,7 @@ def _conv_rows(torch, forward_times: dict[str, float] | None = None) -> list[str
                                             ROUNDS, budget=2.0, seed=0, rounds=rounds))
         paired_both = bench.paired_ratio(rounds, "ndconv_both", "torch_both")
         if forward_times is not None:
-            forward_times[title] = times["ndconv"]
+            forward_times[title] = times["ndconv"], times["ndconv_both"]
         rows.append(f"| {title} | {times['ndconv'] * 1e3:.2f} | {times['torch'] * 1e3:.2f} | "
                     f"{times['ndconv'] / times['torch']:.2f} | {paired:.2f} | {times['ndconv_both'] * 1e3:.2f} | "
                     f"{times['torch_both'] * 1e3:.2f} | {times['ndconv_both'] / times['torch_both']:.2f} | "
@@ -76,14 +76,14 @@ def _conv_rows(torch, forward_times: dict[str, float] | None = None) -> list[str
     return rows
 
 
-def _limit_rows(forward_times: dict[str, float]) -> list[str]:
-    """Roofline bounds of each forward case and where ndconv's time goes."""
+def _limit_rows(forward_times: dict[str, tuple[float, float]]) -> list[str]:
+    """Roofline bounds of each case, forward and forward+backward, and where ndconv's time goes."""
     import limits
 
     from ndconv.nn import _direct, _winograd
 
     machine = limits.machine_limits()
-    rows = ["| case | ndconv fwd ms | memory ms | direct GEMM ms | ndconv's algorithm | its GEMM ms | distance "
+    rows = ["| case | ndconv ms | memory ms | direct GEMM ms | ndconv's algorithm | its GEMM ms | distance "
             "| where the time goes (main thread) |",
             "|---|---:|---:|---:|---|---:|---:|---|"]
     rng = np.random.default_rng(0)
@@ -92,9 +92,11 @@ def _limit_rows(forward_times: dict[str, float]) -> list[str]:
         cout = wshape[0]
         x = rng.standard_normal(xshape).astype(np.float32)
         k = (rng.standard_normal(wshape) / 10).astype(np.float32)
-        nbytes = 4 * (x.size + k.size + batch * cout * h * w)
+        dy = rng.standard_normal((batch, cout, h, w)).astype(np.float32)
+        nbytes = 4 * (x.size + k.size + dy.size)
         direct = 2 * batch * cout * cin * 9 * h * w / machine["gemm_f4"]
-        if _winograd.applies((3, 3), (1, 1), (1, 1), 1, cin, cout, (h, w)):
+        winograd = _winograd.applies((3, 3), (1, 1), (1, 1), 1, cin, cout, (h, w))
+        if winograd:
             m = _winograd.TILE
             tiles = batch * -(-h // m) * (-(-w // m) + 1)
             algorithm, gemm = f"Winograd F({m}×{m}, 3×3)", 2 * (m + 2) ** 2 * cin * cout * tiles / machine["gemm_f4"]
@@ -102,34 +104,25 @@ def _limit_rows(forward_times: dict[str, float]) -> list[str]:
             algorithm, gemm = "direct sum (no GEMM: the FLOPs at the GEMM rate)", direct
         else:
             algorithm, gemm = "im2col + GEMM", direct
-        limit = max(nbytes / machine["bandwidth"], min(direct, gemm))
-        ours = forward_times[title]
-        where = ", ".join(f"{name} {share:.0%}" for name, share in _profile(x, k))
-        rows.append(f"| {title} | {ours * 1e3:.2f} | {nbytes / machine['bandwidth'] * 1e3:.2f} | {direct * 1e3:.2f} "
-                    f"| {algorithm} | {gemm * 1e3:.2f} | {ours / limit:.1f} | {where} |")
+        # the gradients (conv_backward) run Winograd where the forward's shape allows it, else
+        # im2col GEMMs: each as many FLOPs as the forward's algorithm, or as the direct GEMM
+        backward = ("Winograd (both gradients)", 2 * gemm) if winograd else ("im2col + GEMMs", 2 * direct)
+        ours, ours_both = forward_times[title]
+        for label, seconds, moved, direct_s, algo, algo_s, call in (
+                ("forward", ours, nbytes, direct, algorithm, gemm, lambda: F.conv(x, k, padding=1)),
+                ("forward+backward", ours_both, 2 * nbytes, 3 * direct, f"{algorithm}; gradients: {backward[0]}",
+                 gemm + backward[1], lambda: (F.conv(x, k, padding=1), F.conv_backward(dy, x, k, padding=1)))):
+            limit = max(moved / machine["bandwidth"], min(direct_s, algo_s))
+            where = limits.where(limits.top_functions(call, names=_BLAS_CALLERS))
+            rows.append(f"| {title}, {label} | {seconds * 1e3:.2f} | {moved / machine['bandwidth'] * 1e3:.2f} | "
+                        f"{direct_s * 1e3:.2f} | {algo} | {algo_s * 1e3:.2f} | {seconds / limit:.1f} | {where} |")
     return rows
 
 
-def _profile(x: np.ndarray, k: np.ndarray, calls: int = 5) -> list[tuple[str, float]]:
-    """The three largest own times in the main thread's share of ``conv`` (a compiled loop,
-    or BLAS inside the function that calls it, counts as one function)."""
-    import cProfile
-    import pstats
-
-    import limits
-
-    F.conv(x, k, padding=1)
-    profiler = cProfile.Profile()
-    profiler.enable()
-    for _ in range(calls):
-        F.conv(x, k, padding=1)
-    profiler.disable()
-    rows = [(func, data[2]) for func, data in pstats.Stats(profiler).stats.items()]
-    total = sum(t for _, t in rows) or 1.0
-    names = {"_winograd.correlate": "GEMMs (BLAS, in _winograd.correlate)",
-             "_conv_gemm.share": "GEMMs (BLAS, in _conv_gemm.share)"}
-    return [(names.get(limits._name(func), limits._name(func)), t / total)
-            for func, t in sorted(rows, key=lambda r: -r[1])[:3]]
+#: functions whose own time is BLAS's (a compiled loop, or BLAS inside the function that calls
+#: it, counts as one function in a profile)
+_BLAS_CALLERS = {name: f"GEMMs (BLAS, in {name})" for name in (
+    "_winograd.correlate", "_conv_gemm.share", "_winograd.weight_products")}
 
 
 def _torch_lenet(torch):
@@ -190,12 +183,14 @@ def render() -> str:
              "gradients (`conv_backward` against `torch.autograd.grad`). Interleaved medians; paired = the "
              "median over rounds of that round's ratio:",
              "\n".join(_conv_rows(torch, forward_times := {})),
-             "Bounds of the forward pass (measured in this process, as in *Limits and profiles*): memory = x, w "
-             "and y once through memory; direct GEMM = 2·B·Cout·Cin·9·H·W FLOPs at the float32 GEMM rate; "
-             "ndconv's algorithm = the FLOPs of the GEMMs it runs (Winograd: 2·36·Cin·Cout per tile of 4×4 "
-             "outputs, counting the one padding tile per row of tiles); distance = ndconv / max(memory, "
-             "min(direct, algorithm)). Profile: cProfile of the main thread, which runs half of the batch "
-             "(the other core's half shows as waiting).",
+             "Bounds (measured in this process, as in *Limits and profiles*): memory = x, w and y once "
+             "through memory (forward+backward: x, w, dy in and y, dx, dw out); direct GEMM = "
+             "2·B·Cout·Cin·9·H·W FLOPs at the float32 GEMM rate (forward+backward: three times that, the "
+             "forward and both gradients); ndconv's algorithm = the FLOPs of the GEMMs it runs (Winograd: "
+             "2·36·Cin·Cout per tile of 4×4 outputs, counting the one padding tile per row of tiles, for each "
+             "of the forward and the two gradients); distance = ndconv / max(memory, min(direct, algorithm)). "
+             "Profile: cProfile of the main thread, which runs half of the batch (the other core's half "
+             "shows as waiting).",
              "\n".join(_limit_rows(forward_times)),
              "Training time per epoch, the same network in both (`nn.lenet`: two 3×3 conv–ReLU–max-pool "
              "stages, 64 hidden units; Adam):",

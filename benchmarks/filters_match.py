@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import math
 
 import numpy as np
+import scipy.fft
 import scipy.ndimage as ndi
 
 import ndconv
@@ -55,12 +57,17 @@ def _agree(ours: np.ndarray, theirs: np.ndarray, atol: float) -> bool:
     return ours.shape == theirs.shape and bool(np.allclose(ours, theirs, rtol=0, atol=atol))
 
 
-def _match_rows() -> list[str]:
-    cv2 = _optional("cv2")
-    skimage_feature = _optional("skimage.feature")
+def _match_problem() -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(0)
     image = rng.random((1024, 1024), dtype=np.float32)
-    template = image[300:364, 500:564] + 0.05 * rng.random((64, 64), dtype=np.float32)
+    return image, image[300:364, 500:564] + 0.05 * rng.random((64, 64), dtype=np.float32)
+
+
+def _match_rows(seconds: dict[str, float] | None = None) -> list[str]:
+    """The table rows; ndconv's times (kept template, new template) go into ``seconds``."""
+    cv2 = _optional("cv2")
+    skimage_feature = _optional("skimage.feature")
+    image, template = _match_problem()
     reference = ndconv.match_template(image, template)
     ours = lambda: ndconv.match_template(image, template)  # noqa: E731
     calls = {"ndconv": ours, "new template": bench.new_kernels(ours)}
@@ -72,6 +79,8 @@ def _match_rows() -> list[str]:
         return ["| match_template zncc 1024², 64² | — | no peer installed | | |"]
     times, rounds = _timed(calls)
     fresh = times.pop("new template")
+    if seconds is not None:
+        seconds.update(kept=times["ndconv"], fresh=fresh)
     rows = [_row("match_template zncc, 1024² float32, 64² template", times, rounds)]
     best_name = min((name for name in times if name != "ndconv"), key=times.get)
     rows.append(f"| (a new template each call: its spectrum computed afresh) | {fresh * 1e3:.1f} | | {best_name} | "
@@ -110,6 +119,32 @@ def _filter_rows() -> list[str]:
     return rows
 
 
+def _match_limit_rows(seconds: dict[str, float]) -> list[str]:
+    """Roofline bounds of ``match_template`` and where its time goes."""
+    import limits
+
+    machine = limits.machine_limits()
+    image, template = _match_problem()
+    outputs = math.prod(n - t + 1 for n, t in zip(image.shape, template.shape))
+    memory = 4 * (image.size + template.size + outputs) / machine["bandwidth"]
+    direct = 2 * outputs * template.size / machine["gemm_f4"]      # Σ x·t alone, for every window
+    sizes = [scipy.fft.next_fast_len(n, real=(i == image.ndim - 1)) for i, n in enumerate(image.shape)]
+    points = math.prod(sizes)
+    transform = limits.FFT_FLOPS_PER_POINT * points * math.log2(points) / machine["fft_f4"]
+    rows = ["| case | ndconv ms | memory ms | direct ms | FFT ms | distance | where the time goes |",
+            "|---|---:|---:|---:|---:|---:|---|"]
+    # kept template: the image's transform and the inverse; new template: its transform too
+    for label, ours, fft in (("kept template", seconds["kept"], 2 * transform),
+                             ("new template", seconds["fresh"], 3 * transform)):
+        limit = max(memory, min(direct, fft))
+        call = (lambda: ndconv.match_template(image, template)) if label == "kept template" else \
+            bench.new_kernels(lambda: ndconv.match_template(image, template))
+        rows.append(f"| match_template zncc 1024², 64², {label} | {ours * 1e3:.1f} | {memory * 1e3:.2f} | "
+                    f"{direct * 1e3:.1f} | {fft * 1e3:.2f} | {ours / limit:.1f} | "
+                    f"{limits.where(limits.top_functions(call))} |")
+    return rows
+
+
 def render() -> str:
     header = ["| case | ndconv ms | peers ms | best peer | ratio ndconv / best | paired |",
               "|---|---:|---|---|---:|---:|"]
@@ -121,7 +156,14 @@ def render() -> str:
         "peer). Boundary: ndconv "
         "`reflect` = OpenCV `BORDER_REFLECT_101` = ndimage `mirror`. Interleaved medians, "
         f"{bench.__name__}.time_interleaved; paired = the median over rounds of that round's ndconv / best peer:",
-        "\n".join(header + _match_rows() + _filter_rows()),
+        "\n".join(header + _match_rows(seconds := {}) + _filter_rows()),
+        "Bounds of `match_template` (measured in this process, as in *Limits and profiles*): memory = the "
+        "image, the template and the scores once through memory; direct = 2 FLOPs per score × template "
+        "pixel at the float32 GEMM rate (the cross-correlation alone); FFT = the transforms it needs at "
+        "scipy.fft's rate, of the image's size (1024², where the valid scores never wrap round): the "
+        "image's and the inverse, and the template's when it is new; distance = ndconv / max(memory, "
+        "min(direct, FFT)). Profile: cProfile of the call.",
+        "\n".join(_match_limit_rows(seconds)) if seconds else "(no peer installed: not timed)",
     ])
 
 

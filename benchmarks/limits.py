@@ -19,6 +19,7 @@ For every case of the main table:
 from __future__ import annotations
 
 import cProfile
+import functools
 import math
 import pstats
 
@@ -32,8 +33,10 @@ from ndconv import bench
 FFT_FLOPS_PER_POINT = 2.5      # real transform: about 2.5·N·log2 N FLOPs
 
 
+@functools.lru_cache(maxsize=1)
 def machine_limits() -> dict[str, float]:
-    """Copy bandwidth (bytes/s), GEMM FLOP/s (float32, float64), FFT FLOP/s (float32, float64)."""
+    """Copy bandwidth (bytes/s), GEMM FLOP/s (float32, float64), FFT FLOP/s (float32, float64);
+    measured once per process (every section of the page reads the same figures)."""
     rng = np.random.default_rng(0)
     big = rng.standard_normal(1 << 23)                           # 64 MiB: main memory
     out = np.empty_like(big)
@@ -63,14 +66,18 @@ def bounds(case: bench.Case, limits: dict[str, float]) -> dict[str, float]:
 
 
 def _fft_flops(case: bench.Case) -> float:
+    return fft_flops(case.x_shape, case.k_shape, case.mode)
+
+
+def fft_flops(x_shape: tuple[int, ...], k_shape: tuple[int, ...], mode: str) -> float:
     """FLOPs of the cheapest convolution by transforms: whole-array (nD), or blockwise
     (1-D overlap-add with the best power-of-two block) — three transforms per block."""
-    padded = math.prod(n + k - 1 for n, k in zip(case.x_shape, case.k_shape))
+    padded = math.prod(n + k - 1 for n, k in zip(x_shape, k_shape))
     whole = 3 * FFT_FLOPS_PER_POINT * padded * math.log2(max(padded, 2))
-    if case.ndim != 1:
+    if len(x_shape) != 1:
         return whole
-    n, k = case.x_shape[0], case.k_shape[0]
-    outputs = n + k - 1 if case.mode == "full" else n
+    n, k = x_shape[0], k_shape[0]
+    outputs = n + k - 1 if mode == "full" else n
     best = whole
     size = 1 << max(1, (2 * k - 1).bit_length())
     while size < 4 * padded:
@@ -84,17 +91,30 @@ def _fft_flops(case: bench.Case) -> float:
 def profile(case: bench.Case, calls: int = 5) -> list[tuple[str, float]]:
     """The three functions with the largest own time in ``ndconv.convolve`` on ``case``."""
     x, k = case.arrays()
-    ndconv.convolve(x, k, case.mode, case.boundary)                # compile and plan outside the profile
+    return top_functions(lambda: ndconv.convolve(x, k, case.mode, case.boundary), calls)
+
+
+def top_functions(call, calls: int = 5, names: dict[str, str] | None = None) -> list[tuple[str, float]]:
+    """The three functions with the largest own time in ``calls`` calls of ``call`` (after one
+    outside the profile: compiling, planning), as shares of the total; ``names`` renames some."""
+    call()
     profiler = cProfile.Profile()
     profiler.enable()
     for _ in range(calls):
-        ndconv.convolve(x, k, case.mode, case.boundary)
+        call()
     profiler.disable()
-    stats = pstats.Stats(profiler).stats
-    rows = [(func, data[2]) for func, data in stats.items()]      # own (total) time per function
-    total = sum(t for _, t in rows) or 1.0
-    top = sorted(rows, key=lambda r: -r[1])[:3]
-    return [(_name(func), t / total) for func, t in top]
+    names = names or {}
+    own: dict[str, float] = {}            # own (total) time per function; alike names together
+    for func, data in pstats.Stats(profiler).stats.items():
+        name = names.get(_name(func), _name(func))
+        own[name] = own.get(name, 0.0) + data[2]
+    total = sum(own.values()) or 1.0
+    return [(name, t / total) for name, t in sorted(own.items(), key=lambda item: -item[1])[:3]]
+
+
+def where(shares: list[tuple[str, float]]) -> str:
+    """``top_functions``' result as the page writes it."""
+    return ", ".join(f"{name} {share:.0%}" for name, share in shares)
 
 
 def _name(func) -> str:
@@ -129,7 +149,7 @@ def render(results: list[bench.CaseResult]) -> str:
         case = result.case
         b = bounds(case, limits)
         limit = max(b["memory"], min(b["direct"], b["fft"]))
-        top = ", ".join(f"{name} {share:.0%}" for name, share in profile(case))
+        top = where(profile(case))
         lines.append(f"| {case.title} | {_ms(result.ndconv)} | {_ms(b['memory'])} | {_ms(b['direct'])} | "
                      f"{_ms(b['fft'])} | {result.ndconv / limit:.1f} | {top} |")
     return "\n\n".join(lines[:2]) + "\n\n" + "\n".join(lines[2:])

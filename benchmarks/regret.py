@@ -4,7 +4,8 @@ A grid of (shape, kernel, dtype, boundary) cases — 1-D, 2-D and 3-D, small to
 large kernels, float32/float64/complex64/int64, random kernels and 2-D Gaussians
 (rank 1: where the separable method competes).  For each case every method
 that applies is timed, and so is ``auto`` (medians over rounds, each in a
-fresh random order; fast calls repeated within a sample to last about 5 ms);
+fresh random order, each sample after an untimed call of its contender; fast
+calls repeated within a sample to last about 10 ms);
 regret = auto's time / the fastest method's time, and, paired, the median over
 rounds of that round's ratio (the machine's speed drifts over seconds; a round
 lasts milliseconds).  Methods the planner predicts to take over ``SLOW`` seconds
@@ -39,6 +40,7 @@ SLOW = 1.5          # seconds: methods predicted slower than this are not timed
 REPEAT = 31         # rounds: each case's median is over this many samples per contender (with 15,
 #                     auto timed against the same method as the fastest missed 1.1× in 4–6 of 102 cases)
 SAMPLE = 0.01       # seconds: fast calls are repeated within one sample to last about this long
+WARM = True         # each sample after an untimed call of its own contender (see _shuffled_rounds)
 
 
 def grid(quick: bool = False) -> list[tuple[str, tuple[int, ...], tuple[int, ...], str, str, str]]:
@@ -84,18 +86,22 @@ def _data(dtype: str, xshape, kshape, seed: int, kind: str = "random"):
     return x.astype(dtype), k.astype(dtype)
 
 
-def _shuffled_rounds(calls: dict, rounds: int, seed: int) -> dict[str, list[float]]:
+def _shuffled_rounds(calls: dict, rounds: int, seed: int, warm: dict | None = None) -> dict[str, list[float]]:
     """Seconds per contender in each of ``rounds`` rounds, each round in a fresh random order.
 
     A fixed rotation (as the main table used to) puts 'auto' after the same neighbour
     in most rounds; after an FFT method's worker threads, the next call runs slower,
     which showed up as regret where auto and the fastest method were the same method.
+    With ``warm`` (one call per contender), each sample follows an untimed call of
+    its own contender, so that no sample pays for the different contender before it.
     """
     rng = np.random.default_rng(seed)
     names = list(calls)
     samples = {name: [] for name in names}
     for _ in range(rounds):
         for j in rng.permutation(len(names)):
+            if warm is not None:
+                warm[names[j]]()
             start = time.perf_counter()
             calls[names[j]]()
             samples[names[j]].append(time.perf_counter() - start)
@@ -146,7 +152,7 @@ def measure(quick: bool = False, progress=None) -> list[dict]:
         # single sub-millisecond calls is mostly timer and scheduler noise
         loops = max(1, min(200, int(SAMPLE / max(min(once.values()), 1e-6))))
         looped = {name: (lambda call=call: [call() for _ in range(loops)]) for name, call in calls.items()}
-        samples = _shuffled_rounds(looped, REPEAT, i)
+        samples = _shuffled_rounds(looped, REPEAT, i, calls if WARM else None)
         times = {name: float(np.median(v)) / loops for name, v in samples.items()}
         methods = {m: t for m, t in times.items() if m != "auto"}
         best = min(methods, key=methods.get)
@@ -183,7 +189,10 @@ def render(rows: list[dict] | None = None, quick: bool = False) -> str:
              f"{n} cases (1-D, 2-D, 3-D; float32, float64, complex64, int64; kernels 3 to 8192 taps per "
              f"axis, random, and {sum(r.get('kind') == 'gaussian' for r in rows)} 2-D Gaussians, of rank 1, where "
              f"the separable method competes). Every applicable method timed, and `auto` as one more contender, "
-             f"medians of rounds in random order; target: regret ≤ 1.1 in ≥ 95 % of the cases.",
+             f"medians of rounds in random order, each sample after an untimed call of its own contender (a call "
+             f"after a larger one of another method ran up to 2–4× slower: without that call, 90–95 % of the "
+             f"cases within 1.1× timed on the pages of 2026-11-23/24, drift between two timings of the same "
+             f"code); target: regret ≤ 1.1 in ≥ 95 % of the cases.",
              f"**The choice: {within_choice} of {n} cases ({100 * within_choice / n:.0f} %) within 1.1×**, "
              f"regret = (the picked method's time + the plan look-up) / the fastest method's time. `auto` runs "
              f"exactly the picked method's code after a plan look-up (`ndconv.methods.plan`, remembered per "
@@ -193,8 +202,8 @@ def render(rows: list[dict] | None = None, quick: bool = False) -> str:
              f"Timed as its own contender, `auto` is within 1.1× of the fastest in {within} of {n} cases "
              f"({100 * within / n:.0f} %), median {np.median([r['regret'] for r in rows]):.2f}; {len(same)} of the "
              f"cases beyond 1.1× picked the fastest method, where the two calls run the same code after planning, so "
-             f"their regret is this machine's drifting speed (a call after a larger one of another method runs up to "
-             f"2–4× slower for several calls). Paired within each round (median of auto / fastest per round): "
+             f"their regret is the plan look-up (on calls of a few µs) and this machine's drifting speed. Paired "
+             f"within each round (median of auto / fastest per round): "
              f"{within_paired} of {n} ({100 * within_paired / n:.0f} %).",
              "The worst cases:",
              "| dtype | x | k | mode, boundary | auto | auto ms | fastest | fastest ms | regret (timed) | paired "

@@ -54,7 +54,9 @@ def _case(x: torch.Tensor, k: torch.Tensor) -> dict[str, float]:
         return time_interleaved(calls, REPEAT, BUDGET, seed=0)   # a fresh order each round
 
 
-def _rows(label: str, x: torch.Tensor, kernels: tuple[int, ...], ndim: int) -> list[str]:
+def _rows(label: str, x: torch.Tensor, kernels: tuple[int, ...], ndim: int,
+          limit_rows: list[str] | None = None) -> list[str]:
+    """The table rows; with ``limit_rows``, each case's bounds and profile go there."""
     rows = []
     for size in kernels:
         k = torch.randn((size,) * ndim)
@@ -62,7 +64,29 @@ def _rows(label: str, x: torch.Tensor, kernels: tuple[int, ...], ndim: int) -> l
         rows.append(f"| {label} | {'×'.join([str(size)] * ndim)} | {t['torch'] * 1e3:.2f} | {t['auto'] * 1e3:.2f} "
                     f"| {t['auto'] / t['torch']:.2f} | {t['fft'] * 1e3:.2f} | {t['direct'] * 1e3:.2f} "
                     f"| {t['fft'] / t['torch']:.2f} |")
+        if limit_rows is not None:
+            limit_rows.append(_limit_row(label, x, k, t["auto"]))
     return rows
+
+
+def _limit_row(label: str, x: torch.Tensor, k: torch.Tensor, seconds: float) -> str:
+    """Roofline bounds of one case (as in *Limits and profiles*) and where ndconv.torch's time goes."""
+    import limits
+
+    machine = limits.machine_limits()
+    memory = 4 * (2 * x.numel() + k.numel()) / machine["bandwidth"]      # x in, k, 'same' y out
+    direct = 2 * x.numel() * k.numel() / machine["gemm_f4"]
+    fft = limits.fft_flops(tuple(x.shape), tuple(k.shape), "same") / machine["fft_f4"]
+    limit = max(memory, min(direct, fft))
+    origin = 1 - k.shape[0] % 2
+
+    def call():
+        with torch.no_grad():
+            ndconv.torch.correlate(x, k, mode="same", origin=origin)
+
+    return (f"| {label} | {'×'.join(map(str, k.shape))} | {seconds * 1e3:.2f} | {memory * 1e3:.3f} | "
+            f"{direct * 1e3:.3g} | {fft * 1e3:.3g} | {seconds / limit:.1f} | "
+            f"{limits.where(limits.top_functions(call))} |")
 
 
 def render() -> str:
@@ -80,12 +104,19 @@ def render() -> str:
         "| input | kernel | torch conv | ndconv.torch | ratio | on torch's engines: fft | direct | fft / torch |",
         "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
-    lines += _rows("512×512", torch.randn(512, 512), IMAGE_KERNELS, 2)
-    lines += _rows("2^16", torch.randn(2 ** 16), SIGNAL_KERNELS, 1)
+    limit_rows: list[str] = []
+    lines += _rows("512×512", torch.randn(512, 512), IMAGE_KERNELS, 2, limit_rows)
+    lines += _rows("2^16", torch.randn(2 ** 16), SIGNAL_KERNELS, 1, limit_rows)
     lines += ["", "On torch's engines the FFT path costs about the same whatever the kernel size, torch's "
               "direct convolution grows with the number of taps: the crossover is where fft / torch falls "
               f"below 1, and `method='auto'` there takes the FFT from {ndconv.torch.FFT_MIN_TAPS} taps on "
-              "(`ndconv.torch.FFT_MIN_TAPS`).", ""]
+              "(`ndconv.torch.FFT_MIN_TAPS`).", "",
+              "Bounds of the ndconv.torch call (measured in this process, as in *Limits and profiles*): memory = "
+              "x, k and y once through memory; direct = 2 FLOPs per output × tap at the float32 GEMM rate; FFT "
+              "= three transforms of the padded size (1-D: overlap-add's best block) at scipy.fft's rate; "
+              "distance = ndconv.torch / max(memory, min(direct, FFT)). Profile: cProfile of the call.", "",
+              "| input | kernel | ndconv.torch ms | memory ms | direct ms | FFT ms | distance | where the time goes |",
+              "|---|---|---:|---:|---:|---:|---:|---|", *limit_rows, ""]
     return "\n".join(lines)
 
 
