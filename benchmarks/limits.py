@@ -59,14 +59,10 @@ def bounds(case: bench.Case, limits: dict[str, float]) -> dict[str, float]:
     key = "f4" if dtype in (np.float32, np.complex64) else "f8"
     complex_factor = 4 if dtype.kind == "c" else 1                # a complex multiply-add is 4 real ones
     direct = 2 * case.work * complex_factor / limits["gemm_" + key]
-    fft = _fft_flops(case) * (2 if dtype.kind == "c" else 1) / limits["fft_" + key]
+    fft = fft_flops(case.x_shape, case.k_shape, case.mode) * (2 if dtype.kind == "c" else 1) / limits["fft_" + key]
     if dtype.kind in "iu":
         fft = math.inf                                           # exact integers: the FFT is not a bound
     return {"memory": nbytes / limits["bandwidth"], "direct": direct, "fft": fft}
-
-
-def _fft_flops(case: bench.Case) -> float:
-    return fft_flops(case.x_shape, case.k_shape, case.mode)
 
 
 def fft_flops(x_shape: tuple[int, ...], k_shape: tuple[int, ...], mode: str) -> float:
