@@ -160,7 +160,7 @@ def _output(m: int, at, constants: dict[Fraction, str]) -> list[str]:
         "    per_image = tiles_h * n",
         f"    s = np.empty(({m}, {alpha}, per_image), mt.dtype)",
         f"    ph = np.empty(({m}, {m}, per_image), mt.dtype)",
-        f"    step = numba.uint64({m})",
+        f"    full = w // {m}                  # whole tiles per row: their {m} phases interleaved in one loop",
         *_PLANES,
         "        beta = bias[c]",
         "        lo_q = b * per_image",
@@ -177,15 +177,15 @@ def _output(m: int, at, constants: dict[Fraction, str]) -> list[str]:
     for b in range(m):
         lines += _combination(f"ph[a, {b}]", at[b], names, constants, plus=" + beta")
     lines += [
-        "        plane = numba.uint64(p * h * w + row0 * w)",
+        "        plane = p * h * w + row0 * w",
         "        for i in range(rows):",
         f"            base = (i // {m}) * n",
-        f"            phases = ph[i % {m}]",
-        f"            for s_ in range(min({m}, w)):",
-        "                src = phases[s_]",
-        "                start = plane + numba.uint64(i * w + s_)",
-        f"                for j in range(numba.uint64((w - s_ + {m - 1}) // {m})):",
-        "                    y[start + j * step] = src[base + j]",
+        "            row = y[plane + i * w:plane + (i + 1) * w]",
+        *[f"            a{t} = ph[i % {m}, {t}][base:base + n]" for t in range(m)],
+        "            for j in range(full):",
+        *[f"                row[{m} * j + {t}] = a{t}[j]" for t in range(m)],
+        f"            for s_ in range(w - {m} * full):",
+        f"                row[{m} * full + s_] = ph[i % {m}, s_][base + full]",
     ]
     return lines
 

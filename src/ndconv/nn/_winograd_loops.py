@@ -94,7 +94,7 @@ def output_2(mt, y, consts, bias, channels, h, w, row0, rows, tiles_h, n, lo, hi
     per_image = tiles_h * n
     s = np.empty((2, 4, per_image), mt.dtype)
     ph = np.empty((2, 2, per_image), mt.dtype)
-    step = numba.uint64(2)
+    full = w // 2                  # whole tiles per row: their 2 phases interleaved in one loop
     for p in range(lo, hi):
         b = p // channels
         c = p - b * channels
@@ -122,15 +122,17 @@ def output_2(mt, y, consts, bias, channels, h, w, row0, rows, tiles_h, n, lo, hi
             out = ph[a, 1]
             for q in range(per_image):
                 out[q] = e1[q] - e2[q] + e3[q] + beta
-        plane = numba.uint64(p * h * w + row0 * w)
+        plane = p * h * w + row0 * w
         for i in range(rows):
             base = (i // 2) * n
-            phases = ph[i % 2]
-            for s_ in range(min(2, w)):
-                src = phases[s_]
-                start = plane + numba.uint64(i * w + s_)
-                for j in range(numba.uint64((w - s_ + 1) // 2)):
-                    y[start + j * step] = src[base + j]
+            row = y[plane + i * w:plane + (i + 1) * w]
+            a0 = ph[i % 2, 0][base:base + n]
+            a1 = ph[i % 2, 1][base:base + n]
+            for j in range(full):
+                row[2 * j + 0] = a0[j]
+                row[2 * j + 1] = a1[j]
+            for s_ in range(w - 2 * full):
+                row[2 * full + s_] = ph[i % 2, s_][base + full]
 
 
 @numba.njit(**_options)
@@ -301,7 +303,7 @@ def output_4(mt, y, consts, bias, channels, h, w, row0, rows, tiles_h, n, lo, hi
     per_image = tiles_h * n
     s = np.empty((4, 6, per_image), mt.dtype)
     ph = np.empty((4, 4, per_image), mt.dtype)
-    step = numba.uint64(4)
+    full = w // 4                  # whole tiles per row: their 4 phases interleaved in one loop
     for p in range(lo, hi):
         b = p // channels
         c = p - b * channels
@@ -345,15 +347,21 @@ def output_4(mt, y, consts, bias, channels, h, w, row0, rows, tiles_h, n, lo, hi
             out = ph[a, 3]
             for q in range(per_image):
                 out[q] = e1[q] - e2[q] + k5 * e3[q] - k0 * e4[q] + e5[q] + beta
-        plane = numba.uint64(p * h * w + row0 * w)
+        plane = p * h * w + row0 * w
         for i in range(rows):
             base = (i // 4) * n
-            phases = ph[i % 4]
-            for s_ in range(min(4, w)):
-                src = phases[s_]
-                start = plane + numba.uint64(i * w + s_)
-                for j in range(numba.uint64((w - s_ + 3) // 4)):
-                    y[start + j * step] = src[base + j]
+            row = y[plane + i * w:plane + (i + 1) * w]
+            a0 = ph[i % 4, 0][base:base + n]
+            a1 = ph[i % 4, 1][base:base + n]
+            a2 = ph[i % 4, 2][base:base + n]
+            a3 = ph[i % 4, 3][base:base + n]
+            for j in range(full):
+                row[4 * j + 0] = a0[j]
+                row[4 * j + 1] = a1[j]
+                row[4 * j + 2] = a2[j]
+                row[4 * j + 3] = a3[j]
+            for s_ in range(w - 4 * full):
+                row[4 * full + s_] = ph[i % 4, s_][base + full]
 
 
 @numba.njit(**_options)
