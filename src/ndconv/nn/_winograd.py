@@ -60,10 +60,14 @@ MIN_OUTPUT = 16
 PARALLEL_TILES = 1 << 14
 
 #: bytes of transformed tiles per block (whole images, or bands of one image's
-#: rows of tiles), so that V and M of a block stay near a core (2 MB of L2 here)
-#: between the three steps.  B8 64→64 56² float32, m = 4 (1.9 MB of V per image),
-#: interleaved: 2 MiB (one image) forward 13.2 ms, 1 MiB (bands) 15.2, 512 KiB 20.2,
-#: 4 MiB (two images) 17.3; the gradients alike
+#: rows of tiles), so that V and M of a block stay near a core between the three
+#: steps.  B8 64→64 56² float32, m = 4 (1.9 MB of V per image), interleaved:
+#: 2 MiB (one image) forward 13.2 ms, 1 MiB (bands) 15.2, 512 KiB 20.2, 4 MiB (two
+#: images) 17.3; the gradients alike.  Re-measured 2026-11-24 (after the interleaved
+#: output stores; 1 MiB of L2 per core here, so a whole image's V and M live in the
+#: shared L3): 2 MiB 6.8–7.5 ms, 1 MiB 6.8–7.3, 768 KiB 7.3–7.5, 512 KiB 8.6, 256 KiB
+#: 12.4–12.8 — bands small enough for L2 lose to their fixed costs (each band's input
+#: transform also reads the next band's first rows of tiles)
 BLOCK_BYTES = 1 << 21
 
 
