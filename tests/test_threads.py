@@ -16,7 +16,7 @@ import pytest
 import ndconv
 from conftest import rng_for
 from ndconv.methods import _costs, _opencv, planner
-from ndconv.methods._numba_kernels import PARALLEL_WORK
+from ndconv.methods._taps import shares_cores
 from ndconv.testing import assert_conv_close
 
 THREADS = 8
@@ -56,7 +56,7 @@ def _run_concurrently(tasks: list[Callable[[], object]], rounds: int = 2) -> lis
 def _convolve_cases():
     rng = rng_for("threads")
     image = rng.standard_normal((384, 384))
-    assert image.size * 49 >= PARALLEL_WORK  # the direct loops split rows over the cores
+    assert shares_cores(image.size * 49, image.dtype)  # the direct loops split rows over the cores
     nan_image = image.copy()
     nan_image[100, 50] = np.nan
     signal = rng.standard_normal(1 << 15)
@@ -215,7 +215,7 @@ def test_one_core_runs_everything_in_the_calling_thread(monkeypatch):
     from ndconv._memory import cpu_count, machine_cores, on_one_core, one_core
     from ndconv.methods import _numba_kernels
 
-    x = np.random.default_rng(0).standard_normal((700, 700)).astype(np.float32)   # over PARALLEL_WORK
+    x = np.random.default_rng(0).standard_normal((700, 700)).astype(np.float32)   # shared by the cores outside
     k = np.random.default_rng(1).standard_normal((5, 5)).astype(np.float32)
     outside = ndconv.convolve(x, k, mode="same", boundary="reflect", method="direct")
     with one_core():

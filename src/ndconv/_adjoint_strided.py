@@ -26,7 +26,7 @@ import numba
 import numpy as np
 
 from .methods import _numba_kernels
-from .methods._taps import PARALLEL_WORK
+from .methods._taps import shares_cores
 from .methods.direct import accumulator_dtype
 
 
@@ -79,7 +79,7 @@ class StridedFull:
         work = out.size * self.kernel.size // (self.strides[0] * self.strides[1])
         _numba_kernels.run_jobs(_phase_rows, (flat, self.kernel, self.strides[0], self.strides[1], rows.taps,
                                               rows.ptr, rows.offsets, cols.taps, cols.ptr, cols.offsets,
-                                              cols.counts, out), jobs, parallel=work >= PARALLEL_WORK)
+                                              cols.counts, out), jobs, parallel=shares_cores(work, out.dtype))
         return out.reshape(lead + out.shape[1 + (self.ndim == 1):])
 
 

@@ -22,7 +22,7 @@ import numba
 import numpy as np
 
 from .._memory import cpu_count, machine_cores, one_core
-from ._taps import ONE_PASS_TAPS, PARALLEL_WORK, grid_shape, run_pass_cols  # shared with the cost model
+from ._taps import ONE_PASS_TAPS, grid_shape, run_pass_cols, shares_cores  # shared with the cost model
 
 BLOCK = 2048
 
@@ -222,7 +222,7 @@ def correlate_rows(z: np.ndarray, weights: np.ndarray, tap_offsets: np.ndarray, 
         loop = _generated().GRID[shape]
     elif stride == 1 and z.dtype.kind != "c" and (cols := run_pass_cols(tap_offsets)) is not None:
         loop = _generated().RUNS[cols]   # more taps, in runs: one pass per run
-    run_jobs(loop, args, jobs, parallel=work >= PARALLEL_WORK, first=first)
+    run_jobs(loop, args, jobs, parallel=shares_cores(work, z.dtype), first=first)
 
 
 class Overlap:

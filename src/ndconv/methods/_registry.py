@@ -19,7 +19,7 @@ from ._costs import constants
 from ._finite import all_finite
 from ._guards import guarded
 from ._problem import Problem
-from ._taps import PARALLEL_WORK
+from ._taps import SEP_PARALLEL_WORK, shares_cores
 from .fft import (
     PARALLEL_POINTS,
     block_length,
@@ -124,8 +124,8 @@ def _loops_terms(problem: Problem, one_pass_factor: float | None = None, run_pas
     border = _size(spec.x.shape[:spec.x.ndim - spec.ndim]) * sum(
         _size(spec.x.shape[spec.x.ndim - spec.ndim:]) // g.n * (g.pad_before + g.pad_after) for g in spec.geometry)
     streamed = outputs * 2 * spec.compute_dtype.itemsize
-    # the loops share rows and blocks among the cores from PARALLEL_WORK products on
-    cores = float(cpu_count()) if work >= PARALLEL_WORK and outputs >= 2 else 1.0
+    # the loops share rows and blocks among the cores as _taps.shares_cores says
+    cores = float(cpu_count()) if shares_cores(work, spec.compute_dtype) and outputs >= 2 else 1.0
     loops = (spec.kernel_shape, tuple(g.dilation for g in spec.geometry), spec.geometry[-1].stride,
              spec.compute_dtype.kind == "c")
     one_pass = _taps.one_pass(*loops)
@@ -322,7 +322,7 @@ def _separable_terms(problem: Problem) -> Cost:
         # NaN/Inf scan when zero taps would hide 0·inf from OpenCV.
         itemsize, precision = spec.compute_dtype.itemsize, _precision_key(spec.compute_dtype)
         if max(spec.kernel_shape) <= _sep_rows.MAX_TAPS:
-            cores = float(cpu_count()) if outputs * taps >= PARALLEL_WORK else 1.0
+            cores = float(cpu_count()) if outputs * taps >= SEP_PARALLEL_WORK else 1.0
             streamed = 2 if spec.x.nbytes + outputs * itemsize <= SEP_CACHED_BYTES else 4
             cost = [("call", 1 + SEP_EXTRA_CALL), ("sep_rows_" + precision, rank * outputs * taps / cores),
                     ("direct_stream", rank * outputs * streamed * itemsize / cores)]
@@ -337,7 +337,7 @@ def _separable_terms(problem: Problem) -> Cost:
     inputs = _size(spec.x.shape)
     # each pass is a direct sum with one axis of taps: its loops use all cores when large enough
     per_pass = max(outputs, inputs) * max(spec.kernel_shape)
-    cores = float(cpu_count()) if per_pass >= PARALLEL_WORK else 1.0
+    cores = float(cpu_count()) if shares_cores(per_pass, spec.compute_dtype) else 1.0
     return ([("call", spec.ndim * rank), ("direct_" + _dtype_key(spec.compute_dtype),
                                           rank * max(outputs, inputs) * taps / cores),
              ("copy", inputs * rank * spec.ndim)], f"rank {rank}, {spec.ndim} passes per term")

@@ -7,10 +7,26 @@ import math
 
 import numpy as np
 
-#: output × tap products from which the row-wise loops share their jobs among all
-#: cores (a hand-off to the pool costs about as much as a millisecond of loops on a
-#: busy machine); the cost model divides the loops' work by the cores from here on
-PARALLEL_WORK = 1 << 21
+#: real output × tap products from which the row-wise loops share their jobs among all
+#: cores (:func:`shares_cores`); the cost model divides the loops' work by the cores
+#: from here on.  An empty task's round trip through the pool took 81 µs here (median;
+#: p99 266 µs), and jobs of 2–4 M products (about 0.2–0.45 ms on one core) gained
+#: nothing from the second core: two cores / one, paired over 60 alternating calls,
+#: 2026-11-23 and 2026-11-24: 2-D float64 3×3 512² 1.16 and 1.30, 640² 1.14 and 1.30,
+#: 5×5 320² 1.12 and 1.09, 1-D K=64 2^15 0.98 and 1.25, K=8 2^18 1.01 and 1.21.  From
+#: 4 M on two cores mostly won (5×5 400² 0.92, 512² 0.86; 3×3 1024² 0.73)
+PARALLEL_WORK = 1 << 22
+#: a complex product is four real ones (complex64 5×5 384², 3.7 M products: 0.76 and 1.06)
+COMPLEX_WORK = 4
+#: the fused separable row loops' own line, on their measure n0·n1·(k0 + k1), which leaves
+#: out the row buffer each output writes and reads back: float64 5×5 Gaussian 512² (2.6 M)
+#: 0.97 and 1.00, 640² (4.1 M) 0.67; float32 512² 0.80–1.20, 640² 0.90
+SEP_PARALLEL_WORK = 1 << 21
+
+
+def shares_cores(work: int, dtype: np.dtype) -> bool:
+    """Whether loops of ``work`` output × tap products in ``dtype`` are shared among the cores."""
+    return work * (COMPLEX_WORK if dtype.kind == "c" else 1) >= PARALLEL_WORK
 #: tap counts whose row loop keeps every tap in registers and runs in one pass
 #: (``_unrolled``, stride 1); more taps run four at a time (``_numba_kernels``)
 ONE_PASS_TAPS = range(2, 10)
