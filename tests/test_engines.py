@@ -275,6 +275,29 @@ def test_auto_plans_remembered_per_problem_oldest_dropped_first(monkeypatch):
     assert priced[-1] == 50 and len(priced) == 5
 
 
+def test_plan_key_stands_on_the_layout_and_tells_problems_apart():
+    """A make_spec spec keys its plan by its layout (shapes, dtypes, options), x's strides
+    and the kernel's values; a spec derived with other shapes (layout=None) by all its parts."""
+    import dataclasses
+
+    from ndconv.methods._keys import plan_key
+
+    def key(x, k, **kw):
+        return plan_key(Problem(make_spec(x, k, **kw)))
+
+    x = np.random.default_rng(0).standard_normal((40, 30))
+    k = np.arange(9.0).reshape(3, 3)
+    assert key(x, k, mode="same") == key(x.copy(), k.copy(), mode="same")                    # values of x: no
+    assert key(x, k, mode="same") == key(x, np.asfortranarray(k), mode="same")               # k's layout: no
+    different = [key(x, k, mode="full"), key(x, k, mode="same", boundary="wrap"), key(x, k + 1, mode="same"),
+                 key(x, k, mode="same", fill_value=1.0), key(x[:, :29], k, mode="same"),
+                 key(np.asfortranarray(x), k, mode="same"), key(x.astype(np.float32), k, mode="same")]
+    assert len({key(x, k, mode="same"), *different}) == 1 + len(different)
+    spec = make_spec(x, k, mode="same")
+    derived = dataclasses.replace(spec, x=np.zeros((50, 30)), layout=None)
+    assert plan_key(Problem(derived)) not in (plan_key(Problem(spec)), None)
+
+
 @needs_cv2
 @pytest.mark.parametrize("side,taps,engine", [(2048, 11, "loops"), (2048, 7, "loops"), (2048, 3, "loops"),
                                               (512, 3, "opencv"), (128, 11, "opencv")])

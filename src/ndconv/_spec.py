@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import numbers
 import operator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -171,6 +171,11 @@ class ConvSpec:
     compute_dtype: np.dtype
     axes: tuple[int, ...]      # convolved axes of the user's x, in kernel order
     out_ndim: int
+    #: the layout make_spec built this spec from (shapes, dtypes, options: everything but
+    #: x's strides and the kernel's values); None for a spec made otherwise.  The plan key
+    #: stands on it (:func:`ndconv.methods._keys.plan_key`), so a spec derived with other
+    #: shapes or geometry must set it to None
+    layout: Any = field(default=None, compare=False, repr=False)
 
     @property
     def ndim(self) -> int:
@@ -261,12 +266,13 @@ def make_spec(x: Any, k: Any, *, mode: object = "full", boundary: object = "cons
             k_c = np.conj(k_c)
     return ConvSpec(x=x_c, kernel=k_c, geometry=layout.geometry, boundary=layout.boundary,
                     fill_value=layout.fill, method=layout.method, dtype=layout.dtype, compute_dtype=compute_dtype,
-                    axes=conv_axes, out_ndim=len(layout.out_shape))
+                    axes=conv_axes, out_ndim=len(layout.out_shape), layout=layout)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class _Layout:
-    """What a spec takes from shapes, dtypes and options alone."""
+    """What a spec takes from shapes, dtypes and options alone.  Compared and hashed by
+    identity: one object per kept combination, a cheap part of a plan key."""
 
     axes: tuple[int, ...]
     canonical: tuple[int, ...]

@@ -59,7 +59,7 @@ def _spec_beyond_memory(shape: tuple[int, ...], k: np.ndarray, dtype: np.dtype, 
     nb = len(shape) - naxes
     batch = tuple(shape[a] for a in range(len(shape)) if a not in axes)
     return dataclasses.replace(spec, x=_placeholder(batch + tuple(g.n for g in geometry), dtype),
-                               geometry=geometry, out_ndim=nb + naxes)
+                               geometry=geometry, out_ndim=nb + naxes, layout=None)
 
 
 def _prepare(x: Any, k: Any, correlate: bool, options: dict[str, Any]) -> ConvSpec:
