@@ -60,3 +60,29 @@ def test_fft_flops_takes_the_cheaper_blocks_in_1d(scripts):
     n = (512 + 31 - 1) ** 2
     assert limits.fft_flops((512, 512), (31, 31), "same") == pytest.approx(
         3 * limits.FFT_FLOPS_PER_POINT * n * math.log2(n))
+
+
+def test_cnn_section_runs_in_its_own_process_with_freed_memory_kept(scripts, monkeypatch):
+    """Unless glibc was started keeping freed memory, the CNN section re-runs its script in a
+    new process with KEEP_FREED_MEMORY in the environment, and returns what that prints."""
+    import subprocess
+
+    import cnn
+
+    seen = {}
+
+    def fake_run(command, env, **kwargs):
+        seen.update(command=command, env=env)
+        return subprocess.CompletedProcess(command, 0, stdout="## CNN\n\ntable\n")
+
+    for name in cnn.KEEP_FREED_MEMORY:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(subprocess, "run", fake_run)
+    monkeypatch.setattr(cnn, "_render", lambda: pytest.fail("measured in the parent process"))
+    assert cnn.render() == "## CNN\n\ntable"
+    assert seen["command"][1] == cnn.__file__
+    assert all(seen["env"][name] == value for name, value in cnn.KEEP_FREED_MEMORY.items())
+    for name, value in cnn.KEEP_FREED_MEMORY.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(cnn, "_render", lambda: "measured here")
+    assert cnn.render() == "measured here"
