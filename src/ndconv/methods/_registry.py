@@ -293,10 +293,10 @@ def _overlap_add_terms(problem: Problem) -> Cost:
 
 #: x and y of the fused separable loops together up to this many bytes stay in the cores'
 #: caches (a fitted line: 1 MiB of L2 per core and 32 MiB of shared L3 here): two item
-#: sizes streamed per output, not four.  On 90
-#: Gaussians (128² to 2048², 3 to 15 taps, float32/float64, 2026-11-24) the four bytes
-#: everywhere left the direct sum for 5×5 float32 up to 384² and 3×3 float64 up to 384²
-#: (1.13–1.70× the fused loops' time; 81 of 90 within 1.1×); with this, 90 of 90
+#: sizes streamed per output, not four.  On 90 Gaussians (128² to 2048², 3 to 15 taps,
+#: float32/float64, 2026-11-24) the four bytes everywhere left the direct sum for 5×5
+#: float32 up to 384² and 3×3 float64 up to 384² (1.13–1.70× the fused loops' time; 81
+#: of 90 within 1.1×); with this, 90 of 90
 SEP_CACHED_BYTES = 4 << 20
 #: the fused route's work per call beyond the direct sum's (the kernel's factors and their
 #: NaN check looked up), in calls: about 1 µs on 8² to 32² images, where the two routes
