@@ -37,8 +37,10 @@ from ndconv._spec import make_spec
 from ndconv.methods import REGISTRY, Problem, plan
 
 SLOW = 1.5          # seconds: methods predicted slower than this are not timed
-REPEAT = 31         # rounds: each case's median is over this many samples per contender (with 15,
-#                     auto timed against the same method as the fastest missed 1.1× in 4–6 of 102 cases)
+REPEAT = 61         # rounds: each case's median is over this many samples per contender (with 15,
+#                     auto timed against the same method as the fastest missed 1.1× in 4–6 of 102 cases;
+#                     with 31, in 2 of 126 on the page of 2026-11-24: 1.10 and 1.11, paired 1.08 and 0.98,
+#                     and the timed share read 94–97 % on three runs of one day)
 SAMPLE = 0.01       # seconds: fast calls are repeated within one sample to last about this long
 WARM = True         # each sample after an untimed call of its own contender (see _shuffled_rounds)
 
@@ -189,7 +191,7 @@ def render(rows: list[dict] | None = None, quick: bool = False) -> str:
              f"{n} cases (1-D, 2-D, 3-D; float32, float64, complex64, int64; kernels 3 to 8192 taps per "
              f"axis, random, and {sum(r.get('kind') == 'gaussian' for r in rows)} 2-D Gaussians, of rank 1, where "
              f"the separable method competes). Every applicable method timed, and `auto` as one more contender, "
-             f"medians of rounds in random order, each sample after an untimed call of its own contender (a call "
+             f"medians of {REPEAT} rounds in random order, each sample after an untimed call of its own contender (a call "
              f"after a larger one of another method ran up to 2–4× slower: without that call, 90–95 % of the "
              f"cases within 1.1× timed on the pages of 2026-11-23/24, drift between two timings of the same "
              f"code); target: regret ≤ 1.1 in ≥ 95 % of the cases.",

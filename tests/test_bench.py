@@ -58,8 +58,8 @@ def test_cases_are_timed_in_a_seeded_random_order(monkeypatch):
     seeds = []
     real = bench.time_interleaved
     monkeypatch.setattr(bench, "time_interleaved",
-                        lambda calls, repeat, budget, seed=None, rounds=None: seeds.append(seed)
-                        or real(calls, repeat, budget, seed=seed, rounds=rounds))
+                        lambda calls, repeat, budget, seed=None, rounds=None, least=0.0: seeds.append(seed)
+                        or real(calls, repeat, budget, seed=seed, rounds=rounds, least=least))
     case = bench.select(bench.cases("tiny"), "1d-k8")[0]
     peer = bench.Peer("numpy", "numpy", lambda c, x, k: lambda: np.convolve(x, k))
     for _ in range(2):
@@ -157,9 +157,34 @@ def test_time_interleaved_with_a_seed_shuffles_each_round():
 def test_time_interleaved_hands_out_each_round():
     rounds = []
     times = bench.time_interleaved({"a": lambda: None, "b": lambda: None}, 4, 0.0, rounds=rounds)
-    # three samples each (MIN_SAMPLES), then both leave: the fourth round times nothing
-    assert [sorted(r) for r in rounds] == [["a", "b"]] * 3 + [[]]
+    # three samples each (MIN_SAMPLES), then both leave and the rounds end
+    assert [sorted(r) for r in rounds] == [["a", "b"]] * 3
     assert times["a"] == pytest.approx(sorted(r["a"] for r in rounds[:3])[1])
+
+
+def test_time_interleaved_keeps_a_fast_contender_until_it_has_used_least_seconds(monkeypatch):
+    """With ``least``, a contender that used less than ``least`` seconds in ``repeat`` rounds
+    stays on (a fast call's median over 15 rounds is 30 ms of samples); the others leave."""
+    clock = [0.0]
+    monkeypatch.setattr(bench.time, "perf_counter", lambda: clock[0])
+
+    def costing(seconds):
+        def call():
+            clock[0] += seconds
+        return call
+
+    rounds = []
+    bench.time_interleaved({"fast": costing(0.1), "slow": costing(1.0)}, 4, 10.0, seed=0,
+                           rounds=rounds, least=1.45)
+    assert sum("slow" in r for r in rounds) == 4            # repeat rounds, 4 s ≥ least
+    assert sum("fast" in r for r in rounds) == 15           # 15 × 0.1 s reaches least
+    assert len(rounds) == 15
+    rounds = []
+    bench.time_interleaved({"fast": costing(0.1)}, 4, 1e9, rounds=rounds, least=1e9)
+    assert len(rounds) == 4 * bench.MAX_ROUNDS_FACTOR       # never more than that
+    rounds = []
+    bench.time_interleaved({"fast": costing(0.1)}, 4, 10.0, rounds=rounds)
+    assert len(rounds) == 4                                 # without least: repeat rounds
 
 
 def test_paired_ratio_is_the_median_of_the_rounds_that_timed_both():
@@ -170,3 +195,10 @@ def test_paired_ratio_is_the_median_of_the_rounds_that_timed_both():
     drift = [{"a": 1.0, "b": 2.0}, {"a": 3.0, "b": 6.0}, {"a": 3.0, "b": 6.0}, {"a": 1.0, "b": 2.0},
              {"a": 1.0, "b": 6.0}]
     assert bench.paired_ratio(drift, "a", "b") == 0.5
+
+
+def test_the_page_states_the_rounds_it_timed():
+    full = bench.render_markdown(bench.Report("full", [], {}), "cmd")
+    assert "15 rounds" in full and "used 4 s and staying on until it has used 0.5 s" in full
+    quick = bench.render_markdown(bench.Report("quick", [], {}, repeat=3), "cmd")
+    assert "3 rounds" in quick and "staying on" not in quick

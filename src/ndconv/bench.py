@@ -62,19 +62,25 @@ class Scale:
     repeat: int         # timed rounds
     max_seconds: float  # a contender predicted slower than this per call is not run
     budget: float       # a contender leaves the rounds once it has used this many seconds
+    least: float = 0.0  # a fast contender stays past ``repeat`` rounds until it has used this many
 
 
 SCALES: dict[str, Scale] = {
     # 15 rounds: the medians of 7 moved by ±0.05 on cases where ndconv and its peer run the same
     # engine (the Gaussian: 1.01-1.05 with 7, 1.00-1.02 with 21); a slow contender still leaves
     # once it has MIN_SAMPLES timings and has used its budget
-    "full": Scale(2048, 1 << 20, 128, 65536, repeat=15, max_seconds=2.0, budget=4.0),
+    # least 0.5 s: a 2 ms contender's median over 15 rounds (30 ms of samples) moved by ±0.2
+    # between runs (the 3×3 case against filter2D: 0.98, 1.12, 0.47 in three runs of the case)
+    "full": Scale(2048, 1 << 20, 128, 65536, repeat=15, max_seconds=2.0, budget=4.0, least=0.5),
     "quick": Scale(512, 1 << 16, 40, 4096, repeat=5, max_seconds=0.1, budget=0.25),
     "tiny": Scale(128, 2048, 12, 256, repeat=2, max_seconds=0.2, budget=0.1),
 }
 
 #: every contender is timed at least this often (or ``repeat`` times if fewer)
 MIN_SAMPLES = 3
+
+#: a contender kept past ``repeat`` rounds by ``least`` stops at this many times ``repeat``
+MAX_ROUNDS_FACTOR = 40
 
 
 @dataclass(frozen=True)
@@ -437,31 +443,43 @@ def disagreement(reference: np.ndarray, answer, x: np.ndarray, k: np.ndarray) ->
 
 
 def time_interleaved(calls: dict[str, Call], repeat: int, budget: float,
-                     seed: int | None = None, rounds: list[dict[str, float]] | None = None) -> dict[str, float]:
+                     seed: int | None = None, rounds: list[dict[str, float]] | None = None,
+                     least: float = 0.0) -> dict[str, float]:
     """Median seconds per call; contenders interleaved, the order rotating each round
     (or, with ``seed``, a fresh random order each round).
 
     A rotation keeps each contender after the same neighbour in most rounds; where
     one contender leaves worker threads spinning (BLAS, OpenMP) the next one pays for
-    it every time, and a random order spreads that cost.  A contender leaves the
-    rounds once it has ``MIN_SAMPLES`` timings and has used ``budget`` seconds.  The
+    it every time, and a random order spreads that cost.  A contender is timed in
+    ``repeat`` rounds, and leaves earlier once it has ``MIN_SAMPLES`` timings and has
+    used ``budget`` seconds; with ``least``, one that has used less than ``least``
+    seconds in ``repeat`` rounds stays on (up to ``MAX_ROUNDS_FACTOR · repeat`` rounds),
+    so that a fast call's median is over enough of the machine's drift too.  The
     garbage collector is off while timing.  A list passed as ``rounds`` receives each
     round's seconds per contender (those still timed), for :func:`paired_ratio`.
     """
     names = list(calls)
     samples: dict[str, list[float]] = {name: [] for name in names}
     enough = min(MIN_SAMPLES, repeat)
+    most = repeat * MAX_ROUNDS_FACTOR if least > 0 else repeat
     rng = None if seed is None else random.Random(seed)
+
+    def done(taken: list[float]) -> bool:
+        return ((len(taken) >= enough and sum(taken) >= budget)
+                or (len(taken) >= repeat and sum(taken) >= least) or len(taken) >= most)
+
     collecting = gc.isenabled()
     gc.disable()
     try:
-        for r in range(repeat):
+        r = 0
+        while not all(done(taken) for taken in samples.values()):
             order = (names[r % len(names):] + names[:r % len(names)] if rng is None
                      else rng.sample(names, len(names)))
+            r += 1
             this_round = {}
             for name in order:
                 taken = samples[name]
-                if len(taken) >= enough and sum(taken) >= budget:
+                if done(taken):
                     continue
                 start = time.perf_counter()
                 calls[name]()
@@ -595,7 +613,7 @@ def run_case(case: Case, scale: Scale, peers: Sequence[Peer] | None = None,
     # last peer, and the 2048² Gaussian read 1.12-1.19 against sepFilter2D behind torch's 660 ms
     # conv2d, 0.96-0.99 in random orders (the same engine call on both sides)
     times = time_interleaved(calls, repeat or scale.repeat, scale.budget, seed=zlib.crc32(case.id.encode()),
-                             rounds=rounds)
+                             rounds=rounds, least=scale.least)
     result = CaseResult(case, method, times.pop("ndconv"), notes=notes)
     forced = {_forced(name): name for name in REGISTRY}
     forced[NEW_KERNEL] = "auto, new kernel"
@@ -745,6 +763,7 @@ class Report:
     results: list[CaseResult]
     machine: dict[str, str]
     latencies: dict[str, dict[str, float]] = field(default_factory=dict)
+    repeat: int | None = None   # the rounds, where not the scale's
 
 
 def run(scale: str = "full", patterns: str | None = None, repeat: int | None = None, latency: bool = False,
@@ -760,7 +779,7 @@ def run(scale: str = "full", patterns: str | None = None, repeat: int | None = N
             say(f"[{i}/{len(chosen)}] {case.title}")
             results.append(run_case(case, size, peers, repeat))
         info = machine()
-    report = Report(scale, results, info)
+    report = Report(scale, results, info, repeat=repeat)
     if latency:
         for i, case in enumerate(chosen, 1):
             say(f"[{i}/{len(chosen)}] first call, fresh process: {case.title}")
@@ -836,7 +855,8 @@ ndconv (`method='auto'`) against every installed peer, in one process. Each cont
 called once and its answer checked against ndconv's (max |diff| ≤ tol · Σ|h| · max|x|, tol 1e-4 for
 float32, 1e-10 for float64, exact for integers); then all are timed interleaved, in a fresh random
 order each round (seeded by the case: a rotation put each contender after the same neighbour every
-round, and the one after the slowest paid for it), and the median is shown. **ratio = ndconv /
+round, and the one after the slowest paid for it), and the median is shown: {repeat} rounds, a
+contender leaving early once it has used {budget:g} s{least}. **ratio = ndconv /
 fastest agreeing peer** (below 1: ndconv is faster; bold above {slow}); **paired** = the median over
 rounds of that round's ndconv / the same peer (the machine's speed drifts over seconds, by up to
 2–3× here, and within a round both see about the same machine). "ndconv's methods" are the other
@@ -861,10 +881,16 @@ ndconv bench --quick                                # small sizes, table on stdo
 ```"""
 
 
+_LEAST = """ and staying on until it has used {least:g} s (a 2 ms call's median over 15 rounds, 30 ms
+of samples, moved by ±0.2 between runs)"""
+
+
 def render_markdown(report: Report, command: str) -> str:
     """docs/benchmarks.md: the table, how it was measured, first-call latency, machine."""
+    size = _scale(report.scale)
     sections = ["# Benchmarks", f"Generated by `{command}` (do not edit by hand; re-run it).",
-                _METHOD.format(slow=SLOW_RATIO),
+                _METHOD.format(slow=SLOW_RATIO, repeat=report.repeat or size.repeat, budget=size.budget,
+                               least=_LEAST.format(least=size.least) if size.least else ""),
                 "## Results", render_table(report.results),
                 "## Not timed", _NOT_TIMED, render_notes(report.results)]
     if report.latencies:
