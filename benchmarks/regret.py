@@ -191,8 +191,8 @@ def render(rows: list[dict] | None = None, quick: bool = False) -> str:
              f"{n} cases (1-D, 2-D, 3-D; float32, float64, complex64, int64; kernels 3 to 8192 taps per "
              f"axis, random, and {sum(r.get('kind') == 'gaussian' for r in rows)} 2-D Gaussians, of rank 1, where "
              f"the separable method competes). Every applicable method timed, and `auto` as one more contender, "
-             f"medians of {REPEAT} rounds in random order, each sample after an untimed call of its own contender (a call "
-             f"after a larger one of another method ran up to 2–4× slower: without that call, 90–95 % of the "
+             f"medians of {REPEAT} rounds in random order, each sample after an untimed call of its own contender "
+             f"(a call after a larger one of another method ran up to 2–4× slower: without that call, 90–95 % of the "
              f"cases within 1.1× timed on the pages of 2026-11-23/24, drift between two timings of the same "
              f"code); target: regret ≤ 1.1 in ≥ 95 % of the cases.",
              f"**The choice: {within_choice} of {n} cases ({100 * within_choice / n:.0f} %) within 1.1×**, "
