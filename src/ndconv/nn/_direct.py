@@ -61,11 +61,6 @@ def _planes(xf, w, bias, y, wp, lo, hi):  # pragma: no cover - compiled
             a1 = acc[1]
             a2 = acc[2]
             a3 = acc[3]
-            for j in range(n):
-                a0[j] = 0
-                a1[j] = 0
-                a2[j] = 0
-                a3[j] = 0
             for c in range(nc):
                 plane = xf[b, c]
                 for ki in range(kh):
@@ -85,6 +80,16 @@ def _planes(xf, w, bias, y, wp, lo, hi):  # pragma: no cover - compiled
                     w30 = w[o + 3, c, ki, 0]
                     w31 = w[o + 3, c, ki, 1]
                     w32 = w[o + 3, c, ki, 2]
+                    if c == 0 and ki == 0:   # the first tap row starts the sums (no zeroing pass)
+                        for j in range(n):
+                            u0 = s0[j]
+                            u1 = s1[j]
+                            u2 = s2[j]
+                            a0[j] = w00 * u0 + w01 * u1 + w02 * u2
+                            a1[j] = w10 * u0 + w11 * u1 + w12 * u2
+                            a2[j] = w20 * u0 + w21 * u1 + w22 * u2
+                            a3[j] = w30 * u0 + w31 * u1 + w32 * u2
+                        continue
                     for j in range(n):
                         u0 = s0[j]
                         u1 = s1[j]
