@@ -113,6 +113,23 @@ def test_every_cost_is_named_constants_times_units():
             assert seconds == pytest.approx(sum(c[key] * units for key, units in terms))
 
 
+@pytest.mark.parametrize("quick", [True, False])
+def test_tune_measures_every_constant(quick, monkeypatch):
+    """One calibration problem per constant (copy and call are timed on their own), each
+    priced by its method with that constant among its terms (OpenCV off, as tune prices them)."""
+    from ndconv import tuning
+    from ndconv._spec import make_spec
+    from ndconv.methods._problem import Problem
+
+    monkeypatch.setattr(_opencv, "ENABLED", False)
+    cases = tuning._calibration_problems(quick)
+    assert {key for key, *_ in cases} | {"copy", "call"} == set(_costs.DEFAULTS)
+    for key, name, x, k, kw in cases:
+        if not key.startswith("opencv_"):   # OpenCV's engine is timed and priced by tune itself
+            terms, _ = REGISTRY[name].terms(Problem(make_spec(x, k, method=name, **kw)))
+            assert terms is not None and key in dict(terms), key
+
+
 def test_tune_writes_constants_atomically_and_auto_reads_them(tmp_path, monkeypatch):
     monkeypatch.setenv("NDCONV_CACHE_DIR", str(tmp_path))
     _costs.constants.cache_clear()

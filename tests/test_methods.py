@@ -773,6 +773,90 @@ def test_fft_falls_back_to_blocks_when_memory_is_short(mode, monkeypatch):
     check(rng.standard_normal((40, 30)), rng.standard_normal((5, 4)), "fft", mode=mode)
 
 
+# --------------------------------------------------------------------- overlap-add tiles (2-D and nD)
+
+
+@pytest.fixture
+def small_tiles(monkeypatch):
+    """Tiles of a few outputs each (a different count per axis) in transforms a little
+    larger than their segments: edge tiles, last shorter tiles and interior ones all occur."""
+
+    def plan(kds, counts, strides, real, cores):
+        outs = tuple(min(c, 3 + axis) for axis, c in enumerate(counts))
+        sizes = tuple((b - 1) * s + kd + axis for axis, (b, s, kd) in enumerate(zip(outs, strides, kds)))
+        tiles = math.prod(-(-c // b) for c, b in zip(counts, outs))
+        return sizes, outs, tiles, 1.0
+
+    monkeypatch.setattr(fft_module, "tile_plan", plan)
+
+
+@pytest.mark.parametrize("boundary", BOUNDARIES)
+@pytest.mark.parametrize("mode", MODES)
+def test_tiles_every_mode_and_boundary(small_tiles, mode, boundary):
+    rng = rng_for("tiles", mode, boundary)
+    for xs, ks, kw in [((17, 14), (4, 3), {}), ((13, 16), (3, 5), {"stride": (2, 3)}),
+                       ((15, 12), (3, 2), {"dilation": 2, "origin": (1, 0) if mode == "same" else 0}),
+                       ((6, 7, 8), (3, 2, 3), {"stride": (1, 2, 1)}), ((4, 9), (6, 11), {})]:
+        if _fits(mode, xs, ks, kw.get("dilation", 1)):
+            check(rng.standard_normal(xs), rng.standard_normal(ks), "overlap_add", mode=mode, boundary=boundary,
+                  **kw)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "complex64", "complex128", "int64", "bool"])
+def test_tiles_dtypes_and_batch_axes(small_tiles, dtype):
+    rng = rng_for("tiles-dtypes", dtype)
+    x, k = make_array(rng, (3, 11, 10), dtype), make_array(rng, (4, 3), dtype)
+    assert check(x, k, "overlap_add", mode="same", boundary="reflect", axes=(1, 2)).dtype == expected_dtype(dtype,
+                                                                                                            dtype)
+    # per-row kernels (the kernel's batch axis against x's), and a batch axis broadcast by the kernel
+    check(x, make_array(rng, (3, 4, 3), dtype), "overlap_add", mode="full", axes=(1, 2))
+    check(x[:1], make_array(rng, (3, 4, 3), dtype), "overlap_add", mode="valid", axes=(1, 2))
+
+
+def test_tiles_keep_nan_local(small_tiles):
+    x = np.ones((20, 20))
+    x[7, 12] = np.nan
+    y = ndconv.convolve(x, np.ones((3, 3)), mode="same", method="overlap_add")
+    assert np.isnan(y).sum() == 9 and np.isnan(y[6:9, 11:14]).all()
+
+
+def test_tiles_bits_do_not_depend_on_the_threads(monkeypatch):
+    """The plan's own tiles, shared by the cores or all on one: the same bits."""
+    rng = rng_for("tiles-threads")
+    x, k = rng.standard_normal((1200, 1000)).astype(np.float32), rng.standard_normal((21, 21)).astype(np.float32)
+    sizes, outs, tiles, _ = fft_module.tile_plan((21, 21), (1200, 1000), (1, 1), True, 2)
+    assert tiles > 2
+    shared = ndconv.convolve(x, k, mode="same", boundary="wrap", method="overlap_add")
+    monkeypatch.setattr(fft_module, "PARALLEL_TILE_UNITS", math.inf)
+    alone = ndconv.convolve(x, k, mode="same", boundary="wrap", method="overlap_add")
+    np.testing.assert_array_equal(shared, alone)
+    check(x, k, "overlap_add", mode="same", boundary="wrap")
+
+
+@pytest.mark.parametrize("kds, counts, strides", [((31, 31), (2048, 2048), (1, 1)), ((11, 101), (4096, 300), (1, 1)),
+                                                  ((9, 9, 9), (192, 192, 192), (1, 1, 1)),
+                                                  ((5, 5), (1000, 1000), (2, 3))])
+def test_tile_plan_cuts_cache_sized_square_tiles(kds, counts, strides):
+    """Each tile's segment fits its transform, tiles cover the output, stay within TILE_POINTS
+    and are not much longer on one axis than on another that is cut."""
+    sizes, outs, tiles, units = fft_module.tile_plan(kds, counts, strides, True, 2)
+    assert tiles == math.prod(-(-c // b) for c, b in zip(counts, outs)) > 1
+    assert all((b - 1) * s + kd <= f for f, b, s, kd in zip(sizes, outs, strides, kds))
+    assert math.prod(sizes) <= fft_module.TILE_POINTS and units > 0
+    cut = [f for f, b, c in zip(sizes, outs, counts) if b < c]
+    assert max(sizes) <= fft_module.TILE_ASPECT * min(cut)
+
+
+def test_auto_takes_tiles_only_where_the_whole_transform_leaves_the_cache():
+    rng = rng_for("tiles-auto")
+    small = ndconv.choose_method(rng.standard_normal((300, 300)), rng.standard_normal((31, 31)), mode="same")
+    assert small.costs["overlap_add"] == math.inf and "cache" in small.reasons["overlap_add"]
+    big = np.broadcast_to(np.float32(1), (4096, 4096))
+    k = rng.standard_normal((31, 31)).astype(np.float32)   # full rank: not separable
+    choice = ndconv.choose_method(big, k, mode="same", boundary="reflect")
+    assert choice == "overlap_add" and "tiles" in choice.reasons["overlap_add"]
+
+
 # --------------------------------------------------------------------- numpy.convolve for small rows
 
 

@@ -61,6 +61,10 @@ def _calibration_problems(quick: bool):
                       {"mode": "same"}))
         signal = rng.standard_normal(n * 4).astype(dtype)
         cases.append(("overlap_add_" + key, "overlap_add", signal, rng.standard_normal(256).astype(dtype), {}))
+        # tiles (2-D overlap-add) apply only where the whole transform leaves a core's cache
+        tiled = rng.standard_normal((max(768, 2 * side),) * 2).astype(dtype)
+        cases.append(("tiles_" + key, "overlap_add", tiled, rng.standard_normal((31, 31)).astype(dtype),
+                      {"mode": "same"}))
     return cases
 
 

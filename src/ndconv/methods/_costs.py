@@ -8,7 +8,8 @@ Each constant is seconds per unit of work on this machine:
 ``sep_rows``     per output × tap on one core, ndconv's fused separable row loops
 ``opencv_dft``   per output × log2(taps), OpenCV filter2D on large kernels (DFT)
 ``fft``          per ``F·log2 F`` of one transform on one core, by precision
-``overlap_add``  the same, for the blockwise transforms (strided segments cost more)
+``overlap_add``  the same, for the blockwise transforms of a 1-D signal (strided segments cost more)
+``tiles``        the same, for the cache-sized tiles of 2-D and nD overlap-add (per core)
 ``copy``         per element copied (padding, casts)
 ``call``         fixed overhead of one call
 
@@ -45,6 +46,8 @@ DEFAULTS: dict[str, float] = {  # measured by tune() on the project's 2-core AVX
     "fft_f8": 3.4e-9,
     "overlap_add_f4": 1.6e-9,
     "overlap_add_f8": 3.4e-9,
+    "tiles_f4": 1.15e-9,
+    "tiles_f8": 2.0e-9,
     "copy": 3.0e-9,
     "call": 50e-6,
 }

@@ -22,12 +22,15 @@ from ._problem import Problem
 from ._taps import SEP_PARALLEL_WORK, shares_cores
 from .fft import (
     PARALLEL_POINTS,
+    TILE_POINTS,
     block_length,
     blockwise_sampled,
     fft_sampled,
     fits_in_memory,
     periodic_sampled,
     periodic_sizes,
+    tile_plan,
+    tile_units,
     transform_sizes,
 )
 
@@ -273,8 +276,8 @@ OVERLAP_ADD_CALLS = 8
 
 def _overlap_add_terms(problem: Problem) -> Cost:
     spec = problem.spec
-    if spec.ndim > 1 and fits_in_memory(problem.layout):
-        return None, "blocks pay off along a single long axis; nD runs fft (which splits itself if memory is short)"
+    if spec.ndim > 1:
+        return _tile_terms(problem)
     axis = int(np.argmax([g.count for g in spec.geometry]))
     g = spec.geometry[axis]
     size, b = block_length(g.kd, g.count, g.stride, cpu_count())
@@ -289,6 +292,25 @@ def _overlap_add_terms(problem: Problem) -> Cost:
     units /= _parallel(batch * nblocks, units)
     return ([("call", OVERLAP_ADD_CALLS), ("overlap_add_" + _precision_key(spec.compute_dtype), units)],
             f"{nblocks} blocks of {b} outputs, transform size {size}")
+
+
+def _tile_terms(problem: Problem) -> Cost:
+    """2-D and nD overlap-add: tiles of fft.tile_plan, shared by the cores (the batch rows'
+    tiles together), plus the kernel's transform per kernel row."""
+    spec = problem.spec
+    layout = problem.layout
+    real = spec.compute_dtype.kind != "c"
+    whole = _size(transform_sizes(layout, real))
+    if whole <= TILE_POINTS:
+        return None, f"the whole transform ({whole} points) fits a core's cache: fft is cheaper"
+    sizes, outs, tiles, units = tile_plan(layout.dilated_shape, layout.counts, layout.strides, real, cpu_count())
+    if tiles < 2:
+        return None, "a single tile: the same as fft"
+    jobs = _size(spec.batch_shape) * tiles
+    kbatch = _size(spec.kernel.shape[:spec.kernel.ndim - spec.ndim])
+    work = jobs * units / min(jobs, cpu_count()) + 0.5 * kbatch * tile_units(_size(sizes), real)
+    return ([("call", OVERLAP_ADD_CALLS), ("tiles_" + _precision_key(spec.compute_dtype), work)],
+            f"{tiles} tiles of {'×'.join(map(str, outs))} outputs, transform size {'×'.join(map(str, sizes))}")
 
 
 #: x and y of the fused separable loops together up to this many bytes stay in the cores'
@@ -365,7 +387,7 @@ REGISTRY: dict[str, Method] = {
                      "the sum of the definition (Numba loops; OpenCV for small 2-D float kernels)"),
     "fft": Method("fft", _run_fft, _fft_terms, False, "scipy.fft convolution theorem, whole array"),
     "overlap_add": Method("overlap_add", lambda p: _blockwise(p.sampled), _overlap_add_terms, False,
-                          "blockwise FFT along the longest axis, bounded memory"),
+                          "blockwise FFT: blocks along a 1-D signal, cache-sized tiles in 2-D and nD"),
     "separable": Method("separable", separable.run, _separable_terms, False,
                         "SVD of the kernel, rank-r sums of 1-D passes"),
 }
