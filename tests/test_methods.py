@@ -813,6 +813,19 @@ def test_tiles_dtypes_and_batch_axes(small_tiles, dtype):
     check(x[:1], make_array(rng, (3, 4, 3), dtype), "overlap_add", mode="valid", axes=(1, 2))
 
 
+@pytest.mark.parametrize("boundary", ["wrap", "reflect", "symmetric", "edge"])
+def test_tiles_read_the_rule_from_x_without_extending_it(small_tiles, boundary, monkeypatch):
+    """Under these rules each tile gathers its samples of x̃ from x: the whole extension
+    (Problem.sampled) is never built."""
+    from ndconv.methods import _problem
+
+    monkeypatch.setattr(_problem, "extend", lambda *a, **k: pytest.fail("x was extended"))
+    rng = rng_for("tiles-rule", boundary)
+    check(rng.standard_normal((9, 13)), rng.standard_normal((5, 4)), "overlap_add", mode="full", boundary=boundary)
+    x = rng.standard_normal((9, 13)) + 1e300   # large data: the result is checked, x̃ repeats samples
+    check(x, rng.standard_normal((5, 4)), "overlap_add", mode="same", boundary=boundary)
+
+
 def test_tiles_keep_nan_local(small_tiles):
     x = np.ones((20, 20))
     x[7, 12] = np.nan

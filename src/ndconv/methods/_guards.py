@@ -50,11 +50,14 @@ def _cannot_overflow(sampled: Sampled, z_sum: float) -> bool:
     """No sum of a transform can leave the range: every forward value is at most Σ|z| (Σ|h|),
     the products at most Σ|z|·Σ|h|, the inverse's partial sums at most F times that (F ≤
     2**nd·Π(n + K_d) points per transform), with a margin of 4 for the real transforms'
-    half-spectrum steps."""
+    half-spectrum steps; Σ|z| counts each sample as often as x̃ may repeat it."""
     nd = sampled.ndim
-    points = 2**nd * math.prod(n + kd for n, kd in zip(sampled.z.shape[sampled.z.ndim - nd:],
-                                                     sampled.dilated_shape))
-    bound = z_sum * abs_sum(sampled.h) * points * 4
+    lengths = list(zip(sampled.z.shape[sampled.z.ndim - nd:], sampled.dilated_shape))
+    points = 2**nd * math.prod(n + kd for n, kd in lengths)
+    # z kept unextended, the rule aside (wrap's period, overlap-add's tiles): a transform may
+    # read a sample of z once per sample of x̃ it covers, at most Π(n + 2·K_d) times
+    repeats = 1 if sampled.boundary == "constant" else math.prod(n + 2 * kd for n, kd in lengths)
+    bound = z_sum * repeats * abs_sum(sampled.h) * points * 4
     return bound < float(np.finfo(sampled.z.real.dtype).max)
 
 

@@ -31,6 +31,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from .. import _blas
 from .._memory import available_bytes, cpu_count
+from ..boundary import extension_index
 from . import _spectra
 from ._numba_kernels import run_jobs
 from ._problem import Sampled
@@ -371,67 +372,88 @@ def tile_plan(kds: tuple[int, ...], counts: tuple[int, ...], strides: tuple[int,
     return best[1:]
 
 
+#: the rules whose extension a tile reads straight from x (every sample of x̃ is one of x)
+TILE_RULES = ("wrap", "reflect", "symmetric", "edge")
+
+
+def _tile_axis(n: int, kd: int, count: int, b: int, start: int, s: int, boundary: str) -> list[tuple]:
+    """Per tile position on one axis: ``(read, take, write, keep, place)`` — the slice of z
+    the tile's segment reads, the indices into it that the boundary rule gathers (None: the
+    slice itself), where the segment goes in the buffer, which of its circular
+    convolution's samples are outputs, and where they go in the result."""
+    parts = []
+    for first in range(0, count, b):
+        m = min(b, count - first)                  # outputs of this tile on this axis
+        lo = start + first * s - (kd - 1)          # its segment: x̃[lo … lo + seg − 1]
+        seg = (m - 1) * s + kd
+        keep, place = slice(kd - 1, kd - 1 + (m - 1) * s + 1, s), slice(first, first + m)
+        if boundary in TILE_RULES:
+            index, _ = extension_index(n, lo, lo + seg - 1, boundary)
+            a, e = int(index.min()), int(index.max()) + 1
+            plain = e - a == seg and bool((np.diff(index) == 1).all())
+            parts.append((slice(a, e), None if plain else index - a, slice(0, seg), keep, place))
+        else:                                      # z holds x̃ already; zeros beyond it
+            a, e = max(lo, 0), min(lo + seg, n)
+            parts.append((slice(a, max(a, e)), None, slice(a - lo, a - lo + max(0, e - a)), keep, place))
+    return parts
+
+
 def tiled_sampled(sampled: Sampled) -> np.ndarray:
     """Overlap-add (overlap-save form) in tiles on every convolved axis (2-D and nD).
 
-    Each job is one batch row's tile: its input segment (zeros beyond z) is copied into
-    a buffer of the transform's size, transformed on one core, multiplied by the kernel's
+    Each job is one batch row's tile: its segment of x̃ is copied into a buffer of the
+    transform's size — read from x by the boundary rule when ``sampled`` keeps it aside
+    (:data:`TILE_RULES`, ``Problem.unextended``: no extended copy of the whole input), else
+    from z with zeros beyond it — transformed on one core, multiplied by the kernel's
     spectrum and transformed back; its outputs are taken with the stride.  The cores take
-    equal runs of jobs (:func:`ndconv.methods._numba_kernels.run_jobs`), each on its
-    own thread with one FFT worker; a tile's outputs come from its own transform only, so
-    the result does not depend on how the jobs are shared.
+    equal runs of jobs (:func:`ndconv.methods._numba_kernels.run_jobs`), each on its own
+    thread with one FFT worker; a tile's outputs come from its own transform only, so the
+    result does not depend on how the jobs are shared.
     """
     nd = sampled.ndim
     z = sampled.z
     nb = z.ndim - nd
     real = z.dtype.kind != "c" and sampled.h.dtype.kind != "c"
     kds, counts, strides = sampled.dilated_shape, sampled.counts, sampled.strides
-    cores = cpu_count()
-    sizes, outs, _, _ = tile_plan(kds, counts, strides, real, cores)
-    conv_axes = tuple(range(nb, nb + nd))
-    hd = dilate(sampled.h, sampled.dilations)
-    spectrum = _kernel_forward(hd, conv_axes, sizes, real)   # (h's batch…, spectrum)
+    sizes, outs, _, _ = tile_plan(kds, counts, strides, real, cpu_count())
+    spectrum = _kernel_forward(dilate(sampled.h, sampled.dilations), tuple(range(nb, nb + nd)), sizes, real)
     batch = sampled.batch_shape
     out = np.empty(batch + counts, dtype=z.dtype)
-    grid = tuple(-(-c // b) for c, b in zip(counts, outs))
+    boundary = sampled.boundary if sampled.boundary in TILE_RULES else "constant"
+    parts = [_tile_axis(n, kd, c, b, st, s, boundary)
+             for n, kd, c, b, st, s in zip(sampled.input_shape, kds, counts, outs, sampled.starts, strides)]
+    grid = tuple(len(p) for p in parts)
     ntiles = math.prod(grid)
     rows = list(np.ndindex(*batch)) if nb else [()]
     z_batch, h_batch = z.shape[:nb], spectrum.shape[:nb]
+    forward = sfft.rfftn if real else sfft.fftn
+    inverse = sfft.irfftn if real else sfft.ifftn
+    axes = tuple(range(nd))
+    # interior tiles fill the same leading block of the buffer, beyond which it stays zero;
+    # any other tile (zeros beyond z, or the last, shorter one on an axis) zeroes it first
+    standard = tuple(slice(0, (b - 1) * s + kd) for b, s, kd in zip(outs, strides, kds))
 
     def source(index: tuple[int, ...], shape: tuple[int, ...]) -> tuple[int, ...]:
         return tuple(i if n > 1 else 0 for i, n in zip(index, shape))
-
-    forward = sfft.rfftn if real else sfft.fftn
-    inverse = sfft.irfftn if real else sfft.ifftn
-    n_in = sampled.input_shape
-    axes = tuple(range(nd))
-
-    # interior tiles fill the same leading block of the buffer, beyond which it stays zero;
-    # any other tile (at an edge of z, or the last, shorter one on an axis) zeroes it first
-    standard = tuple(slice(0, (b - 1) * s + kd) for b, s, kd in zip(outs, strides, kds))
 
     def run(lo: int, hi: int) -> None:
         buf = np.zeros(sizes, dtype=z.dtype)
         for job in range(lo, hi):
             row, tile = divmod(job, ntiles)
             index = rows[row]
-            position = np.unravel_index(tile, grid)
-            read, write, take, place = [], [], [], []
-            for g, kd, c, b, st, s, n in zip(position, kds, counts, outs, sampled.starts, strides, n_in):
-                first = int(g) * b
-                m = min(b, c - first)                  # outputs of this tile on this axis
-                lo_z = st + first * s - (kd - 1)       # its segment of z: lo_z … lo_z + seg − 1
-                a, e = max(lo_z, 0), min(lo_z + (m - 1) * s + kd, n)
-                read.append(slice(a, max(a, e)))
-                write.append(slice(a - lo_z, a - lo_z + max(0, e - a)))
-                take.append(slice(kd - 1, kd - 1 + (m - 1) * s + 1, s))
-                place.append(slice(first, first + m))
-            if tuple(write) != standard:
+            picked = [p[g] for p, g in zip(parts, np.unravel_index(tile, grid))]
+            piece = z[source(index, z_batch) + tuple(p[0] for p in picked)]
+            for axis, p in enumerate(picked):
+                if p[1] is not None:               # samples the rule repeats or mirrors
+                    piece = np.take(piece, p[1], axis=axis)
+            write = tuple(p[2] for p in picked)
+            if write != standard:
                 buf.fill(0)
-            buf[tuple(write)] = z[source(index, z_batch) + tuple(read)]
+            buf[write] = piece
             spec = forward(buf, axes=axes, workers=1)
             spec *= spectrum[source(index, h_batch)]
-            out[index + tuple(place)] = inverse(spec, s=sizes, axes=axes, workers=1)[tuple(take)]
+            out[index + tuple(p[4] for p in picked)] = inverse(spec, s=sizes, axes=axes,
+                                                               workers=1)[tuple(p[3] for p in picked)]
 
     jobs = len(rows) * ntiles
     run_jobs(run, (), jobs, parallel=tile_units(math.prod(sizes), real) * jobs >= PARALLEL_TILE_UNITS)
