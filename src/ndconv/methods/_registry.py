@@ -19,7 +19,7 @@ from ._costs import constants
 from ._finite import all_finite
 from ._guards import guarded
 from ._problem import Problem
-from ._taps import SEP_PARALLEL_WORK, shares_cores
+from ._taps import sep_shares_cores, shares_cores
 from .fft import (
     PARALLEL_POINTS,
     TILE_POINTS,
@@ -345,7 +345,7 @@ def _separable_terms(problem: Problem) -> Cost:
         # NaN/Inf scan when zero taps would hide 0·inf from OpenCV.
         itemsize, precision = spec.compute_dtype.itemsize, _precision_key(spec.compute_dtype)
         if max(spec.kernel_shape) <= _sep_rows.MAX_TAPS:
-            cores = float(cpu_count()) if outputs * taps >= SEP_PARALLEL_WORK else 1.0
+            cores = float(cpu_count()) if sep_shares_cores(outputs, taps) else 1.0
             streamed = 2 if spec.x.nbytes + outputs * itemsize <= SEP_CACHED_BYTES else 4
             cost = [("call", 1 + SEP_EXTRA_CALL), ("sep_rows_" + precision, rank * outputs * taps / cores),
                     ("direct_stream", rank * outputs * streamed * itemsize / cores)]

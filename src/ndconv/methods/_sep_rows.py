@@ -29,7 +29,7 @@ import numpy as np
 
 from ..boundary import extension_index
 from ._numba_kernels import run_jobs
-from ._taps import SEP_PARALLEL_WORK
+from ._taps import sep_shares_cores
 
 #: rules served (OpenCV's filters have no periodic rule either); 'constant' means fill 0
 BOUNDARIES = ("reflect", "symmetric", "edge", "constant")
@@ -71,7 +71,7 @@ def sep_filter(image: np.ndarray, ky: np.ndarray, kx: np.ndarray, anchor: tuple[
     out = np.empty((n0, n1), dtype=image.dtype) if dst is None else dst
     target = out if out.flags.c_contiguous else np.empty((n0, n1), dtype=image.dtype)
     args = (flat, step, n1, rows, cols, np.ascontiguousarray(ky), np.ascontiguousarray(kx), ax, target.reshape(-1))
-    run_jobs(_fused_rows, args, n0, parallel=n0 * n1 * (k0 + k1) >= SEP_PARALLEL_WORK)
+    run_jobs(_fused_rows, args, n0, parallel=sep_shares_cores(n0 * n1, k0 + k1))
     if target is not out:
         out[...] = target
     return out

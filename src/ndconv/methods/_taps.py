@@ -24,6 +24,12 @@ COMPLEX_WORK = 4
 SEP_PARALLEL_WORK = 1 << 21
 
 
+def sep_shares_cores(outputs: int, taps: int) -> bool:
+    """Whether the fused separable row loops of ``outputs`` outputs and ``taps`` taps (both
+    factors together) are shared among the cores: the one rule the loops and the planner use."""
+    return outputs * taps >= SEP_PARALLEL_WORK
+
+
 def shares_cores(work: int, dtype: np.dtype) -> bool:
     """Whether loops of ``work`` output × tap products in ``dtype`` are shared among the cores."""
     return work * (COMPLEX_WORK if dtype.kind == "c" else 1) >= PARALLEL_WORK
