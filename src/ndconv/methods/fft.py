@@ -320,9 +320,10 @@ TILE_SPILL = 2.0
 #: a tile's side is at most this many times another side that is cut into several tiles
 #: (2048² with 31×31: tiles of 2079 × 250 cost 0.57 ns a unit, of 500² 0.45)
 TILE_ASPECT = 2
-#: fixed cost of one tile beyond its transforms (slicing, the spectra's allocation, the
-#: product and the copy out), in transform units: 128² tiles took 8 ms more than their
-#: units over 324 tiles, two cores
+#: fixed cost of one tile beyond its transforms (its Python steps, slicing, the spectra's
+#: allocation, the product and the copy out), in transform units: 512² float32 with 31×31
+#: in 36 tiles of 125², run serially, took 130 µs a tile, 83 of them in the transforms; with
+#: 2^14 units the plan took tiles of 125² to 250² there and on 2048², 1.4–1.6× slower
 TILE_UNITS = 2**17
 #: tiles of fewer transform units than this in all run on the calling thread only
 PARALLEL_TILE_UNITS = 2**20
