@@ -34,7 +34,7 @@ from .._memory import available_bytes, cpu_count
 from ..boundary import extension_index
 from . import _spectra
 from ._numba_kernels import run_jobs
-from ._problem import Sampled
+from ._problem import Sampled, gather_plan
 
 #: at most this share of the available memory goes to FFT buffers
 MEMORY_SHARE = 0.5
@@ -388,11 +388,10 @@ def _tile_axis(n: int, kd: int, count: int, b: int, start: int, s: int, boundary
         lo = start + first * s - (kd - 1)          # its segment: x̃[lo … lo + seg − 1]
         seg = (m - 1) * s + kd
         keep, place = slice(kd - 1, kd - 1 + (m - 1) * s + 1, s), slice(first, first + m)
-        if boundary in TILE_RULES:
-            index, _ = extension_index(n, lo, lo + seg - 1, boundary)
-            a, e = int(index.min()), int(index.max()) + 1
-            plain = e - a == seg and bool((np.diff(index) == 1).all())
-            parts.append((slice(a, e), None if plain else index - a, slice(0, seg), keep, place))
+        if boundary in TILE_RULES:                # gathered as Sampled.window gathers a box of x̃
+            index, inside = extension_index(n, lo, lo + seg - 1, boundary)
+            (read,), takes = gather_plan([index], [inside], 0)
+            parts.append((read, takes[0][1] if takes else None, slice(0, seg), keep, place))
         else:                                      # z holds x̃ already; zeros beyond it
             a, e = max(lo, 0), min(lo + seg, n)
             parts.append((slice(a, max(a, e)), None, slice(a - lo, a - lo + max(0, e - a)), keep, place))
